@@ -1,0 +1,40 @@
+#include "cli/Commands.h"
+
+#include "cli/Arguments.h"
+#include "io/DumpError.h"
+
+#include <iostream>
+
+namespace moescope::cli {
+
+bool isHeadlessCommand(const std::string &name)
+{
+    return name == "info" || name == "stats" || name == "route" || name == "profile";
+}
+
+int runHeadlessCommand(const std::string &name, const Words &words)
+{
+    try {
+        if (name == "info")
+            return infoCommand(words);
+        if (name == "stats")
+            return statsCommand(words);
+        if (name == "route")
+            return routeCommand(words);
+        if (name == "profile")
+            return profileCommand(words);
+        std::cerr << "moescope: unknown command '" << name << "'\n";
+        return 2;
+    } catch (const ArgumentError &e) {
+        std::cerr << "moescope " << name << ": " << e.what() << "\n(see moescope --help)\n";
+        return 2;
+    } catch (const DumpError &e) {
+        std::cerr << "moescope " << name << ": " << e.what() << "\n";
+        return 1;
+    } catch (const std::exception &e) {
+        std::cerr << "moescope " << name << ": " << e.what() << "\n";
+        return 1;
+    }
+}
+
+} // namespace moescope::cli

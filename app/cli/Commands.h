@@ -1,0 +1,20 @@
+#pragma once
+// The headless commands of ../shared/spec/cli.md. Each takes the words after the
+// command name, writes JSON or text to stdout and messages to stderr, and returns the
+// exit code: 0 success, 1 a file refused, 2 bad arguments.
+#include <string>
+#include <vector>
+
+namespace moescope::cli {
+
+using Words = std::vector<std::string>;
+
+bool isHeadlessCommand(const std::string &name);
+int runHeadlessCommand(const std::string &name, const Words &words);
+
+int infoCommand(const Words &words);
+int statsCommand(const Words &words);
+int routeCommand(const Words &words);
+int profileCommand(const Words &words);
+
+} // namespace moescope::cli

@@ -1,0 +1,36 @@
+// moescope: with a headless command (info, stats, route, profile, export) it answers
+// on stdout and exits; otherwise it opens the desktop application.
+#include "cli/Commands.h"
+#include "ui/DesktopApp.h"
+
+#include <cstring>
+#include <iostream>
+
+namespace {
+void printUsage()
+{
+    std::cout << "Usage:\n"
+                 "  moescope [FILE]                      open the window (default: the bundled sample)\n"
+                 "  moescope info FILE [--json]\n"
+                 "  moescope stats FILE [--capacity-factor CF] [--json]\n"
+                 "  moescope route FILE [--scoring softmax|sigmoid] [--top-k K] [--capacity-factor CF]\n"
+                 "                 [--drop token-order|score-priority|none] [--capacity-group dump|sequence]\n"
+                 "                 [--device cpu|gpu|auto] [--json]\n"
+                 "  moescope profile FILE --layer L --expert E [--top N] [--json]\n"
+                 "  moescope export FILE --chart NAME [--layer L] [--expert E] [--sequence S] -o OUT\n"
+                 "Exit codes: 0 success, 1 a file refused, 2 bad arguments.\n";
+}
+} // namespace
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
+        printUsage();
+        return 0;
+    }
+    if (argc >= 2 && moescope::cli::isHeadlessCommand(argv[1]))
+        return moescope::cli::runHeadlessCommand(argv[1], {argv + 2, argv + argc});
+    if (argc >= 2 && moescope::ui::isExportCommand(argv[1]))
+        return moescope::ui::runExportCommand(argc, argv);
+    return moescope::ui::runDesktopApp(argc, argv);
+}

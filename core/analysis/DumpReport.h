@@ -1,0 +1,57 @@
+#pragma once
+// The per-layer health report of a dump: what `moescope stats` and `route` print and
+// what the overview shows. Built from one LayerPass per layer.
+#include "analysis/LayerPass.h"
+#include "stats/CapacityDrops.h"
+#include "stats/LoadMetrics.h"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace moescope {
+
+struct LayerReport {
+    std::size_t position = 0;
+    std::string name;
+    std::optional<std::int64_t> index;
+    bool choicesRecorded = false;
+    std::int64_t tokens = 0;             // T: the valid tokens of the layer
+    std::int64_t invalidTokens = 0;
+    std::vector<std::int64_t> counts;    // c[e]
+    LoadMetrics load;
+    std::optional<double> lbLoss, zLoss; // nullopt without logits (z also with probabilities)
+    DropReport drops;
+    std::map<std::string, std::vector<double>> labelShares;
+    std::optional<double> agreement;     // route only: re-routed vs recorded
+};
+
+struct ReportRequest {
+    double capacityFactor = kDefaultCapacityFactor;
+    CapacityRequest drops;               // policy and grouping of the capacity simulation
+    std::optional<RoutingRules> reroute; // route: re-run the routing with these rules
+    bool logitsLayersOnly = false;       // route: skip layers without logits
+    RoutingBackend *backend = nullptr;
+};
+
+struct DumpReport {
+    std::string file;
+    std::int64_t tokens = 0;
+    int numExperts = 0, topK = 0;
+    double capacityFactor = 0;
+    std::vector<LayerReport> layers;
+    std::vector<std::string> warnings;
+};
+
+// The report of one layer from its pass (kept separate so the UI can reuse passes).
+LayerReport layerReport(const DumpInfo &info, std::size_t position, const LayerPass &pass,
+                        const ReportRequest &request);
+
+DumpReport buildReport(const RoutingDump &dump, const ReportRequest &request, const Progress &progress = {});
+
+// The capacity factor a command uses: the one asked for, else the dump's own when it
+// has one (> 0), else the default 1.25.
+double effectiveCapacityFactor(const DumpInfo &info, std::optional<double> requested);
+
+} // namespace moescope

@@ -1,0 +1,35 @@
+#pragma once
+// One pass over one layer of a dump: stream the logits (and recorded choices) chunk
+// by chunk from the reader, route them with a backend, and keep what statistics need.
+#include "analysis/Progress.h"
+#include "io/RoutingDump.h"
+#include "routing/RoutingBackend.h"
+#include "stats/LayerChoices.h"
+
+#include <optional>
+
+namespace moescope {
+
+struct LayerPassRequest {
+    // Re-route from the logits with these rules; nullopt: use the recorded topk_ids,
+    // or, for a layer without them, route with the dump's own rules.
+    std::optional<RoutingRules> reroute;
+    bool keepGateProbs = false;        // fill LayerChoices::gateProbs (score-priority)
+    RoutingBackend *backend = nullptr; // null: a CPU backend
+    std::uint64_t chunkRows = 0;       // 0: about 16 MB of logits per chunk
+};
+
+struct LayerPass {
+    LayerChoices choices;
+    bool choicesRecorded = false;      // from topk_ids rather than routed here
+    bool hasLosses = false;            // the layer has logits
+    std::vector<double> meanProb;      // P[e] over tokens with valid logits
+    double zLoss = 0;                  // NaN when the "logits" are probabilities
+    std::int64_t invalidTokens = 0;    // rows of logits with NaN or infinity
+    std::optional<double> agreement;   // re-routed set == recorded set, over valid tokens
+};
+
+LayerPass runLayerPass(const RoutingDump &dump, std::size_t layer, const LayerPassRequest &request,
+                       const Progress &progress = {});
+
+} // namespace moescope

@@ -1,0 +1,59 @@
+#include "io/Hdf5Door.h"
+
+namespace moescope::io {
+
+namespace {
+// HDF5 prints its error stack to stderr by default; we turn failures into DumpError
+// messages instead, so switch that printing off once, before the first call.
+std::recursive_mutex &doorMutex()
+{
+    static std::recursive_mutex mutex;
+    static const bool quiet = [] {
+        H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+        return true;
+    }();
+    (void)quiet;
+    return mutex;
+}
+
+herr_t keepInnermost(unsigned n, const H5E_error2_t *err, void *data)
+{
+    if (n == 0 && err->desc)
+        *static_cast<std::string *>(data) = err->desc;
+    return 0;
+}
+} // namespace
+
+std::unique_lock<std::recursive_mutex> hdf5Lock()
+{
+    return std::unique_lock<std::recursive_mutex>(doorMutex());
+}
+
+std::string lastHdf5Message()
+{
+    auto lock = hdf5Lock();
+    std::string message;
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, keepInnermost, &message);
+    H5Eclear2(H5E_DEFAULT);
+    return message;
+}
+
+void Handle::reset()
+{
+    if (m_id < 0)
+        return;
+    auto lock = hdf5Lock();
+    switch (H5Iget_type(m_id)) {
+    case H5I_FILE: H5Fclose(m_id); break;
+    case H5I_GROUP: H5Gclose(m_id); break;
+    case H5I_DATASET: H5Dclose(m_id); break;
+    case H5I_DATASPACE: H5Sclose(m_id); break;
+    case H5I_DATATYPE: H5Tclose(m_id); break;
+    case H5I_ATTR: H5Aclose(m_id); break;
+    case H5I_GENPROP_LST: H5Pclose(m_id); break;
+    default: break;
+    }
+    m_id = H5I_INVALID_HID;
+}
+
+} // namespace moescope::io

@@ -1,0 +1,174 @@
+#include "routing/RowRouter.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace moescope {
+
+const char *scoringName(Scoring s) { return s == Scoring::Sigmoid ? "sigmoid" : "softmax"; }
+
+template <typename Real>
+bool rowIsFinite(const Real *z, int E)
+{
+    for (int e = 0; e < E; ++e)
+        if (!std::isfinite(z[e]))
+            return false;
+    return true;
+}
+
+namespace {
+
+template <typename Real>
+void scores(const Real *z, int E, const RoutingRules &rules, double *p)
+{
+    if (rules.inputsAreProbabilities) {
+        for (int e = 0; e < E; ++e)
+            p[e] = double(z[e]);
+    } else if (rules.scoring == Scoring::Sigmoid) {
+        for (int e = 0; e < E; ++e)
+            p[e] = 1.0 / (1.0 + std::exp(-double(z[e])));
+    } else {
+        double m = double(z[0]);
+        for (int e = 1; e < E; ++e)
+            m = std::max(m, double(z[e]));
+        double sum = 0;
+        for (int e = 0; e < E; ++e)
+            sum += (p[e] = std::exp(double(z[e]) - m));
+        for (int e = 0; e < E; ++e)
+            p[e] /= sum;
+    }
+}
+
+// Keeps the k largest keys among eligible experts, best first; a later (higher)
+// id never displaces an equal key, which is the spec's tie rule.
+void topK(const double *key, const std::uint8_t *eligible, int E, int k, std::int32_t *ids)
+{
+    double best[64];
+    int count = 0;
+    std::vector<double> bigBest;
+    double *b = best;
+    if (k > 64) {
+        bigBest.resize(k);
+        b = bigBest.data();
+    }
+    for (int e = 0; e < E; ++e) {
+        if (eligible && !eligible[e])
+            continue;
+        const double v = key[e];
+        if (count == k && !(v > b[k - 1]))
+            continue;
+        int pos = count < k ? count : k - 1;
+        while (pos > 0 && v > b[pos - 1]) {
+            b[pos] = b[pos - 1];
+            ids[pos] = ids[pos - 1];
+            --pos;
+        }
+        b[pos] = v;
+        ids[pos] = e;
+        if (count < k)
+            ++count;
+    }
+}
+
+// DeepSeek-V3 group-limited choice: a group's score is the sum of its two best keys;
+// only the best topKGroups groups (ties to the lower group) stay eligible.
+void markEligibleGroups(const double *key, int E, const RoutingRules &rules, RowScratch &s)
+{
+    const int G = rules.numGroups, size = E / G;
+    s.groupScores.resize(G);
+    for (int g = 0; g < G; ++g) {
+        double first = -INFINITY, second = -INFINITY;
+        for (int e = g * size; e < (g + 1) * size; ++e) {
+            if (key[e] > first) {
+                second = first;
+                first = key[e];
+            } else if (key[e] > second) {
+                second = key[e];
+            }
+        }
+        s.groupScores[g] = size == 1 ? first : first + second;
+    }
+    std::vector<std::int32_t> chosen(rules.topKGroups);
+    topK(s.groupScores.data(), nullptr, G, rules.topKGroups, chosen.data());
+    s.eligible.assign(E, 0);
+    for (int g : chosen)
+        std::fill(s.eligible.begin() + g * size, s.eligible.begin() + (g + 1) * size, 1);
+}
+
+} // namespace
+
+template <typename Real>
+bool routeRow(const Real *z, int E, const RoutingRules &rules, RowOutput out, RowScratch &s)
+{
+    if (!rowIsFinite(z, E))
+        return false;
+    const int k = rules.topK;
+    s.probs.resize(E);
+    s.keys.resize(E);
+    scores(z, E, rules, s.probs.data());
+    const bool biased = rules.hasBias();
+    for (int e = 0; e < E; ++e) {
+        // Without a bias the order of p is the order of z (scoring is monotone), and
+        // comparing z avoids ties that rounding of exp() would create.
+        if (biased || rules.groupLimited() || rules.inputsAreProbabilities)
+            s.keys[e] = s.probs[e] + (biased ? rules.expertBias[e] : 0.0);
+        else
+            s.keys[e] = double(z[e]);
+    }
+    const std::uint8_t *eligible = nullptr;
+    if (rules.groupLimited()) {
+        markEligibleGroups(s.keys.data(), E, rules, s);
+        eligible = s.eligible.data();
+    }
+    std::int32_t local[64];
+    std::vector<std::int32_t> bigLocal;
+    std::int32_t *ids = out.ids;
+    if (!ids) {
+        if (k > 64)
+            bigLocal.resize(k);
+        ids = k > 64 ? bigLocal.data() : local;
+    }
+    topK(s.keys.data(), eligible, E, k, ids);
+    if (out.gateProbs)
+        for (int i = 0; i < k; ++i)
+            out.gateProbs[i] = float(s.probs[ids[i]]);
+    if (out.weights) {
+        double sum = 0;
+        for (int i = 0; i < k; ++i)
+            sum += s.probs[ids[i]];
+        const double scale = (rules.normalizeTopK && sum > 0 ? 1.0 / sum : 1.0) * rules.routedScalingFactor;
+        for (int i = 0; i < k; ++i)
+            out.weights[i] = float(s.probs[ids[i]] * scale);
+    }
+    return true;
+}
+
+template <typename Real>
+void addLossTerms(const Real *z, int E, bool inputsAreProbabilities, double *probSum, double &zSquaredSum)
+{
+    if (inputsAreProbabilities) {
+        for (int e = 0; e < E; ++e)
+            probSum[e] += double(z[e]);
+        return;
+    }
+    double m = double(z[0]);
+    for (int e = 1; e < E; ++e)
+        m = std::max(m, double(z[e]));
+    double sum = 0;
+    for (int e = 0; e < E; ++e)
+        sum += std::exp(double(z[e]) - m);
+    const double inv = 1.0 / sum;
+    for (int e = 0; e < E; ++e)
+        probSum[e] += std::exp(double(z[e]) - m) * inv;
+    const double lse = m + std::log(sum);
+    zSquaredSum += lse * lse;
+}
+
+template bool rowIsFinite<float>(const float *, int);
+template bool rowIsFinite<double>(const double *, int);
+template bool routeRow<float>(const float *, int, const RoutingRules &, RowOutput, RowScratch &);
+template bool routeRow<double>(const double *, int, const RoutingRules &, RowOutput, RowScratch &);
+template void addLossTerms<float>(const float *, int, bool, double *, double &);
+template void addLossTerms<double>(const double *, int, bool, double *, double &);
+
+} // namespace moescope

@@ -1,0 +1,42 @@
+#pragma once
+// The routing rules applied to one token: the plain scalar definition of
+// ../shared/spec/routing.md that every backend must agree with. Templated on the
+// logits' precision so float64 dumps are routed in double.
+#include "routing/RoutingRules.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace moescope {
+
+// Reusable per-thread buffers, so routing a row allocates nothing.
+struct RowScratch {
+    std::vector<double> probs, keys, groupScores;
+    std::vector<std::uint8_t> eligible;
+    std::vector<int> groupOrder;
+};
+
+// What routing one row yields; any pointer may be null when not wanted.
+struct RowOutput {
+    std::int32_t *ids = nullptr;   // [k] chosen experts, best first
+    float *weights = nullptr;      // [k] gate weights
+    float *gateProbs = nullptr;    // [k] p[t, e] of each chosen expert (score-priority order)
+};
+
+// Routes one row of E logits. Returns false, writing nothing, when the row holds
+// NaN or infinity (an invalid token).
+template <typename Real>
+bool routeRow(const Real *logits, int numExperts, const RoutingRules &rules, RowOutput out,
+              RowScratch &scratch);
+
+// The softmax probabilities of one valid row, added to probSum[E], and the square of
+// its logsumexp added to zSquaredSum: the terms of the load-balancing and z-losses.
+// With probabilities as input, the row itself is added and no z term (unknowable).
+template <typename Real>
+void addLossTerms(const Real *logits, int numExperts, bool inputsAreProbabilities,
+                  double *probSum, double &zSquaredSum);
+
+template <typename Real>
+bool rowIsFinite(const Real *logits, int numExperts);
+
+} // namespace moescope

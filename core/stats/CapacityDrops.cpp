@@ -1,0 +1,130 @@
+#include "stats/CapacityDrops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <stdexcept>
+
+namespace moescope {
+
+const char *dropPolicyName(DropPolicy p)
+{
+    switch (p) {
+    case DropPolicy::TokenOrder: return "token-order";
+    case DropPolicy::ScorePriority: return "score-priority";
+    case DropPolicy::None: return "none";
+    }
+    return "";
+}
+
+std::int64_t expertCapacity(double capacityFactor, int topK, std::int64_t groupTokens, int numExperts)
+{
+    // Same order of operations as the formula reads, so the rounding matches.
+    return std::int64_t(std::ceil(capacityFactor * topK * double(groupTokens) / numExperts));
+}
+
+namespace {
+
+struct Assignment {
+    std::int64_t token;
+    int slot;
+};
+
+// Admits the assignments of one group in the given order; counts the drops per token.
+void admit(const LayerChoices &c, const std::vector<Assignment> &order, std::int64_t capacity,
+           std::vector<std::int64_t> &fill, std::vector<std::uint8_t> &dropsOfToken, DropReport &r)
+{
+    std::fill(fill.begin(), fill.end(), 0);
+    for (const Assignment &a : order) {
+        const int e = c.ids[a.token * c.topK + a.slot];
+        if (fill[e] < capacity) {
+            ++fill[e];
+        } else {
+            ++dropsOfToken[a.token];
+            ++r.droppedPerExpert[e];
+            ++r.dropped;
+        }
+    }
+}
+
+std::vector<Assignment> admissionOrder(const LayerChoices &c, std::int64_t begin, std::int64_t end,
+                                       DropPolicy policy)
+{
+    std::vector<Assignment> order;
+    order.reserve(std::size_t((end - begin) * c.topK));
+    // Token order (Switch): slot 0 of every token, then slot 1, ...
+    for (int s = 0; s < c.topK; ++s)
+        for (std::int64_t t = begin; t < end; ++t)
+            if (c.valid[t])
+                order.push_back({t, s});
+    if (policy == DropPolicy::ScorePriority) {
+        // Descending gate probability; ties keep position order, then slot order.
+        std::stable_sort(order.begin(), order.end(), [&](const Assignment &a, const Assignment &b) {
+            const float pa = c.gateProbs[a.token * c.topK + a.slot];
+            const float pb = c.gateProbs[b.token * c.topK + b.slot];
+            if (pa != pb)
+                return pa > pb;
+            if (a.token != b.token)
+                return a.token < b.token;
+            return a.slot < b.slot;
+        });
+    }
+    return order;
+}
+
+} // namespace
+
+DropReport simulateCapacity(const LayerChoices &c, const std::vector<std::int64_t> &sequenceOffsets,
+                            const CapacityRequest &request)
+{
+    const std::vector<std::int64_t> offsets =
+        sequenceOffsets.size() >= 2 ? sequenceOffsets : std::vector<std::int64_t>{0, c.numPositions()};
+    DropReport r;
+    const std::int64_t T = c.validTokens();
+    r.assignments = std::int64_t(c.topK) * T;
+    r.droppedPerExpert.assign(c.numExperts, 0);
+    r.dropsByPosition.assign(kPositionBins, 0);
+    const auto counts = c.counts();
+    const double mean = double(r.assignments) / c.numExperts;
+    if (T > 0)
+        r.stragglerFactor = double(*std::max_element(counts.begin(), counts.end())) / mean;
+    if (request.policy == DropPolicy::None || T == 0)
+        return r;
+    if (request.policy == DropPolicy::ScorePriority && c.gateProbs.size() != c.ids.size())
+        throw std::invalid_argument("score-priority dropping needs the gate probabilities (logits)");
+
+    std::vector<std::pair<std::int64_t, std::int64_t>> groups;
+    if (request.group == CapacityGroup::Sequence) {
+        for (std::size_t s = 0; s + 1 < offsets.size(); ++s)
+            groups.emplace_back(offsets[s], offsets[s + 1]);
+    } else {
+        groups.emplace_back(0, c.numPositions());
+    }
+    std::vector<std::int64_t> fill(c.numExperts);
+    std::vector<std::uint8_t> dropsOfToken(c.numPositions(), 0);
+    for (const auto &[begin, end] : groups) {
+        std::int64_t groupTokens = 0;
+        for (std::int64_t t = begin; t < end; ++t)
+            groupTokens += c.valid[t] != 0;
+        const std::int64_t capacity = expertCapacity(request.capacityFactor, c.topK, groupTokens, c.numExperts);
+        r.capacity = std::max(r.capacity, capacity);
+        admit(c, admissionOrder(c, begin, end, request.policy), capacity, fill, dropsOfToken, r);
+    }
+
+    // Where the drops fall: by relative position within each sequence.
+    for (std::size_t s = 0; s + 1 < offsets.size(); ++s) {
+        const std::int64_t begin = offsets[s], length = offsets[s + 1] - offsets[s];
+        for (std::int64_t t = begin; t < begin + length; ++t) {
+            if (!c.valid[t] || dropsOfToken[t] == 0)
+                continue;
+            const auto bin = std::min<std::int64_t>(kPositionBins - 1, (t - begin) * kPositionBins / length);
+            r.dropsByPosition[bin] += dropsOfToken[t];
+            r.fullyDropped += dropsOfToken[t] >= c.topK;
+        }
+    }
+    r.droppedFraction = double(r.dropped) / double(r.assignments);
+    r.fullyDroppedFraction = double(r.fullyDropped) / double(T);
+    return r;
+}
+
+} // namespace moescope

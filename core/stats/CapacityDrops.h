@@ -1,0 +1,43 @@
+#pragma once
+// What a capacity limit would drop (routing.md, "Capacity and dropping").
+#include "stats/LayerChoices.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace moescope {
+
+enum class DropPolicy { TokenOrder, ScorePriority, None };
+enum class CapacityGroup { Dump, Sequence };
+
+const char *dropPolicyName(DropPolicy p);
+
+struct CapacityRequest {
+    double capacityFactor = 1.25;
+    DropPolicy policy = DropPolicy::TokenOrder;
+    CapacityGroup group = CapacityGroup::Dump;
+};
+
+inline constexpr int kPositionBins = 10; // drops by relative position in a sequence
+
+struct DropReport {
+    std::int64_t capacity = 0;          // C of the whole dump (per-sequence: of the longest)
+    std::int64_t assignments = 0;       // k * T
+    std::int64_t dropped = 0;           // dropped assignments
+    std::int64_t fullyDropped = 0;      // tokens that lost all k assignments
+    double droppedFraction = 0;         // dropped / (k * T)
+    double fullyDroppedFraction = 0;    // fullyDropped / T
+    double stragglerFactor = 0;         // max c[e] / m, the dropless cost
+    std::vector<std::int64_t> droppedPerExpert;   // [E]
+    std::vector<std::int64_t> dropsByPosition;    // [kPositionBins], by t within its sequence
+};
+
+// C = ceil(CF * k * T_g / E) for a group of T_g valid tokens.
+std::int64_t expertCapacity(double capacityFactor, int topK, std::int64_t groupTokens, int numExperts);
+
+// sequenceOffsets: [S+1] as in the dump. Score-priority needs choices.gateProbs
+// (throws std::invalid_argument without them).
+DropReport simulateCapacity(const LayerChoices &choices, const std::vector<std::int64_t> &sequenceOffsets,
+                            const CapacityRequest &request);
+
+} // namespace moescope

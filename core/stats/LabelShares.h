@@ -1,0 +1,19 @@
+#pragma once
+// Domain specialisation: the utilization share u[e] over the tokens of each
+// sequence label (routing.md), to compare with the share over all tokens.
+#include "stats/LayerChoices.h"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace moescope {
+
+// labels: [S] one per sequence; offsets: [S+1]. Sequences sharing a label pool their
+// tokens. A label with no valid token gets all-zero shares.
+std::map<std::string, std::vector<double>> labelShares(const LayerChoices &choices,
+                                                       const std::vector<std::int64_t> &offsets,
+                                                       const std::vector<std::string> &labels);
+
+} // namespace moescope

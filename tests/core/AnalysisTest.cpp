@@ -1,0 +1,176 @@
+// The streaming pass and the per-layer report on real files: chunking, invalid
+// tokens, recorded versus derived choices, probabilities, progress and cancel.
+#include "analysis/DumpReport.h"
+#include "analysis/LayerPass.h"
+#include "support/TempDump.h"
+#include "support/Throws.h"
+
+#include <QtTest>
+
+#include <cmath>
+
+using namespace moescope;
+using namespace moescope::test;
+
+namespace {
+// 7 tokens, E = 3, k = 1; token 4 holds a NaN. Best experts: 0 1 2 0 - 1 1.
+DumpFixture handFixture()
+{
+    DumpFixture f;
+    f.numExperts = 3;
+    f.topK = 1;
+    f.tokenIds = {0, 1, 2, 0, 1, 2, 0};
+    f.vocab = {"a", "b", "c"};
+    f.sequenceOffsets = {0, 4, 7};
+    f.sequenceLabels = {"python", "english"};
+    FixtureLayer l;
+    l.name = "00";
+    l.index = 0;
+    l.logits = {2, 0, 0, /**/ 0, 2, 0, /**/ 0, 0, 2, /**/ 1, 0, 0, /**/ NAN, 0, 0, /**/ 0, 1, 0, /**/ 0, 3, 0};
+    f.layers.push_back(l);
+    return f;
+}
+} // namespace
+
+class AnalysisTest : public QObject {
+    Q_OBJECT
+private slots:
+    void derivedChoicesAcrossChunks_data()
+    {
+        QTest::addColumn<int>("chunkRows");
+        QTest::newRow("one chunk") << 0;
+        QTest::newRow("chunks of 3") << 3;
+        QTest::newRow("row by row") << 1;
+    }
+
+    void derivedChoicesAcrossChunks()
+    {
+        QFETCH(int, chunkRows);
+        const TempDump file(handFixture());
+        const RoutingDump dump(file.path());
+        LayerPassRequest request;
+        request.chunkRows = std::uint64_t(chunkRows);
+        const LayerPass pass = runLayerPass(dump, 0, request);
+        QCOMPARE(pass.invalidTokens, 1);
+        QCOMPARE(pass.choices.validTokens(), 6);
+        QCOMPARE(pass.choices.valid[4], std::uint8_t(0));
+        QCOMPARE(pass.choices.counts(), (std::vector<std::int64_t>{2, 3, 1}));
+        QVERIFY(!pass.choicesRecorded);
+        // P[0] over the 6 valid rows, by hand.
+        const double e2 = std::exp(2.0), e1 = std::exp(1.0), e3 = std::exp(3.0);
+        const double p0 = (e2 / (e2 + 2) + 1 / (e2 + 2) + 1 / (e2 + 2) + e1 / (e1 + 2) + 1 / (e1 + 2) + 1 / (e3 + 2)) / 6;
+        QVERIFY(std::abs(pass.meanProb[0] - p0) < 1e-12);
+        const double lse2 = std::log(e2 + 2), lse1 = std::log(e1 + 2), lse3 = std::log(e3 + 2);
+        const double z = (3 * lse2 * lse2 + 2 * lse1 * lse1 + lse3 * lse3) / 6;
+        QVERIFY(std::abs(pass.zLoss - z) < 1e-9);
+    }
+
+    void reportUsesValidTokens()
+    {
+        const TempDump file(handFixture());
+        const RoutingDump dump(file.path());
+        const DumpReport report = buildReport(dump, {});
+        const LayerReport &l = report.layers[0];
+        QCOMPARE(l.tokens, 6);
+        QCOMPARE(l.invalidTokens, 1);
+        QCOMPARE(l.load.meanLoad, 2.0);
+        QCOMPARE(l.load.hot, std::vector<int>{1}); // 3 > 2.5
+        // Domain shares: python t0..t3 -> 0 1 2 0; english t5 t6 -> 1 1 (t4 invalid).
+        QCOMPARE(l.labelShares.at("python"), (std::vector<double>{0.5, 0.25, 0.25}));
+        QCOMPARE(l.labelShares.at("english"), (std::vector<double>{0.0, 1.0, 0.0}));
+        // lb = E * sum (c/T) P.
+        const LayerPass pass = runLayerPass(dump, 0, {});
+        double lb = 0;
+        for (int e = 0; e < 3; ++e)
+            lb += double(l.counts[e]) / 6.0 * pass.meanProb[e];
+        QCOMPARE(*l.lbLoss, 3 * lb);
+        // Capacity 1.25: C = ceil(1.25 * 6 / 3) = 3: nothing dropped; at 1.0 C = 2: one drop.
+        QCOMPARE(l.drops.droppedFraction, 0.0);
+        ReportRequest tight;
+        tight.capacityFactor = 1.0;
+        QCOMPARE(buildReport(dump, tight).layers[0].drops.droppedFraction, 1.0 / 6.0);
+    }
+
+    void recordedChoicesWin()
+    {
+        DumpFixture f = handFixture();
+        f.layers[0].topkIds = {2, 2, 2, 2, 2, 2, 2};
+        const TempDump file(f);
+        const RoutingDump dump(file.path());
+        const DumpReport report = buildReport(dump, {});
+        const LayerReport &l = report.layers[0];
+        QVERIFY(l.choicesRecorded);
+        // Recorded choices are always valid: all 7 count; the NaN row is still reported
+        // and kept out of the losses.
+        QCOMPARE(l.counts, (std::vector<std::int64_t>{0, 0, 7}));
+        QCOMPARE(l.tokens, 7);
+        QCOMPARE(l.invalidTokens, 1);
+        QVERIFY(l.lbLoss.has_value());
+        // Re-routing from the logits compares with the recorded choice.
+        ReportRequest reroute;
+        RoutingRules rules = dump.info().routingRules(0);
+        reroute.reroute = rules;
+        const DumpReport routed = buildReport(dump, reroute);
+        QCOMPARE(routed.layers[0].counts, (std::vector<std::int64_t>{2, 3, 1}));
+        QCOMPARE(*routed.layers[0].agreement, 1.0 / 6.0); // only t2 chose expert 2
+    }
+
+    void topkOnlyLayerHasNoLosses()
+    {
+        DumpFixture f = handFixture();
+        f.layers[0].logits.clear();
+        f.layers[0].topkIds = {0, 1, 2, 0, 1, 2, 0};
+        const TempDump file(f);
+        const RoutingDump dump(file.path());
+        const DumpReport report = buildReport(dump, {});
+        QVERIFY(!report.layers[0].lbLoss && !report.layers[0].zLoss);
+        QCOMPARE(report.layers[0].invalidTokens, 0);
+        QCOMPARE(report.layers[0].counts, (std::vector<std::int64_t>{3, 2, 2}));
+    }
+
+    void probabilitiesInput()
+    {
+        DumpFixture f = handFixture();
+        f.layers[0].logits = {0.8f, 0.1f, 0.1f, 0.1f, 0.8f, 0.1f, 0.1f, 0.1f, 0.8f, 0.6f, 0.2f, 0.2f,
+                              0.2f, 0.6f, 0.2f, 0.2f, 0.2f, 0.6f, 0.5f, 0.25f, 0.25f};
+        const TempDump file(f);
+        const RoutingDump dump(file.path());
+        QVERIFY(dump.info().layers[0].logitsAreProbabilities);
+        const DumpReport report = buildReport(dump, {});
+        QCOMPARE(report.layers[0].counts, (std::vector<std::int64_t>{3, 2, 2}));
+        QVERIFY(!report.layers[0].zLoss.has_value());
+        // P is the mean of the given probabilities: P[0] = (0.8+.1+.1+.6+.2+.2+.5)/7 = 2.5/7.
+        const double lb = 3 * (3.0 / 7 * 2.5 / 7 + 2.0 / 7 * 2.25 / 7 + 2.0 / 7 * 2.25 / 7);
+        QVERIFY(std::abs(*report.layers[0].lbLoss - lb) < 1e-6);
+    }
+
+    void progressAndCancel()
+    {
+        const TempDump file(randomFixture(500, 4, 2, 2, 21));
+        const RoutingDump dump(file.path());
+        std::vector<double> seen;
+        std::atomic<bool> cancel{false};
+        Progress progress([&](double f) { seen.push_back(f); }, &cancel);
+        LayerPassRequest request;
+        request.chunkRows = 100;
+        runLayerPass(dump, 0, request, progress);
+        QVERIFY(seen.size() >= 5);
+        QVERIFY(std::is_sorted(seen.begin(), seen.end()));
+        QCOMPARE(seen.back(), 1.0);
+        cancel = true;
+        QVERIFY(throws<Cancelled>([&] { runLayerPass(dump, 0, request, progress); }));
+    }
+
+    void capacityFactorDefault()
+    {
+        DumpFixture f = handFixture();
+        DumpInfo info;
+        QCOMPARE(effectiveCapacityFactor(info, std::nullopt), 1.25);
+        info.capacityFactor = 2.0;
+        QCOMPARE(effectiveCapacityFactor(info, std::nullopt), 2.0);
+        QCOMPARE(effectiveCapacityFactor(info, 1.5), 1.5);
+    }
+};
+
+QTEST_GUILESS_MAIN(AnalysisTest)
+#include "AnalysisTest.moc"

@@ -1,0 +1,249 @@
+// The reader against dumps written with the HDF5 C API in every storage variant.
+#include "io/Float16.h"
+#include "io/RoutingDump.h"
+#include "support/TempDump.h"
+#include "support/Throws.h"
+
+#include <QtTest>
+
+#include <cmath>
+
+using namespace moescope;
+using namespace moescope::test;
+
+Q_DECLARE_METATYPE(moescope::test::StorageOptions)
+
+class ReaderTest : public QObject {
+    Q_OBJECT
+
+    static DumpFixture twoLayerFixture()
+    {
+        DumpFixture f = randomFixture(23, 5, 2, 2, 7);
+        f.sequenceOffsets = {0, 10, 10, 23};
+        f.sequenceLabels = {"python", "english", "deutsch – äöü"};
+        f.vocab[3] = "déf ✓";
+        // Layer 1 also records choices and weights; layer 0 only logits.
+        for (int t = 0; t < 23; ++t) {
+            f.layers[1].topkIds.push_back(t % 5);
+            f.layers[1].topkIds.push_back((t + 1) % 5);
+            f.layers[1].topkWeights.push_back(0.75f);
+            f.layers[1].topkWeights.push_back(0.25f);
+        }
+        f.layers[0].expertBias = {0.5, -0.25, 0, 0.125, 1};
+        return f;
+    }
+
+private slots:
+    void storageVariants_data()
+    {
+        QTest::addColumn<StorageOptions>("storage");
+        for (int bits : {16, 32, 64})
+            for (bool bigEndian : {false, true})
+                for (int layout = 0; layout < 3; ++layout) {
+                    StorageOptions s;
+                    s.floatBits = bits;
+                    s.bigEndian = bigEndian;
+                    s.chunked = layout >= 1;
+                    s.deflate = s.shuffle = layout == 2;
+                    s.variableStrings = layout != 1;
+                    const char *layoutName[] = {"contiguous", "chunked", "deflate+shuffle"};
+                    QTest::addRow("f%d %s %s", bits, bigEndian ? "BE" : "LE", layoutName[layout]) << s;
+                }
+        for (int idBits : {8, 16, 32, 64})
+            for (bool isUnsigned : {false, true}) {
+                StorageOptions s;
+                s.idBits = idBits;
+                s.idsUnsigned = isUnsigned;
+                s.chunked = true;
+                QTest::addRow("ids %s%d", isUnsigned ? "u" : "i", idBits) << s;
+            }
+    }
+
+    void storageVariants()
+    {
+        QFETCH(StorageOptions, storage);
+        const DumpFixture f = twoLayerFixture();
+        const TempDump file(f, storage);
+        const RoutingDump dump(file.path());
+        const DumpInfo &info = dump.info();
+        QCOMPARE(info.numTokens, 23);
+        QCOMPARE(info.numExperts, 5);
+        QCOMPARE(info.topK, 2);
+        QCOMPARE(info.layers.size(), std::size_t(2));
+        QCOMPARE(info.sequenceOffsets, f.sequenceOffsets);
+        QCOMPARE(info.sequenceLabels, f.sequenceLabels);
+        QCOMPARE(dump.readVocab(), f.vocab);
+        QCOMPARE(dump.readTokenIds(0, 23), f.tokenIds);
+        QCOMPARE(dump.readTokenIds(5, 3), std::vector<std::int64_t>(f.tokenIds.begin() + 5, f.tokenIds.begin() + 8));
+
+        // Logits, read in a window that straddles chunk boundaries.
+        std::vector<float> got(11 * 5);
+        dump.readLogits(0, 6, 11, got.data());
+        for (int i = 0; i < 11 * 5; ++i) {
+            const float written = f.layers[0].logits[6 * 5 + i];
+            const float expected = storage.floatBits == 16 ? halfToFloat(floatToHalf(written)) : written;
+            QCOMPARE(got[i], expected);
+        }
+        std::vector<double> wide(23 * 5);
+        dump.readLogits(1, 0, 23, wide.data());
+        if (storage.floatBits != 16)
+            QCOMPARE(wide[17], double(f.layers[1].logits[17]));
+
+        std::vector<std::int32_t> ids(23 * 2);
+        dump.readTopkIds(1, 0, 23, ids.data());
+        for (int i = 0; i < 46; ++i)
+            QCOMPARE(std::int64_t(ids[i]), f.layers[1].topkIds[i]);
+        std::vector<float> weights(2 * 2);
+        dump.readTopkWeights(1, 4, 2, weights.data());
+        QCOMPARE(weights, (std::vector<float>{0.75f, 0.25f, 0.75f, 0.25f}));
+        QCOMPARE(info.layers[0].expertBias, f.layers[0].expertBias);
+        QVERIFY(info.layers[1].hasTopkWeights && !info.layers[0].hasTopkIds);
+        QVERIFY(info.warnings.empty());
+    }
+
+    void rootAttributes()
+    {
+        DumpFixture f = randomFixture(8, 8, 2, 1, 1);
+        f.numberAttributes = {{"normalize_topk", 0}, {"n_group", 4}, {"topk_group", 2},
+                              {"routed_scaling_factor", 2.5}, {"capacity_factor", 1.5}, {"checkpoint_step", 1200}};
+        f.stringAttributes = {{"scoring", "sigmoid"}, {"model", "tiny-moe"}, {"checkpoint", "ckpt-β"}};
+        const TempDump file(f);
+        const DumpInfo &info = RoutingDump(file.path()).info();
+        QCOMPARE(info.scoring, Scoring::Sigmoid);
+        QCOMPARE(info.normalizeTopK, false);
+        QCOMPARE(info.numGroups, 4);
+        QCOMPARE(info.topKGroups, 2);
+        QCOMPARE(info.routedScalingFactor, 2.5);
+        QCOMPARE(info.capacityFactor, 1.5);
+        QCOMPARE(info.model, std::string("tiny-moe"));
+        QCOMPARE(info.checkpoint, std::string("ckpt-β"));
+        QCOMPARE(*info.checkpointStep, 1200);
+        const RoutingRules rules = info.routingRules(0);
+        QVERIFY(rules.groupLimited());
+        QCOMPARE(rules.topK, 2);
+    }
+
+    void defaultsWithoutOptionalObjects()
+    {
+        DumpFixture f = randomFixture(6, 3, 1, 1, 2);
+        f.vocab.clear();
+        const TempDump file(f);
+        const RoutingDump dump(file.path());
+        QCOMPARE(dump.info().sequenceOffsets, (std::vector<std::int64_t>{0, 6}));
+        QVERIFY(dump.info().sequenceLabels.empty());
+        QCOMPARE(dump.info().scoring, Scoring::Softmax);
+        QCOMPARE(dump.info().normalizeTopK, true);
+        QVERIFY(dump.readVocab().empty());
+        QCOMPARE(tokenText({}, 42), std::string("#42"));
+    }
+
+    void layerOrder_data()
+    {
+        QTest::addColumn<bool>("allIndexed");
+        QTest::addColumn<QStringList>("expected");
+        QTest::newRow("by index") << true << QStringList{"b", "c", "a"};
+        QTest::newRow("by name when an index is missing") << false << QStringList{"a", "b", "c"};
+    }
+
+    void layerOrder()
+    {
+        QFETCH(bool, allIndexed);
+        QFETCH(QStringList, expected);
+        DumpFixture f = randomFixture(4, 2, 1, 3, 3);
+        f.layers[0].name = "a";
+        f.layers[0].index = 9;
+        f.layers[1].name = "b";
+        f.layers[1].index = 1;
+        f.layers[2].name = "c";
+        f.layers[2].index = allIndexed ? std::optional<std::int64_t>(5) : std::nullopt;
+        const TempDump file(f);
+        const RoutingDump dump(file.path());
+        QStringList names;
+        for (const auto &l : dump.info().layers)
+            names << QString::fromStdString(l.name);
+        QCOMPARE(names, expected);
+    }
+
+    void topkOnlyLayer()
+    {
+        DumpFixture f = randomFixture(5, 4, 1, 1, 4);
+        f.layers[0].logits.clear();
+        f.layers[0].topkIds = {0, 1, 2, 3, 3};
+        const TempDump file(f);
+        const RoutingDump dump(file.path());
+        QVERIFY(!dump.info().layers[0].hasLogits);
+        std::vector<float> out(20);
+        QVERIFY(throws<DumpError>([&] { dump.readLogits(0, 0, 5, out.data()); }));
+    }
+
+    void probabilitiesAreDetected()
+    {
+        DumpFixture f = randomFixture(10, 4, 1, 2, 5);
+        for (int t = 0; t < 10; ++t)
+            for (int e = 0; e < 4; ++e)
+                f.layers[1].logits[t * 4 + e] = e == t % 4 ? 0.7f : 0.1f;
+        const TempDump file(f);
+        const RoutingDump dump(file.path());
+        QVERIFY(!dump.info().layers[0].logitsAreProbabilities);
+        QVERIFY(dump.info().layers[1].logitsAreProbabilities);
+        QCOMPARE(dump.info().warnings.size(), std::size_t(1));
+        QVERIFY(QString::fromStdString(dump.info().warnings[0]).contains("/layers/layer1/logits"));
+        QVERIFY(dump.info().routingRules(1).inputsAreProbabilities);
+    }
+
+    void training()
+    {
+        DumpFixture f = randomFixture(4, 2, 1, 2, 6);
+        f.trainingSteps = {100, 200, 300};
+        f.trainingLb = {1.1, 1.2, 1.3, 1.4, 1.5, 1.6};
+        f.trainingZ = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6};
+        f.trainingTokens = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+        const TempDump file(f);
+        const RoutingDump dump(file.path());
+        QVERIFY(dump.info().hasTraining);
+        const TrainingSeries s = dump.readTraining();
+        QCOMPARE(s.steps, f.trainingSteps);
+        QCOMPARE(s.numLayers, std::size_t(2));
+        QCOMPARE(s.lbLoss.size(), std::size_t(6));
+        QCOMPARE(float(s.lbLoss[4]), 1.5f);
+        QCOMPARE(float(s.zLoss[1]), 0.2f);
+        QCOMPARE(s.tokensPerExpert, f.trainingTokens);
+    }
+
+    void halfConversion()
+    {
+        QCOMPARE(halfToFloat(0x3c00), 1.0f);
+        QCOMPARE(halfToFloat(0xc000), -2.0f);
+        QCOMPARE(halfToFloat(0x7bff), 65504.0f);
+        QCOMPARE(halfToFloat(0x0001), std::ldexp(1.0f, -24));
+        QVERIFY(std::isinf(halfToFloat(0x7c00)));
+        QVERIFY(std::isnan(halfToFloat(0x7e00)));
+        // The vector path agrees with the scalar one on every half.
+        std::vector<std::uint16_t> all(65536);
+        for (int i = 0; i < 65536; ++i)
+            all[i] = std::uint16_t(i);
+        std::vector<float> out(65536);
+        halvesToFloats(all.data(), out.data(), all.size());
+        for (int i = 0; i < 65536; ++i) {
+            const float s = halfToFloat(std::uint16_t(i));
+            QVERIFY2((std::isnan(s) && std::isnan(out[i])) || s == out[i], qPrintable(QString::number(i)));
+        }
+    }
+
+    void openedReadOnly()
+    {
+        const TempDump file(randomFixture(4, 2, 1, 1, 8));
+        QFile::setPermissions(file.qpath(), QFileDevice::ReadOwner | QFileDevice::ReadGroup);
+        const QByteArray before = [&] { QFile f(file.qpath()); f.open(QIODevice::ReadOnly); return f.readAll(); }();
+        {
+            const RoutingDump dump(file.path());
+            QCOMPARE(dump.info().numTokens, 4);
+        }
+        QFile after(file.qpath());
+        QVERIFY(after.open(QIODevice::ReadOnly));
+        QCOMPARE(after.readAll(), before);
+    }
+};
+
+QTEST_GUILESS_MAIN(ReaderTest)
+#include "ReaderTest.moc"
