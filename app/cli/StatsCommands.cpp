@@ -2,6 +2,7 @@
 #include "cli/Arguments.h"
 #include "cli/Commands.h"
 #include "cli/ReportPrinter.h"
+#include "cli/TerminalProgress.h"
 #include "routing/BackendFactory.h"
 
 #include <iostream>
@@ -33,7 +34,8 @@ int statsCommand(const Words &words)
     ReportRequest request;
     request.capacityFactor = effectiveCapacityFactor(dump.info(), cf);
     request.drops.policy = DropPolicy::TokenOrder;
-    const DumpReport report = buildReport(dump, request);
+    TerminalProgress progress("stats");
+    const DumpReport report = buildReport(dump, request, progress.progress());
     printWarnings(report);
     std::cout << (args.flag("json") ? reportJson(report) : reportText(report));
     return 0;
@@ -86,7 +88,8 @@ int routeCommand(const Words &words)
     request.reroute = rules;
     request.logitsLayersOnly = true;
     request.backend = backend.get();
-    const DumpReport report = buildReport(dump, request);
+    TerminalProgress progress("route");
+    const DumpReport report = buildReport(dump, request, progress.progress());
     printWarnings(report);
     std::cout << (args.flag("json") ? reportJson(report) : reportText(report));
     return 0;
