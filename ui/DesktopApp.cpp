@@ -1,14 +1,14 @@
 #include "DesktopApp.h"
 
+#include "MainWindow.h"
 #include "SamplePaths.h"
-#include "analysis/DumpReport.h"
-#include "io/RoutingDump.h"
+#include "export/ExportCommand.h"
 
 #include <QApplication>
-#include <QHeaderView>
-#include <QMainWindow>
-#include <QMessageBox>
-#include <QTableWidget>
+#include <QDateTime>
+#include <QElapsedTimer>
+#include <QFileInfo>
+#include <QTimer>
 
 #include <cstring>
 #include <iostream>
@@ -16,56 +16,114 @@
 namespace moescope::ui {
 
 namespace {
-// A first window: the health table of every layer. The full set of linked views
-// replaces it.
-QTableWidget *healthTable(const DumpReport &report)
+
+void setApplicationNames()
 {
-    const QStringList headers = {"Layer", "CV", "MaxVio", "Entropy", "LB loss", "Z loss", "Dropped", "Invalid", "Hot", "Cold"};
-    auto *table = new QTableWidget(int(report.layers.size()), headers.size());
-    table->setHorizontalHeaderLabels(headers);
-    auto num = [](double v) { return v != v ? QString("-") : QString::number(v, 'f', 3); };
-    for (int r = 0; r < int(report.layers.size()); ++r) {
-        const LayerReport &l = report.layers[r];
-        const QStringList cells = {QString::fromStdString(l.name), num(l.load.cv), num(l.load.maxVio),
-                                   num(l.load.entropy), l.lbLoss ? num(*l.lbLoss) : "-",
-                                   l.zLoss ? num(*l.zLoss) : "-", num(l.drops.droppedFraction),
-                                   QString::number(l.invalidTokens), QString::number(l.load.hot.size()),
-                                   QString::number(l.load.cold.size())};
-        for (int c = 0; c < cells.size(); ++c)
-            table->setItem(r, c, new QTableWidgetItem(cells[c]));
-    }
-    table->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
-    return table;
+    QApplication::setApplicationName(QStringLiteral("MoE Scope"));
+    QApplication::setOrganizationName(QStringLiteral("MoEScope"));
+    QApplication::setApplicationVersion(QStringLiteral(MOESCOPE_VERSION));
 }
+
+// MOESCOPE_TIMING=1 prints to stderr the milliseconds from start to the window's
+// first paint and to the first paint showing the analysed dump. For measurement only.
+// MOESCOPE_TIMING=<epoch ms> (say `date +%s%3N` just before launching) also counts
+// from then, which includes loading the program and its libraries.
+class PaintTimer : public QObject {
+public:
+    PaintTimer(QWidget *window, QElapsedTimer clock) : m_window(window), m_clock(clock) {}
+    void dumpShown() { m_waitingForData = true; }
+
+protected:
+    bool eventFilter(QObject *watched, QEvent *event) override
+    {
+        if (event->type() == QEvent::Paint && watched->isWidgetType() &&
+            static_cast<QWidget *>(watched)->window() == m_window) {
+            if (!m_firstPaint) {
+                m_firstPaint = true;
+                report("first paint");
+            } else if (m_waitingForData) {
+                m_waitingForData = false;
+                report("dump shown");
+            }
+        }
+        return false;
+    }
+
+private:
+    void report(const char *what)
+    {
+        // After the paint in progress: the frame is complete when the event loop returns.
+        const qint64 ms = m_clock.elapsed();
+        const qint64 launched = qEnvironmentVariable("MOESCOPE_TIMING").toLongLong();
+        const qint64 sinceLaunch = launched > 1'000'000'000'000LL ? QDateTime::currentMSecsSinceEpoch() - launched : -1;
+        QTimer::singleShot(0, [what, ms, sinceLaunch] {
+            std::cerr << "moescope timing: " << what << " " << ms << " ms";
+            if (sinceLaunch >= 0)
+                std::cerr << " (" << sinceLaunch << " ms since launch)";
+            std::cerr << "\n";
+        });
+    }
+
+    QWidget *m_window;
+    QElapsedTimer m_clock;
+    bool m_firstPaint = false;
+    bool m_waitingForData = false;
+};
+
 } // namespace
 
 int runDesktopApp(int argc, char **argv)
 {
+    QElapsedTimer clock;
+    clock.start();
     QApplication app(argc, argv);
-    QApplication::setApplicationName("MoE Scope");
-    QApplication::setOrganizationName("MoEScope");
-    const QString path = argc >= 2 ? QString::fromLocal8Bit(argv[1]) : balancedSamplePath();
-    QMainWindow window;
-    window.resize(1000, 600);
-    try {
-        const RoutingDump dump(path.toStdString());
-        ReportRequest request;
-        request.capacityFactor = effectiveCapacityFactor(dump.info(), std::nullopt);
-        window.setCentralWidget(healthTable(buildReport(dump, request)));
-        window.setWindowTitle(QString("MoE Scope - %1").arg(path));
-    } catch (const std::exception &e) {
-        QMessageBox::critical(nullptr, "MoE Scope", QString::fromStdString(e.what()));
+    setApplicationNames();
+
+    const QStringList args = QApplication::arguments();
+    QString path;
+    if (args.size() >= 2)
+        path = args.at(1);
+    else if (QFileInfo::exists(balancedSamplePath()))
+        path = balancedSamplePath();
+
+    MainWindow window;
+    std::unique_ptr<PaintTimer> timer;
+    if (qEnvironmentVariableIsSet("MOESCOPE_TIMING")) {
+        timer = std::make_unique<PaintTimer>(&window, clock);
+        app.installEventFilter(timer.get());
+        QObject::connect(&window, &MainWindow::dumpShown, &window, [&timer] { timer->dumpShown(); });
     }
     window.show();
+    // Open once the window is up, so it paints before any file work starts.
+    if (!path.isEmpty())
+        QTimer::singleShot(0, &window, [&window, path] { window.openFile(path); });
     return app.exec();
 }
 
 bool isExportCommand(const char *command) { return std::strcmp(command, "export") == 0; }
 
-int runExportCommand(int, char **)
+int runExportCommand(int argc, char **argv)
 {
-    std::cerr << "moescope export: not available in this build yet\n";
-    return 2;
+    QStringList words;
+    for (int i = 2; i < argc; ++i)
+        words << QString::fromLocal8Bit(argv[i]);
+    QString error;
+    const auto args = parseExportArguments(words, error);
+    if (!args) {
+        std::cerr << "moescope export: " << error.toStdString()
+                  << "\nusage: moescope export FILE --chart NAME [--layer L] [--expert E] [--sequence S] -o OUT\n";
+        return 2;
+    }
+    // Headless: with no display to talk to, draw offscreen rather than fail.
+    if (qEnvironmentVariableIsEmpty("DISPLAY") && qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY") &&
+        qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
+        qputenv("QT_QPA_PLATFORM", "offscreen");
+    // Only the program name reaches QApplication, so none of our options is taken for one of Qt's.
+    int qtArgc = 1;
+    char *qtArgv[] = {argv[0], nullptr};
+    QApplication app(qtArgc, qtArgv);
+    setApplicationNames();
+    return runExport(*args);
 }
 
 } // namespace moescope::ui

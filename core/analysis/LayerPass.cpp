@@ -115,6 +115,8 @@ LayerPass runLayerPass(const RoutingDump &dump, std::size_t layer, const LayerPa
         const Progress rest = progress.part(recordedShare, 1.0);
         if (li.logitsType == "float64")
             streamLogits<double>(dump, layer, rules, route, chunkRows, *backend, c, totals, rest);
+        else if (li.logitsType == "float16") // raw halves: the backend converts them
+            streamLogits<std::uint16_t>(dump, layer, rules, route, chunkRows, *backend, c, totals, rest);
         else
             streamLogits<float>(dump, layer, rules, route, chunkRows, *backend, c, totals, rest);
         pass.hasLosses = true;

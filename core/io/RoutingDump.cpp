@@ -83,6 +83,7 @@ struct RoutingDump::Impl {
     void detectProbabilities(std::size_t layer);
 
     void readLogitsFloat(std::size_t layer, std::uint64_t begin, std::uint64_t count, float *out) const;
+    void readHalves(std::size_t layer, std::uint64_t begin, std::uint64_t count, std::uint16_t *out) const;
     void readLogitsDouble(std::size_t layer, std::uint64_t begin, std::uint64_t count, double *out) const;
     Site root() const { return {info.path, "/"}; }
 };
@@ -406,6 +407,23 @@ void RoutingDump::Impl::detectProbabilities(std::size_t layer)
 }
 
 
+// float16 rows as raw bits in host byte order: no HDF5 conversion (its float16 path is
+// slow), only the byte order fixed.
+void RoutingDump::Impl::readHalves(std::size_t layer, std::uint64_t begin, std::uint64_t count,
+                                   std::uint16_t *out) const
+{
+    const LayerHandles &h = layers[layer];
+    {
+        Handle fileType(H5Dget_type(h.logits.get()));
+        io::readRows(h.logits.get(), h.logitsSite, fileType.get(), begin, count, out);
+    }
+    const std::uint16_t probe = 1;
+    const bool hostLittle = *reinterpret_cast<const unsigned char *>(&probe) == 1;
+    if ((h.logitsOrder == H5T_ORDER_BE) == hostLittle)
+        for (std::size_t i = 0, n = count * std::size_t(info.numExperts); i < n; ++i)
+            out[i] = std::uint16_t((out[i] >> 8) | (out[i] << 8));
+}
+
 void RoutingDump::Impl::readLogitsFloat(std::size_t layer, std::uint64_t begin, std::uint64_t count,
                                         float *out) const
 {
@@ -413,17 +431,9 @@ void RoutingDump::Impl::readLogitsFloat(std::size_t layer, std::uint64_t begin, 
     const std::size_t n = count * std::size_t(info.numExperts);
     const std::string &type = info.layers[layer].logitsType;
     if (type == "float16") {
-        // Read the raw halves (no HDF5 conversion), fix the byte order, convert here.
+        // Read the raw halves (no HDF5 conversion), convert here.
         std::vector<std::uint16_t> raw(n);
-        {
-            Handle fileType(H5Dget_type(h.logits.get()));
-            io::readRows(h.logits.get(), h.logitsSite, fileType.get(), begin, count, raw.data());
-        }
-        const std::uint16_t probe = 1;
-        const bool hostLittle = *reinterpret_cast<const unsigned char *>(&probe) == 1;
-        if ((h.logitsOrder == H5T_ORDER_BE) == hostLittle)
-            for (auto &v : raw)
-                v = std::uint16_t((v >> 8) | (v << 8));
+        readHalves(layer, begin, count, raw.data());
         halvesToFloats(raw.data(), out, n);
     } else if (type == "float32") {
         io::readRows(h.logits.get(), h.logitsSite, H5T_NATIVE_FLOAT, begin, count, out);
@@ -513,6 +523,19 @@ void RoutingDump::readLogits(std::size_t layer, std::uint64_t begin, std::uint64
         d->layers[layer].logitsSite.fail("is missing; this layer has no logits");
     auto lock = io::hdf5Lock();
     d->readLogitsDouble(layer, begin, count, out);
+}
+
+void RoutingDump::readLogits(std::size_t layer, std::uint64_t begin, std::uint64_t count,
+                             std::uint16_t *out) const
+{
+    checkRange(d->info, begin, count, "logits");
+    const LayerInfo &li = d->info.layers.at(layer);
+    if (!li.hasLogits)
+        d->layers[layer].logitsSite.fail("is missing; this layer has no logits");
+    if (li.logitsType != "float16")
+        d->layers[layer].logitsSite.fail("holds " + li.logitsType + ", not float16: no raw halves to read");
+    auto lock = io::hdf5Lock();
+    d->readHalves(layer, begin, count, out);
 }
 
 void RoutingDump::readTopkIds(std::size_t layer, std::uint64_t begin, std::uint64_t count,

@@ -36,6 +36,9 @@ public:
     // overload (finite values stay finite).
     void readLogits(std::size_t layer, std::uint64_t begin, std::uint64_t count, float *out) const;
     void readLogits(std::size_t layer, std::uint64_t begin, std::uint64_t count, double *out) const;
+    // float16 layers only (DumpError otherwise): the raw IEEE binary16 bits in host byte
+    // order, unconverted, for engines that convert them on the fly.
+    void readLogits(std::size_t layer, std::uint64_t begin, std::uint64_t count, std::uint16_t *out) const;
 
     // Recorded choices [count, k]; every id is checked to lie in [0, E).
     void readTopkIds(std::size_t layer, std::uint64_t begin, std::uint64_t count, std::int32_t *out) const;

@@ -1,5 +1,7 @@
 #include "routing/BackendFactory.h"
 
+#include "routing/OpenClBackend.h"
+
 #include <stdexcept>
 
 namespace moescope {
@@ -18,9 +20,32 @@ Device parseDevice(const std::string &name)
 std::unique_ptr<RoutingBackend> makeBackend(Device device, std::string &notice)
 {
     notice.clear();
-    if (device == Device::Gpu)
-        throw std::runtime_error("--device gpu: this build has no OpenCL backend yet");
-    return makeCpuBackend();
+    if (device == Device::Cpu)
+        return makeCpuBackend();
+    if (device == Device::Gpu) {
+        std::string problem;
+        if (openClDevices(&problem).empty())
+            throw std::runtime_error("--device gpu: no OpenCL device found (" + problem +
+                                     "); use --device cpu or install an OpenCL driver");
+        auto backend = makeOpenClBackend(false, false);
+        notice = "routing on " + backend->name();
+        return backend;
+    }
+    // auto: the GPU only when there is a GPU-type device; an OpenCL CPU device is no
+    // faster than our own CPU backend.
+    bool gpu = false;
+    for (const auto &d : openClDevices())
+        gpu |= d.gpu;
+    if (!gpu)
+        return makeCpuBackend();
+    try {
+        auto backend = makeOpenClBackend(true, true);
+        notice = "routing on " + backend->name();
+        return backend;
+    } catch (const std::exception &e) {
+        notice = std::string("warning: ") + e.what() + "; routing on the CPU instead";
+        return makeCpuBackend();
+    }
 }
 
 } // namespace moescope

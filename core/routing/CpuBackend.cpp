@@ -1,9 +1,17 @@
+// The CPU backend: a chunk is cut into parts that the thread pool routes; each part
+// goes to the vector kernel (CpuKernel.h) when the rules allow, else to RowRouter.
+// Parts keep their own sums, added in part order, so results do not depend on which
+// thread ran what.
 #include "routing/RoutingBackend.h"
 
+#include "io/Float16.h"
+#include "routing/CpuKernel.h"
 #include "routing/RowRouter.h"
+#include "routing/ThreadPool.h"
 
 #include <algorithm>
-#include <thread>
+#include <cmath>
+#include <stdexcept>
 
 namespace moescope {
 
@@ -13,26 +21,113 @@ void LossTotals::add(const LossTotals &o)
         probSum.resize(o.probSum.size(), 0.0);
     for (std::size_t e = 0; e < o.probSum.size(); ++e)
         probSum[e] += o.probSum[e];
+    if (counts.size() < o.counts.size())
+        counts.resize(o.counts.size(), 0);
+    for (std::size_t e = 0; e < o.counts.size(); ++e)
+        counts[e] += o.counts[e];
     zSquaredSum += o.zSquaredSum;
     validRows += o.validRows;
     invalidRows += o.invalidRows;
 }
 
-void RoutingBackend::routeChunk(const double *logits, std::size_t rows, int numExperts,
+void RoutingBackend::routeChunk(const float *logits, std::size_t rows, int numExperts, const RoutingRules &rules,
+                                const ChunkOutput &out, LossTotals &totals)
+{
+    route({logits, LogitsType::Float32, rows, numExperts}, rules, out, totals);
+}
+
+void RoutingBackend::routeChunk(const double *logits, std::size_t rows, int numExperts, const RoutingRules &rules,
+                                const ChunkOutput &out, LossTotals &totals)
+{
+    route({logits, LogitsType::Float64, rows, numExperts}, rules, out, totals);
+}
+
+void RoutingBackend::routeChunk(const std::uint16_t *halves, std::size_t rows, int numExperts,
                                 const RoutingRules &rules, const ChunkOutput &out, LossTotals &totals)
 {
-    std::vector<float> narrow(logits, logits + rows * std::size_t(numExperts));
-    routeChunk(narrow.data(), rows, numExperts, rules, out, totals);
+    route({halves, LogitsType::Float16, rows, numExperts}, rules, out, totals);
+}
+
+CapacitySweepResult RoutingBackend::sweepCapacity(const CapacityRanks &ranks, const std::vector<double> &factors)
+{
+    return sweepCapacityOnCpu(ranks, factors);
+}
+
+bool cpuKernelAvailable(CpuKernel kernel)
+{
+    switch (kernel) {
+    case CpuKernel::Auto:
+    case CpuKernel::Scalar: return true;
+    case CpuKernel::Avx2: return kernels::processorHasAvx2();
+    case CpuKernel::Avx512: return kernels::processorHasAvx512();
+    }
+    return false;
+}
+
+const char *cpuKernelName(CpuKernel kernel)
+{
+    switch (kernel) {
+    case CpuKernel::Auto: return "auto";
+    case CpuKernel::Scalar: return "scalar";
+    case CpuKernel::Avx2: return "avx2";
+    case CpuKernel::Avx512: return "avx512";
+    }
+    return "";
 }
 
 namespace {
 
+// Gate weights and probabilities of a row routed by the vector kernel, computed as
+// RowRouter computes them (double, same operations in the same order), so score-
+// priority dropping orders assignments exactly as the scalar path would.
+struct ExactContext {
+    const RoutingRules *rules;
+    int numExperts;
+    float *weights, *gateProbs;
+};
+
+void exactOutputs(const void *context, std::size_t row, const float *z, const std::int32_t *ids)
+{
+    const auto &c = *static_cast<const ExactContext *>(context);
+    const RoutingRules &rules = *c.rules;
+    const int E = c.numExperts, k = rules.topK;
+    double p[kernels::kMaxTopK];
+    if (rules.inputsAreProbabilities) {
+        for (int i = 0; i < k; ++i)
+            p[i] = double(z[ids[i]]);
+    } else if (rules.scoring == Scoring::Sigmoid) {
+        for (int i = 0; i < k; ++i)
+            p[i] = 1.0 / (1.0 + std::exp(-double(z[ids[i]])));
+    } else {
+        double m = double(z[0]);
+        for (int e = 1; e < E; ++e)
+            m = std::max(m, double(z[e]));
+        double sum = 0;
+        for (int e = 0; e < E; ++e)
+            sum += std::exp(double(z[e]) - m);
+        for (int i = 0; i < k; ++i)
+            p[i] = std::exp(double(z[ids[i]]) - m) / sum;
+    }
+    const std::size_t at = row * std::size_t(k);
+    if (c.gateProbs)
+        for (int i = 0; i < k; ++i)
+            c.gateProbs[at + i] = float(p[i]);
+    if (c.weights) {
+        double sum = 0;
+        for (int i = 0; i < k; ++i)
+            sum += p[i];
+        const double scale = (rules.normalizeTopK && sum > 0 ? 1.0 / sum : 1.0) * rules.routedScalingFactor;
+        for (int i = 0; i < k; ++i)
+            c.weights[at + i] = float(p[i] * scale);
+    }
+}
+
+// The rows [begin, end) by RowRouter: every rule, float or double precision.
 template <typename Real>
-void routeRows(const Real *logits, std::size_t begin, std::size_t end, int E, const RoutingRules &rules,
-               const ChunkOutput &out, LossTotals &totals)
+void scalarRows(const Real *logits, std::size_t begin, std::size_t end, int E, const RoutingRules &rules,
+                const ChunkOutput &out, LossTotals &totals)
 {
     RowScratch scratch;
-    totals.probSum.assign(E, 0.0);
     const std::size_t k = std::size_t(rules.topK);
     for (std::size_t r = begin; r < end; ++r) {
         const Real *row = logits + r * std::size_t(E);
@@ -41,6 +136,9 @@ void routeRows(const Real *logits, std::size_t begin, std::size_t end, int E, co
             RowOutput o{out.ids + r * k, out.weights ? out.weights + r * k : nullptr,
                         out.gateProbs ? out.gateProbs + r * k : nullptr};
             ok = routeRow(row, E, rules, o, scratch);
+            if (ok)
+                for (std::size_t i = 0; i < k; ++i)
+                    ++totals.counts[o.ids[i]];
         } else {
             ok = rowIsFinite(row, E);
         }
@@ -54,49 +152,120 @@ void routeRows(const Real *logits, std::size_t begin, std::size_t end, int E, co
     }
 }
 
+// float16 rows on the scalar path: converted row by row (exactly) and routed as float.
+void scalarHalfRows(const std::uint16_t *halves, std::size_t begin, std::size_t end, int E,
+                    const RoutingRules &rules, const ChunkOutput &out, LossTotals &totals)
+{
+    std::vector<float> row(static_cast<std::size_t>(E));
+    const std::size_t k = std::size_t(rules.topK);
+    for (std::size_t r = begin; r < end; ++r) {
+        halvesToFloats(halves + r * std::size_t(E), row.data(), std::size_t(E));
+        // Route this one row as a chunk of its own, with outputs shifted to row r.
+        ChunkOutput one{out.ids ? out.ids + r * k : nullptr, out.weights ? out.weights + r * k : nullptr,
+                        out.gateProbs ? out.gateProbs + r * k : nullptr, out.valid + r};
+        scalarRows(row.data(), 0, 1, E, rules, one, totals);
+    }
+}
+
 class CpuBackend final : public RoutingBackend {
 public:
-    explicit CpuBackend(unsigned threads)
-        : m_threads(threads ? threads : std::max(1u, std::thread::hardware_concurrency())) {}
-    std::string name() const override { return "cpu (" + std::to_string(m_threads) + " threads)"; }
+    CpuBackend(unsigned threads, CpuKernel kernel) : m_pool(threads), m_kernel(kernel) {}
 
-    void routeChunk(const float *logits, std::size_t rows, int E, const RoutingRules &rules,
-                    const ChunkOutput &out, LossTotals &totals) override
+    std::string name() const override
     {
-        run(logits, rows, E, rules, out, totals);
+        return std::string("cpu (") + std::to_string(m_pool.size()) + " threads, " + cpuKernelName(m_kernel) + ")";
     }
-    void routeChunk(const double *logits, std::size_t rows, int E, const RoutingRules &rules,
-                    const ChunkOutput &out, LossTotals &totals) override
+
+    void route(const LogitsView &in, const RoutingRules &rules, const ChunkOutput &out, LossTotals &totals) override
     {
-        run(logits, rows, E, rules, out, totals);
+        const int E = in.numExperts;
+        if (E < 1 || (in.rows && (!in.data || !out.valid)))
+            throw std::invalid_argument("route: no experts, no logits or no validity output");
+        if (out.ids && (rules.topK < 1 || rules.topK > E))
+            throw std::invalid_argument("route: k must be 1 to E = " + std::to_string(E));
+        if (totals.probSum.empty())
+            totals.probSum.assign(std::size_t(E), 0.0);
+        if (totals.counts.empty())
+            totals.counts.assign(std::size_t(E), 0);
+        if (in.rows == 0)
+            return;
+
+        const bool vector = m_kernel != CpuKernel::Scalar && in.type != LogitsType::Float64 &&
+                            E <= kernels::kMaxExperts &&
+                            (!out.ids || (!rules.hasBias() && !rules.groupLimited() && rules.topK <= kernels::kMaxTopK));
+        // Parts of at least 512 rows, a few per thread so a busy core does not hold the rest up.
+        const std::size_t parts = std::clamp<std::size_t>(in.rows / 512, 1, std::size_t(m_pool.size()) * 4);
+        std::vector<LossTotals> partial(parts);
+        const ExactContext exact{&rules, E, out.weights, out.gateProbs};
+        m_pool.run(parts, [&](std::size_t p) {
+            const std::size_t begin = in.rows * p / parts, end = in.rows * (p + 1) / parts;
+            LossTotals &t = partial[p];
+            t.probSum.assign(std::size_t(E), 0.0);
+            t.counts.assign(std::size_t(E), 0);
+            if (vector) {
+                kernels::RowJob job;
+                job.logits = in.data;
+                job.halves = in.type == LogitsType::Float16;
+                job.begin = begin;
+                job.end = end;
+                job.numExperts = E;
+                job.topK = rules.topK;
+                job.probabilities = rules.inputsAreProbabilities;
+                job.ids = out.ids;
+                job.valid = out.valid;
+                if (out.ids && (out.weights || out.gateProbs)) {
+                    job.exactOutputs = exactOutputs;
+                    job.exactContext = &exact;
+                }
+                std::vector<float> scratch(kernels::scratchFloats(E) + 16);
+                job.scratch = scratch.data() + (16 - (reinterpret_cast<std::uintptr_t>(scratch.data()) / 4) % 16) % 16;
+                job.probSum = t.probSum.data();
+                job.counts = t.counts.data();
+                if (m_kernel == CpuKernel::Avx512)
+                    kernels::routeRowsAvx512(job);
+                else
+                    kernels::routeRowsAvx2(job);
+                t.zSquaredSum = job.zSquaredSum;
+                t.validRows = job.validRows;
+                t.invalidRows = job.invalidRows;
+            } else if (in.type == LogitsType::Float16) {
+                scalarHalfRows(static_cast<const std::uint16_t *>(in.data), begin, end, E, rules, out, t);
+            } else if (in.type == LogitsType::Float32) {
+                scalarRows(static_cast<const float *>(in.data), begin, end, E, rules, out, t);
+            } else {
+                scalarRows(static_cast<const double *>(in.data), begin, end, E, rules, out, t);
+            }
+        });
+        for (const LossTotals &t : partial)
+            totals.add(t);
     }
 
 private:
-    template <typename Real>
-    void run(const Real *logits, std::size_t rows, int E, const RoutingRules &rules, const ChunkOutput &out,
-             LossTotals &totals)
-    {
-        const std::size_t parts = std::min<std::size_t>(m_threads, std::max<std::size_t>(1, rows / 1024));
-        std::vector<LossTotals> partial(parts);
-        std::vector<std::thread> workers;
-        for (std::size_t p = 1; p < parts; ++p)
-            workers.emplace_back([&, p] {
-                routeRows(logits, rows * p / parts, rows * (p + 1) / parts, E, rules, out, partial[p]);
-            });
-        routeRows(logits, 0, rows / parts, E, rules, out, partial[0]);
-        for (auto &w : workers)
-            w.join();
-        for (const auto &p : partial)
-            totals.add(p);
-    }
-    unsigned m_threads;
+    ThreadPool m_pool;
+    CpuKernel m_kernel;
 };
+
+CpuKernel bestKernel()
+{
+    if (kernels::processorHasAvx512())
+        return CpuKernel::Avx512;
+    if (kernels::processorHasAvx2())
+        return CpuKernel::Avx2;
+    return CpuKernel::Scalar;
+}
 
 } // namespace
 
-std::unique_ptr<RoutingBackend> makeCpuBackend(unsigned threads)
+std::unique_ptr<RoutingBackend> makeCpuBackend(unsigned threads, CpuKernel kernel)
 {
-    return std::make_unique<CpuBackend>(threads);
+    if (kernel == CpuKernel::Auto)
+        kernel = bestKernel();
+    if (!cpuKernelAvailable(kernel))
+        throw std::invalid_argument(std::string("this processor cannot run the ") + cpuKernelName(kernel) +
+                                    " kernel");
+    if (threads == 0)
+        threads = std::max(1u, std::thread::hardware_concurrency());
+    return std::make_unique<CpuBackend>(threads, kernel);
 }
 
 } // namespace moescope

@@ -1,7 +1,11 @@
 #pragma once
 // One interface, several engines: a backend routes chunks of logits by the rules and
-// gathers the loss terms of the valid rows. The analysis pass streams chunks from
-// the reader into whichever backend the user chose.
+// gathers, in the same pass, the statistics of the valid rows (expert counts and the
+// loss terms). The analysis pass streams chunks from the reader into whichever
+// backend the user chose (BackendFactory.h).
+//
+// Thread-safety: a backend serves one call at a time; it may use many threads inside.
+#include "routing/CapacitySweep.h"
 #include "routing/RoutingRules.h"
 
 #include <cstddef>
@@ -12,12 +16,24 @@
 
 namespace moescope {
 
+enum class LogitsType { Float16, Float32, Float64 };
+
+// Rows of router logits in memory, row-major [rows, numExperts]; not owned. Float16
+// rows hold the raw IEEE binary16 bits in host byte order (the GPU loads them as they
+// are, the CPU converts them in registers).
+struct LogitsView {
+    const void *data = nullptr;
+    LogitsType type = LogitsType::Float32;
+    std::size_t rows = 0;
+    int numExperts = 0;
+};
+
 // Where a backend writes; any pointer but `valid` may be null when not wanted.
 // With ids null the chunk is not routed at all: only validity and loss terms.
 struct ChunkOutput {
     std::int32_t *ids = nullptr;     // [rows * k] best first
-    float *weights = nullptr;        // [rows * k]
-    float *gateProbs = nullptr;      // [rows * k] p of each choice
+    float *weights = nullptr;        // [rows * k] gate weights (normalised, scaled)
+    float *gateProbs = nullptr;      // [rows * k] p of each choice, as float(p in double)
     std::uint8_t *valid = nullptr;   // [rows] 0 where the row holds NaN or infinity
 };
 
@@ -26,6 +42,7 @@ struct LossTotals {
     std::vector<double> probSum;     // [E] sum of softmax p[t, e]
     double zSquaredSum = 0;          // sum of logsumexp^2
     std::int64_t validRows = 0, invalidRows = 0;
+    std::vector<std::int64_t> counts; // [E] c[e] of the routed valid rows (empty until routed)
     void add(const LossTotals &other);
 };
 
@@ -33,14 +50,44 @@ class RoutingBackend {
 public:
     virtual ~RoutingBackend() = default;
     virtual std::string name() const = 0;
-    virtual void routeChunk(const float *logits, std::size_t rows, int numExperts,
-                            const RoutingRules &rules, const ChunkOutput &out, LossTotals &totals) = 0;
-    // float64 logits; the default rounds to float and routes that.
-    virtual void routeChunk(const double *logits, std::size_t rows, int numExperts,
-                            const RoutingRules &rules, const ChunkOutput &out, LossTotals &totals);
+
+    // Routes logits.rows rows by `rules`: writes `out`, adds to `totals` (its vectors
+    // are sized to E when empty). Choices agree with RowRouter (the GPU may differ
+    // where two keys are within float rounding of each other). Throws
+    // std::invalid_argument on inconsistent arguments, std::runtime_error when the
+    // engine itself fails (after which the backend may still be used).
+    virtual void route(const LogitsView &logits, const RoutingRules &rules, const ChunkOutput &out,
+                       LossTotals &totals) = 0;
+
+    // Drops and fully dropped tokens for every capacity factor at once (CapacitySweep.h).
+    // The default runs on the CPU.
+    virtual CapacitySweepResult sweepCapacity(const CapacityRanks &ranks, const std::vector<double> &factors);
+
+    // What the user should be told since the last call (e.g. the GPU failed and the
+    // work went to the CPU). Empty for most backends.
+    virtual std::vector<std::string> takeWarnings() { return {}; }
+
+    // Typed conveniences for callers holding plain arrays.
+    void routeChunk(const float *logits, std::size_t rows, int numExperts, const RoutingRules &rules,
+                    const ChunkOutput &out, LossTotals &totals);
+    void routeChunk(const double *logits, std::size_t rows, int numExperts, const RoutingRules &rules,
+                    const ChunkOutput &out, LossTotals &totals);
+    // Raw float16 bits, host byte order.
+    void routeChunk(const std::uint16_t *halves, std::size_t rows, int numExperts, const RoutingRules &rules,
+                    const ChunkOutput &out, LossTotals &totals);
 };
 
-// The CPU backend: the scalar rules of RowRouter on all cores.
-std::unique_ptr<RoutingBackend> makeCpuBackend(unsigned threads = 0);
+// Which CPU code path routes: `Auto` picks the widest the processor has. `Scalar` is
+// RowRouter itself on all cores; the vector paths serve the common case (no bias, no
+// groups, k <= 32, float16/float32 input) and hand everything else to the scalar path.
+enum class CpuKernel { Auto, Scalar, Avx2, Avx512 };
+
+// threads 0: one per hardware thread. Throws std::invalid_argument when `kernel` asks
+// for instructions this processor lacks.
+std::unique_ptr<RoutingBackend> makeCpuBackend(unsigned threads = 0, CpuKernel kernel = CpuKernel::Auto);
+
+// Whether this processor can run `kernel`.
+bool cpuKernelAvailable(CpuKernel kernel);
+const char *cpuKernelName(CpuKernel kernel);
 
 } // namespace moescope

@@ -59,10 +59,10 @@ private slots:
         // P[0] over the 6 valid rows, by hand.
         const double e2 = std::exp(2.0), e1 = std::exp(1.0), e3 = std::exp(3.0);
         const double p0 = (e2 / (e2 + 2) + 1 / (e2 + 2) + 1 / (e2 + 2) + e1 / (e1 + 2) + 1 / (e1 + 2) + 1 / (e3 + 2)) / 6;
-        QVERIFY(std::abs(pass.meanProb[0] - p0) < 1e-12);
+        QVERIFY(std::abs(pass.meanProb[0] - p0) < 1e-6 * p0); // engines may use float exp
         const double lse2 = std::log(e2 + 2), lse1 = std::log(e1 + 2), lse3 = std::log(e3 + 2);
         const double z = (3 * lse2 * lse2 + 2 * lse1 * lse1 + lse3 * lse3) / 6;
-        QVERIFY(std::abs(pass.zLoss - z) < 1e-9);
+        QVERIFY(std::abs(pass.zLoss - z) < 1e-6 * z);
     }
 
     void reportUsesValidTokens()

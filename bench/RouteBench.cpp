@@ -1,0 +1,438 @@
+// The routing benchmark: writes a dump of 1,000,000 tokens x 8 layers x 64 experts
+// (float16 logits, uncompressed, top-8 like OLMoE), then measures in one run:
+//   (a) `moescope route --device cpu` end to end (a child process; best of --runs),
+//   (b) a plain read-and-sum over the same logits in memory (the bandwidth ceiling),
+//       next to the CPU backend routing the same in-memory logits,
+//   (c) the same routing and counts in numpy and in PyTorch (route_reference.py),
+//   (d) the peak resident memory of `route` (getrusage of the child),
+// and prints the ratios against the targets. Built, not run, by the test suite.
+//
+// usage: moescope_bench_route [--data DIR] [--runs N] [--threads N] [--no-python]
+#include "io/RoutingDump.h"
+#include "routing/RoutingBackend.h"
+
+#include <fcntl.h>
+#include <hdf5.h>
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+extern char **environ;
+
+namespace {
+
+constexpr std::int64_t kTokens = 1000000;
+constexpr int kLayers = 8, kExperts = 64, kTopK = 8;
+constexpr double kLogitBytes = double(kTokens) * kLayers * kExperts * 2;
+
+double seconds(std::chrono::steady_clock::time_point since)
+{
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+void check(bool ok, const char *what)
+{
+    if (!ok) {
+        std::fprintf(stderr, "bench: %s failed\n", what);
+        std::exit(1);
+    }
+}
+
+// IEEE half of a float, round to nearest even (normal range is all the data needs).
+std::uint16_t toHalf(float f)
+{
+    std::uint32_t x;
+    std::memcpy(&x, &f, 4);
+    const std::uint32_t sign = (x >> 16) & 0x8000u;
+    const int exponent = int((x >> 23) & 0xff) - 127 + 15;
+    std::uint32_t mantissa = x & 0x7fffffu;
+    if (exponent <= 0)
+        return std::uint16_t(sign); // flush tiny values: none in this data
+    if (exponent >= 31)
+        return std::uint16_t(sign | 0x7bff);
+    std::uint32_t h = sign | (std::uint32_t(exponent) << 10) | (mantissa >> 13);
+    const std::uint32_t rest = mantissa & 0x1fffu;
+    if (rest > 0x1000u || (rest == 0x1000u && (h & 1u)))
+        ++h;
+    return std::uint16_t(h);
+}
+
+hid_t halfType()
+{
+    const hid_t t = H5Tcopy(H5T_IEEE_F32LE);
+    H5Tset_fields(t, 15, 10, 5, 0, 10);
+    H5Tset_size(t, 2);
+    H5Tset_precision(t, 16);
+    H5Tset_ebias(t, 15);
+    return t;
+}
+
+void integerAttribute(hid_t object, const char *name, long long value)
+{
+    const hid_t space = H5Screate(H5S_SCALAR);
+    const hid_t a = H5Acreate2(object, name, H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT);
+    check(a >= 0 && H5Awrite(a, H5T_NATIVE_LLONG, &value) >= 0, "attribute");
+    H5Aclose(a);
+    H5Sclose(space);
+}
+
+void stringAttribute(hid_t object, const char *name, const std::string &value)
+{
+    const hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, value.size());
+    const hid_t space = H5Screate(H5S_SCALAR);
+    const hid_t a = H5Acreate2(object, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    check(a >= 0 && H5Awrite(a, type, value.data()) >= 0, "attribute");
+    H5Aclose(a);
+    H5Sclose(space);
+    H5Tclose(type);
+}
+
+// Router-like logits: a per-layer preference for some experts plus unit noise.
+void writeDump(const std::string &path)
+{
+    std::printf("writing %s ...\n", path.c_str());
+    std::fflush(stdout);
+    const auto start = std::chrono::steady_clock::now();
+    const hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    check(file >= 0, "H5Fcreate");
+    stringAttribute(file, "format", "moe-routing");
+    integerAttribute(file, "format_version", 1);
+    integerAttribute(file, "num_experts", kExperts);
+    integerAttribute(file, "top_k", kTopK);
+    stringAttribute(file, "model", "benchmark (OLMoE-like: 64 experts, top-8)");
+
+    std::uint64_t state = 0x9e3779b97f4a7c15ull;
+    auto next = [&] { // xorshift64*
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        return state * 0x2545f4914f6cdd1dull;
+    };
+    std::vector<float> normals(1 << 16);
+    for (std::size_t i = 0; i < normals.size(); i += 2) { // Box-Muller
+        const double u1 = (double(next() >> 11) + 1.0) / 9007199254740993.0, u2 = double(next() >> 11) / 9007199254740992.0;
+        const double r = std::sqrt(-2.0 * std::log(u1));
+        normals[i] = float(r * std::cos(2 * M_PI * u2));
+        normals[i + 1] = float(r * std::sin(2 * M_PI * u2));
+    }
+
+    const hid_t tokens = H5Gcreate2(file, "tokens", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    std::vector<std::int32_t> ids(kTokens);
+    for (auto &id : ids)
+        id = std::int32_t(next() % 50000);
+    const hsize_t tokenDims[1] = {hsize_t(kTokens)};
+    hid_t space = H5Screate_simple(1, tokenDims, nullptr);
+    hid_t ds = H5Dcreate2(tokens, "ids", H5T_STD_I32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    check(ds >= 0 && H5Dwrite(ds, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, ids.data()) >= 0, "token ids");
+    H5Dclose(ds);
+    H5Sclose(space);
+    H5Gclose(tokens);
+
+    const hid_t layers = H5Gcreate2(file, "layers", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    const hid_t half = halfType();
+    const hsize_t dims[2] = {hsize_t(kTokens), hsize_t(kExperts)};
+    const hsize_t chunkRows = 65536;
+    std::vector<std::uint16_t> rows(chunkRows * kExperts);
+    for (int l = 0; l < kLayers; ++l) {
+        char name[8];
+        std::snprintf(name, sizeof name, "%02d", l);
+        const hid_t g = H5Gcreate2(layers, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        integerAttribute(g, "index", l);
+        float preference[kExperts];
+        for (float &p : preference)
+            p = 1.5f * normals[next() & 0xffff];
+        space = H5Screate_simple(2, dims, nullptr);
+        ds = H5Dcreate2(g, "logits", half, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT); // contiguous
+        check(ds >= 0, "H5Dcreate2 logits");
+        for (hsize_t begin = 0; begin < hsize_t(kTokens); begin += chunkRows) {
+            const hsize_t n = std::min<hsize_t>(chunkRows, hsize_t(kTokens) - begin);
+            for (hsize_t i = 0; i < n * kExperts; ++i)
+                rows[i] = toHalf(preference[i % kExperts] + normals[next() & 0xffff]);
+            const hsize_t offset[2] = {begin, 0}, count[2] = {n, hsize_t(kExperts)};
+            const hid_t fileSpace = H5Dget_space(ds);
+            H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, offset, nullptr, count, nullptr);
+            const hid_t memSpace = H5Screate_simple(2, count, nullptr);
+            check(H5Dwrite(ds, half, memSpace, fileSpace, H5P_DEFAULT, rows.data()) >= 0, "H5Dwrite logits");
+            H5Sclose(memSpace);
+            H5Sclose(fileSpace);
+        }
+        H5Dclose(ds);
+        H5Sclose(space);
+        H5Gclose(g);
+    }
+    H5Tclose(half);
+    H5Gclose(layers);
+    H5Fclose(file);
+    std::printf("written in %.1f s\n", seconds(start));
+}
+
+struct ChildRun {
+    double seconds = 0;
+    long peakKiB = 0;
+    int status = -1;
+    std::string out;
+};
+
+// Runs argv with stdout into a file; wall time and the child's peak resident memory.
+ChildRun runChild(const std::vector<std::string> &argv, const std::string &outPath)
+{
+    std::vector<char *> args;
+    for (const auto &a : argv)
+        args.push_back(const_cast<char *>(a.c_str()));
+    args.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, outPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ChildRun r;
+    const auto start = std::chrono::steady_clock::now();
+    pid_t pid;
+    if (posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ) != 0) {
+        std::fprintf(stderr, "bench: cannot start %s\n", args[0]);
+        return r;
+    }
+    int status = 0;
+    rusage usage{};
+    wait4(pid, &status, 0, &usage);
+    r.seconds = seconds(start);
+    r.peakKiB = usage.ru_maxrss;
+    r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    posix_spawn_file_actions_destroy(&actions);
+    std::ifstream in(outPath);
+    std::stringstream text;
+    text << in.rdbuf();
+    r.out = text.str();
+    return r;
+}
+
+// The first `"counts": [...]` array after `from` in a JSON text.
+std::vector<long long> countsIn(const std::string &json, std::size_t from = 0)
+{
+    std::vector<long long> v;
+    std::size_t at = json.find("\"counts\": [", from);
+    if (at == std::string::npos)
+        return v;
+    at += 11;
+    while (at < json.size() && json[at] != ']') {
+        char *end = nullptr;
+        v.push_back(std::strtoll(json.c_str() + at, &end, 10));
+        at = std::size_t(end - json.c_str());
+        while (at < json.size() && (json[at] == ',' || json[at] == ' '))
+            ++at;
+    }
+    return v;
+}
+
+double jsonNumber(const std::string &json, const std::string &key)
+{
+    const std::size_t at = json.find("\"" + key + "\": ");
+    return at == std::string::npos ? NAN : std::strtod(json.c_str() + at + key.size() + 4, nullptr);
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,f16c"))) float sumHalvesF16c(const std::uint16_t *p, std::size_t n)
+{
+    __m256 a = _mm256_setzero_ps(), b = a, c = a, d = a;
+    std::size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a = _mm256_add_ps(a, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p + i))));
+        b = _mm256_add_ps(b, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p + i + 8))));
+        c = _mm256_add_ps(c, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p + i + 16))));
+        d = _mm256_add_ps(d, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p + i + 24))));
+    }
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, _mm256_add_ps(_mm256_add_ps(a, b), _mm256_add_ps(c, d)));
+    float s = 0;
+    for (float v : lanes)
+        s += v;
+    for (; i < n; ++i)
+        s += _cvtsh_ss(p[i]);
+    return s;
+}
+#endif
+
+// The bandwidth ceiling: read every half once, convert, add; `threads` slices.
+double readAndSum(const std::vector<std::uint16_t> &halves, unsigned threads, double &sum)
+{
+    std::vector<double> partial(threads);
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<std::thread> workers;
+    for (unsigned t = 0; t < threads; ++t)
+        workers.emplace_back([&, t] {
+            const std::size_t begin = halves.size() * t / threads, end = halves.size() * (t + 1) / threads;
+#if defined(__x86_64__)
+            partial[t] = sumHalvesF16c(halves.data() + begin, end - begin);
+#else
+            (void)begin, (void)end;
+#endif
+        });
+    for (auto &w : workers)
+        w.join();
+    const double s = seconds(start);
+    sum = 0;
+    for (double p : partial)
+        sum += p;
+    return s;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    std::string dataDir = "/tmp/moescope-bench";
+    int runs = 3;
+    unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+    bool python = true;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--data" && i + 1 < argc)
+            dataDir = argv[++i];
+        else if (a == "--runs" && i + 1 < argc)
+            runs = std::max(1, std::atoi(argv[++i]));
+        else if (a == "--threads" && i + 1 < argc)
+            threads = unsigned(std::max(1, std::atoi(argv[++i])));
+        else if (a == "--no-python")
+            python = false;
+        else {
+            std::fprintf(stderr, "usage: %s [--data DIR] [--runs N] [--threads N] [--no-python]\n", argv[0]);
+            return 2;
+        }
+    }
+    std::system(("mkdir -p '" + dataDir + "'").c_str());
+    const std::string path = dataDir + "/route_1M_8x64_top8_f16.h5";
+    if (access(path.c_str(), R_OK) != 0)
+        writeDump(path);
+
+    std::printf("\nMoE Scope routing benchmark\n");
+    std::printf("  dump: %s\n        %lld tokens x %d layers x %d experts, top-%d, float16, uncompressed: %.3f GB of logits\n",
+                path.c_str(), static_cast<long long>(kTokens), kLayers, kExperts, kTopK, kLogitBytes / 1e9);
+    std::printf("  machine: %u hardware threads; threads used by every engine: %u; CPU kernel: %s\n",
+                std::thread::hardware_concurrency(), threads,
+                moescope::makeCpuBackend(threads)->name().c_str());
+    std::printf("  files are read from the page cache (warmed by a first run), for every engine alike\n\n");
+    std::fflush(stdout);
+
+    // (a) route end to end, best of `runs`; the first run also warms the page cache.
+    const std::string outPath = dataDir + "/route.json";
+    const std::vector<std::string> routeArgs{MOESCOPE_BIN, "route", path, "--device", "cpu", "--json"};
+    runChild(routeArgs, outPath);
+    ChildRun best;
+    long peakKiB = 0;
+    for (int r = 0; r < runs; ++r) {
+        const ChildRun run = runChild(routeArgs, outPath);
+        if (run.status != 0) {
+            std::fprintf(stderr, "bench: moescope route failed (exit %d)\n", run.status);
+            return 1;
+        }
+        peakKiB = std::max(peakKiB, run.peakKiB);
+        if (r == 0 || run.seconds < best.seconds)
+            best = run;
+    }
+    const double routeSeconds = best.seconds;
+    std::printf("(a) moescope route --device cpu (end to end, %d runs): best %.3f s = %.2f GB/s of logits\n", runs,
+                routeSeconds, kLogitBytes / routeSeconds / 1e9);
+    std::printf("    layer 0: lb_loss %.4f, z_loss %.3f\n", jsonNumber(best.out, "lb_loss"), jsonNumber(best.out, "z_loss"));
+
+    // (b) the same logits in memory: read-and-sum, and the CPU backend routing them.
+    std::vector<std::uint16_t> halves(std::size_t(kTokens) * kLayers * kExperts);
+    {
+        const moescope::RoutingDump dump(path);
+        for (int l = 0; l < kLayers; ++l)
+            dump.readLogits(std::size_t(l), 0, std::uint64_t(kTokens), halves.data() + std::size_t(l) * kTokens * kExperts);
+    }
+    double sumSeconds = 1e9, total = 0;
+    for (int r = 0; r < runs + 2; ++r)
+        sumSeconds = std::min(sumSeconds, readAndSum(halves, threads, total));
+    const double sumRate = kLogitBytes / sumSeconds / 1e9;
+    std::printf("(b) read-and-sum of the logits in memory (%u threads): best %.3f s = %.2f GB/s (sum %.6g)\n", threads,
+                sumSeconds, sumRate, total);
+
+    const auto backend = moescope::makeCpuBackend(threads);
+    moescope::RoutingRules rules;
+    rules.topK = kTopK;
+    const std::size_t chunk = 32768; // what the analysis pass streams for E = 64
+    std::vector<std::int32_t> ids(std::size_t(kTokens) * kTopK);
+    std::vector<std::uint8_t> valid(static_cast<std::size_t>(kTokens));
+    double memorySeconds = 1e9;
+    std::vector<std::int64_t> memoryCounts;
+    for (int r = 0; r < runs + 1; ++r) {
+        const auto start = std::chrono::steady_clock::now();
+        for (int l = 0; l < kLayers; ++l) {
+            moescope::LossTotals totals;
+            const std::uint16_t *layer = halves.data() + std::size_t(l) * kTokens * kExperts;
+            for (std::size_t b = 0; b < std::size_t(kTokens); b += chunk) {
+                const std::size_t n = std::min(chunk, std::size_t(kTokens) - b);
+                moescope::ChunkOutput out;
+                out.ids = ids.data() + b * kTopK;
+                out.valid = valid.data() + b;
+                backend->routeChunk(layer + b * kExperts, n, kExperts, rules, out, totals);
+            }
+            if (l == 0)
+                memoryCounts = totals.counts;
+        }
+        memorySeconds = std::min(memorySeconds, seconds(start));
+    }
+    const double memoryRate = kLogitBytes / memorySeconds / 1e9;
+    std::printf("    CPU backend routing the same in-memory logits (softmax, top-%d, counts, P[e], z terms):\n"
+                "    best %.3f s = %.2f GB/s = %.0f%% of (b)   [target >= 50%%]\n",
+                kTopK, memorySeconds, memoryRate, 100.0 * memoryRate / sumRate);
+    halves = {};
+
+    // (c) numpy and PyTorch, end to end as they would be used (h5py reads, 65,536-row chunks).
+    double numpySeconds = NAN, torchSeconds = NAN;
+    const std::vector<long long> routeCounts = countsIn(best.out);
+    if (python) {
+        for (const char *engine : {"numpy", "torch"}) {
+            const ChildRun run = runChild({PYTHON_BIN, ROUTE_REFERENCE_PY, path, engine, std::to_string(threads)},
+                                          dataDir + "/" + engine + ".json");
+            const double s = jsonNumber(run.out, "seconds");
+            if (run.status != 0 || std::isnan(s)) {
+                std::printf("(c) %s: failed (exit %d)\n", engine, run.status);
+                continue;
+            }
+            (std::strcmp(engine, "numpy") == 0 ? numpySeconds : torchSeconds) = s;
+            // Same counts as moescope, up to the order of exactly tied logits.
+            const std::vector<long long> c = countsIn(run.out);
+            long long differ = 0;
+            for (std::size_t e = 0; e < c.size() && e < routeCounts.size(); ++e)
+                differ += std::llabs(c[e] - routeCounts[e]);
+            std::printf("(c) %-5s (%s, %u threads): %.2f s end to end (process %.2f s); layer-0 counts differ from "
+                        "route's by %lld of %lld assignments (ties)\n",
+                        engine, std::strcmp(engine, "numpy") == 0 ? "softmax, argpartition, bincount" : "softmax, topk, bincount",
+                        threads, s, run.seconds, differ / 2, static_cast<long long>(kTokens) * kTopK);
+        }
+    }
+    (void)memoryCounts;
+
+    // (d) peak resident memory of route.
+    const double peakMB = double(peakKiB) / 1024.0;
+    std::printf("(d) peak resident memory of moescope route: %.0f MB   [target < 300 MB]\n\n", peakMB);
+
+    std::printf("summary\n");
+    std::printf("  in-memory routing / read-and-sum : %5.0f%%   target >= 50%%  %s\n", 100.0 * memoryRate / sumRate,
+                memoryRate >= 0.5 * sumRate ? "met" : "NOT met");
+    if (!std::isnan(numpySeconds))
+        std::printf("  numpy time / route time          : %5.1fx   target >= 20x   %s\n", numpySeconds / routeSeconds,
+                    numpySeconds >= 20 * routeSeconds ? "met" : "NOT met");
+    if (!std::isnan(torchSeconds))
+        std::printf("  torch time / route time          : %5.1fx   target >= 10x   %s\n", torchSeconds / routeSeconds,
+                    torchSeconds >= 10 * routeSeconds ? "met" : "NOT met");
+    std::printf("  route peak memory                : %5.0f MB  target < 300   %s\n", peakMB, peakMB < 300 ? "met" : "NOT met");
+    return 0;
+}

@@ -1,0 +1,182 @@
+#include "routing/ExpertChoice.h"
+
+#include "io/Float16.h"
+#include "stats/CapacityDrops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <thread>
+
+namespace moescope {
+
+namespace {
+
+// Better candidate first: higher score, then the earlier token. As a heap order it
+// keeps the worst candidate on top.
+template <typename C>
+bool better(const C &a, const C &b)
+{
+    return a.score > b.score || (a.score == b.score && a.token < b.token);
+}
+
+// Scores of one row in double, as RowRouter computes them. False for an invalid row.
+template <typename Real>
+bool rowScores(const Real *z, int E, const RoutingRules &rules, double *p)
+{
+    for (int e = 0; e < E; ++e)
+        if (!std::isfinite(z[e]))
+            return false;
+    if (rules.inputsAreProbabilities) {
+        for (int e = 0; e < E; ++e)
+            p[e] = double(z[e]);
+    } else if (rules.scoring == Scoring::Sigmoid) {
+        for (int e = 0; e < E; ++e)
+            p[e] = 1.0 / (1.0 + std::exp(-double(z[e])));
+    } else {
+        double m = double(z[0]);
+        for (int e = 1; e < E; ++e)
+            m = std::max(m, double(z[e]));
+        double sum = 0;
+        for (int e = 0; e < E; ++e)
+            sum += (p[e] = std::exp(double(z[e]) - m));
+        for (int e = 0; e < E; ++e)
+            p[e] /= sum;
+    }
+    return true;
+}
+
+} // namespace
+
+ExpertChoiceRouter::ExpertChoiceRouter(int numExperts, const RoutingRules &rules, double capacityFactor,
+                                       std::vector<std::int64_t> groupBounds,
+                                       std::vector<std::int64_t> validPerGroup, unsigned threads)
+    : m_numExperts(numExperts), m_rules(rules), m_capacityFactor(capacityFactor),
+      m_bounds(std::move(groupBounds)), m_validPerGroup(std::move(validPerGroup)),
+      m_pool(std::make_unique<ThreadPool>(threads ? threads : std::max(1u, std::thread::hardware_concurrency())))
+{
+    if (numExperts < 1 || m_bounds.size() < 2 || m_validPerGroup.size() + 1 != m_bounds.size())
+        throw std::invalid_argument("expert choice: bad experts or capacity groups");
+    m_kept.resize(std::size_t(numExperts));
+    m_result.taken.assign(std::size_t(numExperts), 0);
+    m_result.expertsOfToken.assign(std::size_t(m_bounds.back()), 0);
+    m_tokenValid.assign(std::size_t(m_bounds.back()), 0);
+    openGroup(0);
+}
+
+ExpertChoiceRouter::~ExpertChoiceRouter() = default;
+
+void ExpertChoiceRouter::openGroup(std::size_t g)
+{
+    m_group = g;
+    m_capacity = g < m_validPerGroup.size()
+                     ? expertCapacity(m_capacityFactor, m_rules.topK, m_validPerGroup[g], m_numExperts)
+                     : 0;
+    if (g < m_validPerGroup.size())
+        m_result.capacity.push_back(m_capacity);
+    for (auto &kept : m_kept) {
+        kept.clear();
+        kept.reserve(std::size_t(std::max<std::int64_t>(0, m_capacity)));
+    }
+}
+
+void ExpertChoiceRouter::closeGroup()
+{
+    for (int e = 0; e < m_numExperts; ++e) {
+        for (const Candidate &c : m_kept[e])
+            ++m_result.expertsOfToken[c.token];
+        m_result.taken[e] += std::int64_t(m_kept[e].size());
+    }
+    openGroup(m_group + 1);
+}
+
+void ExpertChoiceRouter::add(const LogitsView &chunk, std::int64_t begin)
+{
+    const int E = m_numExperts;
+    if (chunk.numExperts != E)
+        throw std::invalid_argument("expert choice: chunk has a different number of experts");
+    std::size_t done = 0;
+    while (done < chunk.rows) {
+        const std::int64_t at = begin + std::int64_t(done);
+        while (m_group + 1 < m_bounds.size() && at >= m_bounds[m_group + 1])
+            closeGroup();
+        if (m_group + 1 >= m_bounds.size())
+            throw std::invalid_argument("expert choice: rows beyond the last group");
+        // This piece stays inside the current group.
+        const std::size_t rows =
+            std::min<std::size_t>(chunk.rows - done, std::size_t(m_bounds[m_group + 1] - at));
+        m_scores.resize(rows * std::size_t(E));
+        m_valid.resize(rows);
+        const std::size_t parts = std::clamp<std::size_t>(rows / 256, 1, m_pool->size() * 4);
+        m_pool->run(parts, [&](std::size_t p) {
+            std::vector<float> row(static_cast<std::size_t>(E));
+            for (std::size_t r = rows * p / parts; r < rows * (p + 1) / parts; ++r) {
+                const std::size_t src = done + r;
+                double *out = m_scores.data() + r * std::size_t(E);
+                switch (chunk.type) {
+                case LogitsType::Float16:
+                    halvesToFloats(static_cast<const std::uint16_t *>(chunk.data) + src * std::size_t(E), row.data(),
+                                   std::size_t(E));
+                    m_valid[r] = rowScores(row.data(), E, m_rules, out);
+                    break;
+                case LogitsType::Float32:
+                    m_valid[r] = rowScores(static_cast<const float *>(chunk.data) + src * std::size_t(E), E,
+                                           m_rules, out);
+                    break;
+                case LogitsType::Float64:
+                    m_valid[r] = rowScores(static_cast<const double *>(chunk.data) + src * std::size_t(E), E,
+                                           m_rules, out);
+                    break;
+                }
+            }
+        });
+        // Each expert's selection is its own: split the experts over the threads.
+        const std::size_t expertParts = std::min<std::size_t>(std::size_t(E), m_pool->size());
+        m_pool->run(expertParts, [&](std::size_t p) {
+            for (std::size_t e = std::size_t(E) * p / expertParts; e < std::size_t(E) * (p + 1) / expertParts; ++e) {
+                std::vector<Candidate> &kept = m_kept[e];
+                for (std::size_t r = 0; r < rows; ++r) {
+                    if (!m_valid[r])
+                        continue;
+                    const Candidate c{m_scores[r * std::size_t(E) + e], at + std::int64_t(r)};
+                    if (std::int64_t(kept.size()) < m_capacity) {
+                        kept.push_back(c);
+                        std::push_heap(kept.begin(), kept.end(), better<Candidate>);
+                    } else if (!kept.empty() && c.score > kept.front().score) {
+                        // Later token: it beats the worst only with a strictly higher score.
+                        std::pop_heap(kept.begin(), kept.end(), better<Candidate>);
+                        kept.back() = c;
+                        std::push_heap(kept.begin(), kept.end(), better<Candidate>);
+                    }
+                }
+            }
+        });
+        for (std::size_t r = 0; r < rows; ++r) {
+            m_result.validTokens += m_valid[r];
+            m_tokenValid[std::size_t(at) + r] = m_valid[r];
+        }
+        done += rows;
+    }
+}
+
+ExpertChoiceResult ExpertChoiceRouter::finish(const std::vector<std::int64_t> &sequenceOffsets)
+{
+    while (m_group + 1 < m_bounds.size())
+        closeGroup();
+    const std::int64_t T = m_bounds.back();
+    const std::vector<std::int64_t> offsets =
+        sequenceOffsets.size() >= 2 ? sequenceOffsets : std::vector<std::int64_t>{0, T};
+    m_result.unroutedByPosition.assign(kPositionBins, 0);
+    for (std::size_t s = 0; s + 1 < offsets.size(); ++s) {
+        const std::int64_t begin = offsets[s], length = offsets[s + 1] - offsets[s];
+        for (std::int64_t t = begin; t < begin + length && t < T; ++t) {
+            if (!m_tokenValid[t] || m_result.expertsOfToken[t] != 0)
+                continue;
+            ++m_result.unrouted;
+            ++m_result.unroutedByPosition[std::min<std::int64_t>(kPositionBins - 1, (t - begin) * kPositionBins / length)];
+        }
+    }
+    return std::move(m_result);
+}
+
+} // namespace moescope

@@ -1,0 +1,32 @@
+#pragma once
+// The GPU backend: OpenCL C 1.2 kernels (RoutingKernels.cl) on any OpenCL device, a
+// GPU or PoCL on the CPU. Chunks are cut into batches that alternate between two
+// queues and two sets of buffers, so one batch's transfers overlap the other's kernel.
+// Routing by raw logits (no bias, no groups) chooses exactly as the CPU; with bias or
+// groups the keys p + b are float, so a near tie may fall the other way. k > 32,
+// more than 64 expert groups and float64 precision go to the CPU backend inside.
+#include "routing/RoutingBackend.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace moescope {
+
+struct OpenClDeviceInfo {
+    std::string name; // "device (platform)"
+    bool gpu = false; // a GPU-type device
+};
+
+// The OpenCL devices of this machine; empty (and `problem` set) when there is no
+// OpenCL platform or device. Never throws.
+std::vector<OpenClDeviceInfo> openClDevices(std::string *problem = nullptr);
+
+// The backend on the first GPU-type device, else (unless gpuOnly) on the first device
+// of any type. The kernels are built here, once per device and process. With
+// fallbackOnError, an OpenCL failure later moves the work to the CPU with a warning
+// (takeWarnings) instead of throwing. Throws std::runtime_error when there is no
+// suitable device or the kernels do not build.
+std::unique_ptr<RoutingBackend> makeOpenClBackend(bool gpuOnly = false, bool fallbackOnError = false);
+
+} // namespace moescope

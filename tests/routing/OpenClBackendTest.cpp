@@ -1,0 +1,228 @@
+// The OpenCL backend against the in-test reference, on whatever OpenCL device the
+// machine has (PoCL in CI). No device at all is a failure, not a skip: this binary
+// exists to prove the kernels. The kernels are built once (initTestCase) and the one
+// backend serves every test, because building takes seconds on PoCL.
+#include "RoutingCases.h"
+#include "RoutingReference.h"
+
+#include "routing/BackendFactory.h"
+#include "routing/BalanceSimulation.h"
+#include "routing/CapacitySweep.h"
+#include "routing/OpenClBackend.h"
+#include "stats/CapacityDrops.h"
+
+#include <QElapsedTimer>
+#include <QTest>
+
+#include <cmath>
+
+using namespace moescope;
+using namespace moescope::test;
+
+namespace {
+constexpr int kTokens = 1237;
+const std::vector<std::int64_t> kOffsets{0, 100, 101, 640, 1000, kTokens};
+
+// Choices by p + b are compared in float on the device: near ties may flip.
+double keyToleranceFor(const RoutingRules &rules)
+{
+    return rules.hasBias() || rules.groupLimited() ? 1e-5 : -1.0;
+}
+} // namespace
+
+class OpenClBackendTest : public QObject {
+    Q_OBJECT
+
+    std::unique_ptr<RoutingBackend> m_gpu;
+
+private slots:
+    void initTestCase()
+    {
+        std::string problem;
+        const auto devices = openClDevices(&problem);
+        QVERIFY2(!devices.empty(), qPrintable("no OpenCL device: " + QString::fromStdString(problem) +
+                                              " (install pocl-opencl-icd to run these tests on the CPU)"));
+        QElapsedTimer timer;
+        timer.start();
+        m_gpu = makeOpenClBackend(false, false);
+        qInfo("%s, kernels built in %lld ms", m_gpu->name().c_str(), static_cast<long long>(timer.elapsed()));
+    }
+
+    void matchesReference_data()
+    {
+        QTest::addColumn<int>("E");
+        QTest::addColumn<int>("k");
+        QTest::addColumn<int>("type");
+        QTest::addColumn<QString>("variant");
+        for (int E : {1, 2, 3, 5, 8, 16, 24, 33, 64, 100, 256})
+            for (int k = 1; k <= std::min(8, E); ++k)
+                for (LogitsType type : {LogitsType::Float16, LogitsType::Float32, LogitsType::Float64})
+                    for (const std::string &v : ruleVariants(E)) {
+                        if (type == LogitsType::Float64 && (k != 2 || v != "softmax"))
+                            continue; // narrowed on the host: one row each is enough
+                        const QByteArray name = QByteArray("E") + QByteArray::number(E) + "_k" + QByteArray::number(k) +
+                                                "_" + typeName(type) + "_" + v.c_str();
+                        QTest::newRow(name.constData()) << E << k << int(type) << QString::fromStdString(v);
+                    }
+    }
+
+    void matchesReference()
+    {
+        QFETCH(int, E);
+        QFETCH(int, k);
+        QFETCH(int, type);
+        QFETCH(QString, variant);
+        const std::string v = variant.toStdString();
+        const unsigned seed = unsigned(E * 131 + k * 7 + type);
+        const TestLogits logits = makeLogits(kTokens, E, LogitsType(type), seed, v == "probabilities");
+        const RoutingRules rules = makeRules(v, E, k, seed);
+        const ReferenceLayer ref = referenceRoute(logits.seen, kTokens, E, rules);
+        const BackendRun run = runBackend(*m_gpu, logits, rules, 509);
+        const QString diff = compareWithReference(ref, run, keyToleranceFor(rules), 2e-5);
+        QVERIFY2(diff.isEmpty(), qPrintable(diff));
+    }
+
+    void manyBatches()
+    {
+        // More rows than one device batch (16384 for E = 64), so both buffer sets and
+        // queues take turns, in one call and across calls.
+        const int T = 40009, E = 64, k = 8;
+        const TestLogits logits = makeLogits(T, E, LogitsType::Float16, 11);
+        RoutingRules rules;
+        rules.topK = k;
+        const ReferenceLayer ref = referenceRoute(logits.seen, T, E, rules);
+        for (std::size_t chunk : {std::size_t(0), std::size_t(17000)}) {
+            const QString diff = compareWithReference(ref, runBackend(*m_gpu, logits, rules, chunk), -1.0, 2e-5);
+            QVERIFY2(diff.isEmpty(), qPrintable(diff));
+        }
+    }
+
+    void delegatesWhatKernelsDoNotCover()
+    {
+        // k > 32 and E = 4096 with k = 8: the first goes to the CPU inside, the second is a kernel's.
+        for (auto [E, k] : {std::pair{64, 40}, std::pair{4096, 8}}) {
+            const TestLogits logits = makeLogits(131, E, LogitsType::Float16, unsigned(E + k));
+            RoutingRules rules;
+            rules.topK = k;
+            const ReferenceLayer ref = referenceRoute(logits.seen, 131, E, rules);
+            const QString diff = compareWithReference(ref, runBackend(*m_gpu, logits, rules), -1.0, 2e-5);
+            QVERIFY2(diff.isEmpty(), qPrintable(QString("E=%1 k=%2: ").arg(E).arg(k) + diff));
+        }
+    }
+
+    void scorePriorityDrops()
+    {
+        // Gate probabilities from the device feed the score-priority simulation.
+        const int E = 16, k = 2;
+        const TestLogits logits = makeLogits(kTokens, E, LogitsType::Float32, 21);
+        RoutingRules rules;
+        rules.topK = k;
+        const ReferenceLayer ref = referenceRoute(logits.seen, kTokens, E, rules);
+        const BackendRun run = runBackend(*m_gpu, logits, rules);
+        LayerChoices c;
+        c.numExperts = E;
+        c.topK = k;
+        c.ids = run.ids;
+        c.valid = run.valid;
+        c.gateProbs = run.gateProbs;
+        for (bool seq : {false, true}) {
+            CapacityRequest request;
+            request.policy = DropPolicy::ScorePriority;
+            request.group = seq ? CapacityGroup::Sequence : CapacityGroup::Dump;
+            const DropReport got = simulateCapacity(c, kOffsets, request);
+            const ReferenceDrops want = referenceDrops(ref, kOffsets, 1.25, true, seq);
+            QCOMPARE(got.dropped, want.dropped); // the same under any order
+            // Which tokens lose out may differ where float gates tie: allow a little.
+            QVERIFY2(std::abs(got.fullyDropped - want.fullyDropped) <= 2,
+                     qPrintable(QString("%1 vs %2").arg(got.fullyDropped).arg(want.fullyDropped)));
+        }
+    }
+
+    void sweepMatchesCpu_data()
+    {
+        QTest::addColumn<bool>("scorePriority");
+        QTest::addColumn<bool>("perSequence");
+        QTest::addColumn<int>("k");
+        QTest::newRow("token-order dump k1") << false << false << 1;
+        QTest::newRow("token-order sequence k4") << false << true << 4;
+        QTest::newRow("score-priority dump k2") << true << false << 2;
+        QTest::newRow("score-priority sequence k8") << true << true << 8;
+    }
+
+    void sweepMatchesCpu()
+    {
+        QFETCH(bool, scorePriority);
+        QFETCH(bool, perSequence);
+        QFETCH(int, k);
+        const int E = 32;
+        const TestLogits logits = makeLogits(kTokens, E, LogitsType::Float16, unsigned(k));
+        RoutingRules rules;
+        rules.topK = k;
+        const ReferenceLayer ref = referenceRoute(logits.seen, kTokens, E, rules);
+        const auto cpu = makeCpuBackend(2);
+        const BackendRun run = runBackend(*cpu, logits, rules);
+        LayerChoices c;
+        c.numExperts = E;
+        c.topK = k;
+        c.ids = run.ids;
+        c.valid = run.valid;
+        c.gateProbs = run.gateProbs;
+        // More factors than one device launch takes (1024).
+        const std::vector<double> factors = capacityFactorRange(0.01, 3.0, 0.002);
+        QVERIFY(factors.size() > 1024);
+        const CapacityRanks ranks = rankAssignments(c, kOffsets,
+                                                    scorePriority ? DropPolicy::ScorePriority : DropPolicy::TokenOrder,
+                                                    perSequence ? CapacityGroup::Sequence : CapacityGroup::Dump);
+        const CapacitySweepResult onGpu = m_gpu->sweepCapacity(ranks, factors);
+        const CapacitySweepResult onCpu = sweepCapacityOnCpu(ranks, factors);
+        QCOMPARE(onGpu.dropped, onCpu.dropped);
+        QCOMPARE(onGpu.fullyDropped, onCpu.fullyDropped);
+        QCOMPARE(onGpu.droppedFraction, onCpu.droppedFraction);
+        for (std::size_t j : {std::size_t(0), std::size_t(60), factors.size() / 2, factors.size() - 1}) {
+            const ReferenceDrops want = referenceDrops(ref, kOffsets, factors[j], scorePriority, perSequence);
+            QCOMPARE(onGpu.dropped[j], want.dropped);
+            QCOMPARE(onGpu.fullyDropped[j], want.fullyDropped);
+        }
+    }
+
+    void balance()
+    {
+        const int E = 8, k = 2, batch = 100;
+        const TestLogits logits = makeLogits(kTokens, E, LogitsType::Float16, 5);
+        RoutingRules rules;
+        rules.topK = k;
+        rules.scoring = Scoring::Sigmoid;
+        const double rate = 1.0 / 256;
+        const ReferenceBalance want = referenceBalance(logits.seen, kTokens, E, rules, rate, batch);
+        BalanceSimulator sim(*m_gpu, rules, E, rate, batch);
+        sim.add(logits.view());
+        const BalanceResult got = sim.finish();
+        QCOMPARE(got.maxVioWith.size(), want.maxVioWith.size());
+        // Float keys p + b: a near tie may move one token, and the bias a step with it.
+        for (std::size_t b = 0; b < want.maxVioWith.size(); ++b) {
+            QVERIFY(std::abs(got.maxVioWithout[b] - want.maxVioWithout[b]) < 1e-12);
+            QVERIFY2(std::abs(got.maxVioWith[b] - want.maxVioWith[b]) < 0.1,
+                     qPrintable(QString("batch %1: %2 vs %3").arg(b).arg(got.maxVioWith[b]).arg(want.maxVioWith[b])));
+        }
+        for (int e = 0; e < E; ++e)
+            QVERIFY(std::abs(got.finalBias[e] - want.finalBias[e]) <= 4 * rate);
+    }
+
+    void deviceChoice()
+    {
+        std::string notice;
+        // gpu: the first GPU-type device, else any device, named on stderr.
+        const auto gpu = makeBackend(Device::Gpu, notice);
+        QVERIFY(gpu->name().rfind("opencl", 0) == 0);
+        QVERIFY2(QString::fromStdString(notice).contains("opencl ("), notice.c_str());
+        // auto: the GPU only when a GPU-type device exists; PoCL is a CPU device.
+        bool anyGpu = false;
+        for (const auto &d : openClDevices())
+            anyGpu |= d.gpu;
+        const auto automatic = makeBackend(Device::Auto, notice);
+        QCOMPARE(automatic->name().rfind("opencl", 0) == 0, anyGpu);
+    }
+};
+
+QTEST_GUILESS_MAIN(OpenClBackendTest)
+#include "OpenClBackendTest.moc"

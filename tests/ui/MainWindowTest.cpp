@@ -1,0 +1,202 @@
+// The window as a user meets it: a bad file shows an error and leaves the window
+// usable, the latest of two opens wins, drops open files, recent files and layout are
+// remembered, the debounced search answers, and the what-if runs and cancels.
+#include "DumpLoader.h"
+#include "JobSlot.h"
+#include "MainWindow.h"
+#include "MessageBanner.h"
+#include "SelectionModel.h"
+#include "UiFixture.h"
+#include "models/ExpertProfileModel.h"
+#include "models/TokenRoutingModel.h"
+#include "models/WhatIfModel.h"
+#include "plots/TrainingPlot.h"
+#include "views/ExpertProfileView.h"
+#include "views/TrainingView.h"
+#include "views/WhatIfView.h"
+
+#include <QApplication>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QLineEdit>
+#include <QMimeData>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QSortFilterProxyModel>
+#include <QTest>
+
+using namespace moescope;
+using namespace moescope::ui;
+
+class MainWindowTest : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase()
+    {
+        test::isolateSettings(m_settings);
+        m_dump = std::make_unique<test::TempDump>(test::uiFixture(600, 8, 2, 3));
+        m_other = std::make_unique<test::TempDump>(test::uiFixture(300, 4, 1, 2, false), test::StorageOptions{}, "other.h5");
+        m_junk = m_out.filePath(QStringLiteral("broken.h5"));
+        QFile junk(m_junk);
+        QVERIFY(junk.open(QIODevice::WriteOnly));
+        junk.write("\x89HDF\r\n\x1a\n truncated");
+    }
+
+    void badFileShowsErrorAndWindowStaysUsable()
+    {
+        MainWindow window;
+        window.show();
+        QSignalSpy failed(&window, &MainWindow::openFailed);
+        QSignalSpy shown(&window, &MainWindow::dumpShown);
+        window.openFile(m_junk);
+        QVERIFY(failed.wait(10000));
+        QCOMPARE(failed.first().at(0).toString(), m_junk);
+        QVERIFY(window.banner()->isVisible());
+        QVERIFY(window.banner()->text().contains(QStringLiteral("broken.h5")));
+        QVERIFY(!window.snapshot());
+
+        // Still usable: a good file opens, and the banner goes.
+        window.openFile(m_dump->qpath());
+        QVERIFY(shown.wait(15000));
+        QVERIFY(window.snapshot());
+        QVERIFY(!window.banner()->isVisible());
+        QVERIFY(window.windowTitle().contains(QStringLiteral("test-moe")));
+
+        // A bad file after a good one keeps the good one on screen.
+        window.openFile(m_out.filePath(QStringLiteral("absent.h5")));
+        QVERIFY(failed.wait(10000));
+        QVERIFY(window.banner()->text().contains(QStringLiteral("absent.h5")));
+        QCOMPARE(window.snapshot()->path, m_dump->qpath());
+        QVERIFY(window.windowTitle().contains(QStringLiteral("dump.h5")));
+    }
+
+    void latestOpenWins()
+    {
+        MainWindow window;
+        window.show();
+        QSignalSpy shown(&window, &MainWindow::dumpShown);
+        window.openFile(m_dump->qpath());
+        window.openFile(m_other->qpath());
+        QVERIFY(shown.wait(15000));
+        QTest::qWait(200);
+        QCOMPARE(shown.count(), 1);
+        QCOMPARE(window.snapshot()->path, m_other->qpath());
+        QVERIFY(!window.loader()->job()->isBusy());
+    }
+
+    void dropOpensFile()
+    {
+        MainWindow window;
+        window.show();
+        QSignalSpy shown(&window, &MainWindow::dumpShown);
+        QMimeData mime;
+        mime.setUrls({QUrl::fromLocalFile(m_dump->qpath())});
+        QDragEnterEvent enter(QPoint(10, 10), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QApplication::sendEvent(&window, &enter);
+        QVERIFY(enter.isAccepted());
+        QDropEvent drop(QPointF(10, 10), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QApplication::sendEvent(&window, &drop);
+        QVERIFY(shown.wait(15000));
+        QCOMPARE(window.snapshot()->path, m_dump->qpath());
+    }
+
+    void recentFilesAndLayoutAreRemembered()
+    {
+        {
+            MainWindow window;
+            window.show();
+            QSignalSpy shown(&window, &MainWindow::dumpShown);
+            window.openFile(m_other->qpath());
+            QVERIFY(shown.wait(15000));
+            window.openFile(m_dump->qpath());
+            QVERIFY(shown.wait(15000));
+            QCOMPARE(window.recentFiles().value(0), QFileInfo(m_dump->qpath()).absoluteFilePath());
+            QCOMPARE(window.recentFiles().value(1), QFileInfo(m_other->qpath()).absoluteFilePath());
+            window.resize(1111, 777);
+            window.close();
+        }
+        QSettings settings;
+        QVERIFY(!settings.value(QStringLiteral("window/state")).toByteArray().isEmpty());
+        MainWindow again;
+        QCOMPARE(again.size(), QSize(1111, 777));
+        QCOMPARE(again.recentFiles().value(0), QFileInfo(m_dump->qpath()).absoluteFilePath());
+    }
+
+    void searchIsDebouncedAndAnswersTheReverseQuestion()
+    {
+        MainWindow window;
+        window.show();
+        QSignalSpy shown(&window, &MainWindow::dumpShown);
+        window.openFile(m_dump->qpath());
+        QVERIFY(shown.wait(15000));
+        ExpertProfileView *profile = window.profile();
+        QSignalSpy answered(profile, &ExpertProfileView::searchAnswered);
+        QElapsedTimer clock;
+        clock.start();
+        QTest::keyClicks(profile->searchBox(), QStringLiteral("tok5"));
+        QCOMPARE(answered.count(), 0); // nothing yet: typing is still going on
+        QVERIFY(answered.wait(5000));
+        // A coarse timer may fire up to 5 % early.
+        QVERIFY(clock.elapsed() >= ExpertProfileView::kSearchDelayMs * 0.94);
+        QCOMPARE(answered.count(), 1); // one answer for four keystrokes
+        QCOMPARE(answered.first().at(0).toString(), QStringLiteral("tok5"));
+        QVERIFY(profile->routesModel()->rowCount() > 0);
+        for (const TokenRoute &r : profile->routesModel()->routes())
+            QCOMPARE(r.tokenId, 5);
+        QCOMPARE(window.selection()->current().tokenId, 5);
+        for (int r = 0; r < profile->profileProxy()->rowCount(); ++r)
+            QVERIFY(profile->profileProxy()->index(r, 0).data().toString().contains(QStringLiteral("tok5")));
+    }
+
+    void trainingPageFollowsTheDump()
+    {
+        MainWindow window;
+        window.show();
+        QSignalSpy shown(&window, &MainWindow::dumpShown);
+        window.openFile(m_dump->qpath());
+        QVERIFY(shown.wait(15000));
+        QVERIFY(window.training()->plot()->hasChartData());
+        window.openFile(m_other->qpath());
+        QVERIFY(shown.wait(15000));
+        QVERIFY(!window.training()->plot()->hasChartData());
+    }
+
+    void whatIfRunsAndCancels()
+    {
+        MainWindow window;
+        window.show();
+        QSignalSpy shown(&window, &MainWindow::dumpShown);
+        window.openFile(m_dump->qpath());
+        QVERIFY(shown.wait(15000));
+        WhatIfView *whatIf = window.whatIf();
+        WhatIfSettings s = whatIf->settings();
+        s.topK = 1;
+        s.capacityFactor = 1.0;
+        s.device = Device::Cpu;
+        whatIf->setSettings(s);
+        QSignalSpy finished(whatIf, &WhatIfView::finished);
+        whatIf->run();
+        QVERIFY(finished.wait(15000));
+        QCOMPARE(whatIf->model()->rowCount(), 3);
+        for (const WhatIfRow &row : whatIf->model()->rows()) {
+            QCOMPARE(row.after.counts.size(), std::size_t(8));
+            QVERIFY(row.after.agreement.has_value() == false || *row.after.agreement >= 0.0);
+        }
+        // Cancel: no result arrives, the slot is idle again.
+        finished.clear();
+        whatIf->run();
+        whatIf->job()->cancel();
+        QVERIFY(!whatIf->job()->isBusy());
+        QTest::qWait(300);
+        QCOMPARE(finished.count(), 0);
+    }
+
+private:
+    QTemporaryDir m_settings;
+    QTemporaryDir m_out;
+    QString m_junk;
+    std::unique_ptr<test::TempDump> m_dump, m_other;
+};
+
+QTEST_MAIN(MainWindowTest)
+#include "MainWindowTest.moc"

@@ -1,0 +1,187 @@
+// The item models: each passes QAbstractItemModelTester, sorts by numbers (not by
+// their text) through a proxy, and the profile's search filter and reverse search
+// give what the core statistics say.
+#include "DumpSnapshot.h"
+#include "UiFixture.h"
+#include "models/ExpertProfileModel.h"
+#include "models/LayerHealthModel.h"
+#include "models/TokenRoutingModel.h"
+#include "models/WhatIfModel.h"
+#include "stats/ExpertProfile.h"
+
+#include <QAbstractItemModelTester>
+#include <QSortFilterProxyModel>
+#include <QTest>
+
+using namespace moescope;
+using namespace moescope::ui;
+
+class ModelsTest : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase()
+    {
+        test::DumpFixture f = test::uiFixture(900, 8, 2, 3);
+        f.vocab[3] = " def"; // a word-start space, as BPE vocabularies have
+        f.vocab[4] = "def";
+        m_dump = std::make_unique<test::TempDump>(f);
+        m_snapshot = loadSnapshot(m_dump->qpath());
+    }
+
+    void layerHealthModel()
+    {
+        LayerHealthModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        model.setSnapshot(m_snapshot);
+        QCOMPARE(model.rowCount(), 3);
+        QCOMPARE(model.columnCount(), int(LayerHealthModel::ColumnCount));
+        const LayerReport &l1 = m_snapshot->analysis.report.layers[1];
+        QCOMPARE(model.index(1, LayerHealthModel::CvColumn).data(LayerHealthModel::SortRole).toDouble(), l1.load.cv);
+        QCOMPARE(model.index(1, LayerHealthModel::CvColumn).data().toString(), QString::number(l1.load.cv, 'f', 3));
+        model.setSnapshot(nullptr);
+        QCOMPARE(model.rowCount(), 0);
+    }
+
+    void healthSortsWorstFirst()
+    {
+        LayerHealthModel model;
+        model.setSnapshot(m_snapshot);
+        QSortFilterProxyModel proxy;
+        QAbstractItemModelTester tester(&proxy, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        proxy.setSourceModel(&model);
+        proxy.setSortRole(LayerHealthModel::SortRole);
+        proxy.sort(LayerHealthModel::CvColumn, Qt::DescendingOrder);
+        double previous = 1e300;
+        for (int r = 0; r < proxy.rowCount(); ++r) {
+            const double cv = proxy.index(r, LayerHealthModel::CvColumn).data(LayerHealthModel::SortRole).toDouble();
+            QVERIFY(cv <= previous);
+            previous = cv;
+        }
+    }
+
+    void severity_data()
+    {
+        QTest::addColumn<double>("cv");
+        QTest::addColumn<double>("expected");
+        QTest::newRow("balanced") << 0.0 << 0.0;
+        QTest::newRow("half") << 0.5 << 0.5;
+        QTest::newRow("collapsed") << 3.0 << 1.0;
+    }
+
+    void severity()
+    {
+        QFETCH(double, cv);
+        QFETCH(double, expected);
+        LayerReport l;
+        l.load.cv = cv;
+        l.load.entropy = 1.0;
+        QCOMPARE(LayerHealthModel::severity(l, LayerHealthModel::CvColumn, 2, 0), expected);
+        QCOMPARE(LayerHealthModel::severity(l, LayerHealthModel::HealthColumn, 2, 0), expected);
+    }
+
+    void profileModelSortsAndFilters()
+    {
+        ExpertProfileModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        const ExpertProfile profile = expertProfile(m_snapshot->analysis.passes[0].choices, m_snapshot->analysis.tokenIds, 2);
+        model.setProfile(m_snapshot, 0, profile);
+        QCOMPARE(model.rowCount(), int(profile.tokens.size()));
+        QVERIFY(model.rowCount() > 5);
+
+        QSortFilterProxyModel proxy;
+        QAbstractItemModelTester proxyTester(&proxy, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        proxy.setSourceModel(&model);
+        proxy.setSortRole(ExpertProfileModel::SortRole);
+        proxy.setFilterRole(ExpertProfileModel::SearchRole);
+        proxy.setFilterKeyColumn(ExpertProfileModel::TokenColumn);
+        proxy.setFilterCaseSensitivity(Qt::CaseInsensitive);
+        // Numbers sort as numbers: "10" after "9".
+        proxy.sort(ExpertProfileModel::CountColumn, Qt::AscendingOrder);
+        for (int r = 1; r < proxy.rowCount(); ++r)
+            QVERIFY(proxy.index(r - 1, ExpertProfileModel::CountColumn).data(ExpertProfileModel::SortRole).toLongLong() <=
+                    proxy.index(r, ExpertProfileModel::CountColumn).data(ExpertProfileModel::SortRole).toLongLong());
+        proxy.sort(ExpertProfileModel::LiftColumn, Qt::DescendingOrder);
+        for (int r = 1; r < proxy.rowCount(); ++r)
+            QVERIFY(proxy.index(r - 1, ExpertProfileModel::LiftColumn).data(ExpertProfileModel::SortRole).toDouble() >=
+                    proxy.index(r, ExpertProfileModel::LiftColumn).data(ExpertProfileModel::SortRole).toDouble());
+
+        proxy.setFilterFixedString(QStringLiteral("tok1"));
+        QVERIFY(proxy.rowCount() > 0);
+        for (int r = 0; r < proxy.rowCount(); ++r)
+            QVERIFY(proxy.index(r, ExpertProfileModel::TokenColumn).data().toString().contains(QStringLiteral("tok1")));
+        proxy.setFilterFixedString(QStringLiteral("no such token"));
+        QCOMPARE(proxy.rowCount(), 0);
+        model.clear();
+        QCOMPARE(model.rowCount(), 0);
+    }
+
+    void tokenSearchMatchesWhatUsersType_data()
+    {
+        QTest::addColumn<QString>("query");
+        QTest::addColumn<QList<qlonglong>>("ids");
+        QTest::newRow("bare word finds both spellings") << "def" << QList<qlonglong>{3, 4};
+        QTest::newRow("surrounding spaces ignored") << "  def " << QList<qlonglong>{3, 4};
+        QTest::newRow("case-insensitive fallback") << "TOK12" << QList<qlonglong>{12};
+        QTest::newRow("unknown") << "zebra" << QList<qlonglong>{};
+        QTest::newRow("empty") << "" << QList<qlonglong>{};
+    }
+
+    void tokenSearchMatchesWhatUsersType()
+    {
+        QFETCH(QString, query);
+        QFETCH(QList<qlonglong>, ids);
+        const auto found = tokenIdsMatching(*m_snapshot, query);
+        QCOMPARE(QList<qlonglong>(found.begin(), found.end()), ids);
+    }
+
+    void reverseSearchAgreesWithCore()
+    {
+        const std::vector<std::int64_t> ids = {3, 4};
+        const auto routes = routesOfTokens(*m_snapshot, ids);
+        std::size_t expected = 0;
+        for (std::size_t l = 0; l < 3; ++l)
+            for (std::int64_t id : ids) {
+                const auto core = routingOfToken(m_snapshot->analysis.passes[l].choices, m_snapshot->analysis.tokenIds, id);
+                expected += core.size();
+                for (const TokenShare &s : core) {
+                    const auto it = std::find_if(routes.begin(), routes.end(), [&](const TokenRoute &r) {
+                        return r.tokenId == id && r.layer == int(l) && r.share.id == s.id;
+                    });
+                    QVERIFY(it != routes.end());
+                    QCOMPARE(it->share.count, s.count);
+                    QCOMPARE(it->share.share, s.share);
+                    QCOMPARE(it->share.lift, s.lift);
+                }
+            }
+        QCOMPARE(routes.size(), expected);
+
+        TokenRoutingModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        model.setRoutes(m_snapshot, routes);
+        QCOMPARE(model.rowCount(), int(routes.size()));
+        QCOMPARE(model.index(0, TokenRoutingModel::ExpertColumn).data(TokenRoutingModel::ExpertRole).toInt(),
+                 int(routes[0].share.id));
+    }
+
+    void whatIfModel()
+    {
+        WhatIfModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        std::vector<WhatIfRow> rows;
+        for (int l = 0; l < 3; ++l)
+            rows.push_back({l, m_snapshot->analysis.report.layers[std::size_t(l)],
+                            m_snapshot->analysis.report.layers[std::size_t(l)]});
+        model.setRows(m_snapshot, rows);
+        QCOMPARE(model.rowCount(), 3);
+        QCOMPARE(model.index(2, WhatIfModel::LayerColumn).data(WhatIfModel::LayerRole).toInt(), 2);
+        model.clear();
+        QCOMPARE(model.rowCount(), 0);
+    }
+
+private:
+    std::unique_ptr<test::TempDump> m_dump;
+    DumpSnapshotPtr m_snapshot;
+};
+
+QTEST_MAIN(ModelsTest)
+#include "ModelsTest.moc"

@@ -1,0 +1,36 @@
+#pragma once
+// Opens a dump in the background and reports in stages, as heaptrack's parser does:
+// opened() as soon as the schema is checked (the title and status bar fill in), then
+// loaded() with the full analysis, or failed() with the reader's message. Opening a
+// second file while the first is still loading abandons the first.
+#include "DumpSnapshot.h"
+
+#include <QObject>
+
+namespace moescope::ui {
+
+class JobSlot;
+
+class DumpLoader : public QObject {
+    Q_OBJECT
+public:
+    explicit DumpLoader(QObject *parent = nullptr);
+
+    void open(const QString &path);
+    void cancel();
+    JobSlot *job() const { return m_job; }
+    QString pendingPath() const { return m_pending; }
+
+signals:
+    void opened(const QString &path, const moescope::DumpInfo &info);
+    void loaded(const moescope::ui::DumpSnapshotPtr &snapshot);
+    void failed(const QString &path, const QString &message);
+
+private:
+    void analyse(const QString &path, std::shared_ptr<const RoutingDump> dump);
+
+    JobSlot *m_job;
+    QString m_pending;
+};
+
+} // namespace moescope::ui

@@ -1,0 +1,53 @@
+#include "DumpSnapshot.h"
+
+#include "Format.h"
+
+#include <algorithm>
+
+namespace moescope::ui {
+
+QString DumpSnapshot::layerName(int layer) const
+{
+    const LayerInfo &li = analysis.info.layers.at(std::size_t(layer));
+    const QString name = QString::fromStdString(li.name);
+    if (li.index && QString::number(*li.index) != name && name.toLongLong() != *li.index)
+        return QStringLiteral("%1 (index %2)").arg(name).arg(*li.index);
+    return name;
+}
+
+QString DumpSnapshot::tokenDisplay(std::int64_t position) const
+{
+    return visibleWhitespace(QString::fromStdString(analysis.textAt(position)));
+}
+
+QString DumpSnapshot::tokenIdDisplay(std::int64_t tokenId) const
+{
+    return visibleWhitespace(QString::fromStdString(tokenText(analysis.vocab, tokenId)));
+}
+
+QString DumpSnapshot::sequenceLabel(std::int64_t s) const
+{
+    const auto &labels = analysis.info.sequenceLabels;
+    return s >= 0 && std::size_t(s) < labels.size() ? QString::fromStdString(labels[std::size_t(s)]) : QString();
+}
+
+int DumpSnapshot::busiestExpert(int layer) const
+{
+    const auto &counts = analysis.report.layers.at(std::size_t(layer)).counts;
+    if (counts.empty())
+        return 0;
+    return int(std::max_element(counts.begin(), counts.end()) - counts.begin());
+}
+
+DumpSnapshotPtr loadSnapshot(const QString &path, const Progress &progress)
+{
+    auto snapshot = std::make_shared<DumpSnapshot>();
+    snapshot->path = path;
+    auto dump = std::make_shared<RoutingDump>(path.toStdString());
+    progress.report(0.02);
+    snapshot->analysis = analyzeDump(*dump, {}, progress.part(0.02, 1.0));
+    snapshot->dump = std::move(dump);
+    return snapshot;
+}
+
+} // namespace moescope::ui

@@ -1,0 +1,43 @@
+#pragma once
+// One opened and analysed dump as the views see it: immutable once built, shared by
+// every view and background job through DumpSnapshotPtr, so a job that outlives a
+// newer file keeps its own data alive and never sees it change.
+#include "analysis/DumpAnalysis.h"
+#include "io/RoutingDump.h"
+
+#include <QString>
+
+#include <memory>
+
+namespace moescope::ui {
+
+struct DumpSnapshot {
+    QString path;
+    std::shared_ptr<const RoutingDump> dump; // for on-demand reads (gate weights, what-if)
+    DumpAnalysis analysis;
+
+    const DumpInfo &info() const { return analysis.info; }
+    int numLayers() const { return int(analysis.passes.size()); }
+    int numExperts() const { return analysis.info.numExperts; }
+    std::int64_t numSequences() const { return analysis.info.numSequences(); }
+
+    // "03" or "03 (index 7)": the name users know a layer by.
+    QString layerName(int layer) const;
+    // The token at `position` as shown in views (whitespace made visible).
+    QString tokenDisplay(std::int64_t position) const;
+    QString tokenIdDisplay(std::int64_t tokenId) const;
+    // Sequence s covers positions [sequenceBegin(s), sequenceEnd(s)).
+    std::int64_t sequenceBegin(std::int64_t s) const { return analysis.info.sequenceOffsets.at(std::size_t(s)); }
+    std::int64_t sequenceEnd(std::int64_t s) const { return analysis.info.sequenceOffsets.at(std::size_t(s) + 1); }
+    QString sequenceLabel(std::int64_t s) const; // "" without labels
+    // The layer with the highest count for an expert, the most loaded expert of a layer.
+    int busiestExpert(int layer) const;
+};
+
+using DumpSnapshotPtr = std::shared_ptr<const DumpSnapshot>;
+
+// Opens and analyses `path` on the calling thread (used by background jobs and by the
+// headless export). Throws DumpError or Cancelled.
+DumpSnapshotPtr loadSnapshot(const QString &path, const Progress &progress = {});
+
+} // namespace moescope::ui

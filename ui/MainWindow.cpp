@@ -1,0 +1,473 @@
+#include "MainWindow.h"
+
+#include "DumpLoader.h"
+#include "Format.h"
+#include "JobSlot.h"
+#include "MessageBanner.h"
+#include "SamplePaths.h"
+#include "SelectionModel.h"
+#include "export/ChartExport.h"
+#include "export/ExportDialog.h"
+#include "export/ReportWriter.h"
+#include "plots/LoadHeatmapPlot.h"
+#include "plots/PlotWidget.h"
+#include "plots/ProfilePlot.h"
+#include "plots/TrainingPlot.h"
+#include "plots/UtilizationPlot.h"
+#include "views/ExpertProfileView.h"
+#include "views/OverviewView.h"
+#include "views/RoutingMapCanvas.h"
+#include "views/RoutingMapView.h"
+#include "views/TrainingView.h"
+#include "views/UtilizationView.h"
+#include "views/WhatIfView.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QDockWidget>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QLabel>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QProgressBar>
+#include <QScreen>
+#include <QSettings>
+#include <QStackedWidget>
+#include <QStatusBar>
+#include <QToolBar>
+#include <QToolButton>
+#include <QVBoxLayout>
+
+namespace moescope::ui {
+
+namespace {
+constexpr int kRecentFiles = 8;
+const QString kRecentKey = QStringLiteral("recentFiles");
+
+QDockWidget *dock(QMainWindow *window, const QString &title, const QString &objectName, QWidget *content)
+{
+    auto *d = new QDockWidget(title, window);
+    d->setObjectName(objectName);
+    d->setWidget(content);
+    d->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable | QDockWidget::DockWidgetClosable);
+    return d;
+}
+} // namespace
+
+MainWindow::MainWindow(QWidget *parent)
+    : QMainWindow(parent),
+      m_selection(new SelectionModel(this)),
+      m_loader(new DumpLoader(this)),
+      m_banner(new MessageBanner(this)),
+      m_center(new QStackedWidget(this)),
+      m_placeholder(new QLabel(this)),
+      m_overview(new OverviewView(m_selection, this)),
+      m_utilization(new UtilizationView(m_selection, this)),
+      m_routingMap(new RoutingMapView(m_selection, this)),
+      m_profile(new ExpertProfileView(m_selection, this)),
+      m_training(new TrainingView(m_selection, this)),
+      m_whatIf(new WhatIfView(m_selection, this)),
+      m_summaryLabel(new QLabel(this)),
+      m_selectionLabel(new QLabel(this)),
+      m_jobLabel(new QLabel(this)),
+      m_progress(new QProgressBar(this)),
+      m_cancel(new QToolButton(this)),
+      m_reportJob(new JobSlot(tr("Report"), this))
+{
+    setWindowTitle(tr("MoE Scope"));
+    setAcceptDrops(true);
+    setDockNestingEnabled(true);
+
+    m_placeholder->setAlignment(Qt::AlignCenter);
+    m_placeholder->setWordWrap(true);
+    m_placeholder->setStyleSheet(QStringLiteral("color: #666; font-size: 13pt; padding: 40px"));
+    m_placeholder->setText(tr("Open a routing dump (File > Open, Ctrl+O) or drop one here.\n\n"
+                              "File > Open sample shows a balanced and a collapsed router."));
+    m_center->addWidget(m_placeholder);
+    m_center->addWidget(m_overview);
+    auto *central = new QWidget(this);
+    auto *centralLayout = new QVBoxLayout(central);
+    centralLayout->setContentsMargins(4, 4, 4, 0);
+    centralLayout->addWidget(m_banner);
+    centralLayout->addWidget(m_center, 1);
+    setCentralWidget(central);
+
+    createDocks();
+    createMenus();
+    createStatusBar();
+    trackJob(m_loader->job());
+    trackJob(m_profile->profileJob());
+    trackJob(m_profile->searchJob());
+    trackJob(m_whatIf->job());
+    trackJob(m_reportJob);
+
+    connect(m_loader, &DumpLoader::opened, this, &MainWindow::showSummary);
+    connect(m_loader, &DumpLoader::loaded, this, &MainWindow::showSnapshot);
+    connect(m_loader, &DumpLoader::failed, this, [this](const QString &path, const QString &message) {
+        m_banner->showError(tr("<b>Could not open %1</b><br>%2")
+                                .arg(QFileInfo(path).fileName().toHtmlEscaped(), message.toHtmlEscaped()));
+        statusBar()->showMessage(tr("Could not open %1").arg(path), 8000);
+        if (m_snapshot) // the previous dump stays on screen: say so in the title again
+            showSummary(m_snapshot->path, m_snapshot->info());
+        emit openFailed(path, message);
+    });
+    connect(m_selection, &SelectionModel::changed, this, &MainWindow::showSelectionText);
+
+    // Charts ask for their own export from their context menus.
+    for (ChartSource *chart : charts()) {
+        if (auto *plot = dynamic_cast<PlotWidget *>(chart))
+            connect(plot, &PlotWidget::exportRequested, this, [this, chart] { exportChartInteractively(chart); });
+    }
+    connect(m_routingMap->canvas(), &RoutingMapCanvas::exportRequested, this,
+            [this] { exportChartInteractively(m_routingMap->canvas()); });
+
+    restoreSettings();
+}
+
+MainWindow::~MainWindow() = default;
+
+QList<ChartSource *> MainWindow::charts() const
+{
+    return {m_overview->heatmap(), m_utilization->plot(), m_routingMap->canvas(), m_profile->plot(),
+            m_training->plot()};
+}
+
+void MainWindow::createDocks()
+{
+    auto *utilization = dock(this, tr("Utilization"), QStringLiteral("utilizationDock"), m_utilization);
+    auto *training = dock(this, tr("Training"), QStringLiteral("trainingDock"), m_training);
+    auto *whatIf = dock(this, tr("What-if"), QStringLiteral("whatIfDock"), m_whatIf);
+    auto *profile = dock(this, tr("Expert profile"), QStringLiteral("profileDock"), m_profile);
+    auto *routing = dock(this, tr("Routing map"), QStringLiteral("routingDock"), m_routingMap);
+    addDockWidget(Qt::RightDockWidgetArea, utilization);
+    addDockWidget(Qt::RightDockWidgetArea, profile);
+    splitDockWidget(utilization, profile, Qt::Horizontal);
+    tabifyDockWidget(utilization, training);
+    tabifyDockWidget(utilization, whatIf);
+    utilization->raise();
+    addDockWidget(Qt::BottomDockWidgetArea, routing);
+    m_viewMenu = new QMenu(tr("&View"), this);
+    for (QDockWidget *d : {utilization, profile, routing, training, whatIf})
+        m_viewMenu->addAction(d->toggleViewAction());
+    resizeDocks({utilization, profile}, {560, 420}, Qt::Horizontal);
+    resizeDocks({routing}, {330}, Qt::Vertical);
+}
+
+void MainWindow::createMenus()
+{
+    QMenu *file = menuBar()->addMenu(tr("&File"));
+    QAction *open = file->addAction(tr("&Open..."), this, &MainWindow::openDialog);
+    open->setShortcut(QKeySequence::Open);
+    QMenu *samples = file->addMenu(tr("Open &sample"));
+    samples->addAction(tr("&Balanced router"), this, [this] { openSample(balancedSamplePath()); });
+    samples->addAction(tr("&Collapsed router"), this, [this] { openSample(collapsedSamplePath()); });
+    m_recentMenu = file->addMenu(tr("Open &recent"));
+    rebuildRecentMenu();
+    file->addSeparator();
+    QMenu *exportMenu = file->addMenu(tr("&Export chart"));
+    const QList<QPair<QString, ChartSource *>> exportable = {
+        {tr("&Overview heatmap..."), m_overview->heatmap()},
+        {tr("&Utilization histogram..."), m_utilization->plot()},
+        {tr("&Routing map..."), m_routingMap->canvas()},
+        {tr("Expert &profile..."), m_profile->plot()},
+        {tr("&Training health..."), m_training->plot()}};
+    for (const auto &[title, chart] : exportable) {
+        QAction *a = exportMenu->addAction(title, this, [this, chart = chart] { exportChartInteractively(chart); });
+        m_needsDump << a;
+    }
+    QAction *report = file->addAction(tr("Export &report (PDF)..."), this, &MainWindow::exportReport);
+    m_needsDump << report;
+    file->addSeparator();
+    QAction *quit = file->addAction(tr("&Quit"), this, &QWidget::close);
+    quit->setShortcut(QKeySequence::Quit);
+
+    QMenu *go = menuBar()->addMenu(tr("&Go"));
+    go->addAction(m_selection->backAction());
+    go->addAction(m_selection->forwardAction());
+    menuBar()->addMenu(m_viewMenu);
+
+    QMenu *help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("&About MoE Scope"), this, [this] {
+        QMessageBox::about(this, tr("About MoE Scope"),
+                           tr("<b>MoE Scope</b> %1<br>Is the router healthy, and what did each expert learn?<br>"
+                              "Open a routing dump (HDF5) of a Mixture-of-Experts checkpoint.")
+                               .arg(QApplication::applicationVersion()));
+    });
+
+    QToolBar *toolbar = addToolBar(tr("Navigation"));
+    toolbar->setObjectName(QStringLiteral("navigationToolBar"));
+    toolbar->setMovable(false);
+    toolbar->addAction(open);
+    toolbar->addSeparator();
+    toolbar->addAction(m_selection->backAction());
+    toolbar->addAction(m_selection->forwardAction());
+    for (QAction *a : m_needsDump)
+        a->setEnabled(false);
+}
+
+void MainWindow::createStatusBar()
+{
+    m_progress->setRange(0, 1000);
+    m_progress->setMaximumWidth(180);
+    m_progress->setTextVisible(false);
+    m_progress->hide();
+    m_cancel->setText(tr("Cancel"));
+    m_cancel->setAutoRaise(true);
+    m_cancel->hide();
+    m_jobLabel->hide();
+    connect(m_cancel, &QToolButton::clicked, this, [this] {
+        if (m_activeJob)
+            m_activeJob->cancel();
+    });
+    statusBar()->addPermanentWidget(m_selectionLabel);
+    statusBar()->addPermanentWidget(m_summaryLabel);
+    statusBar()->addPermanentWidget(m_jobLabel);
+    statusBar()->addPermanentWidget(m_progress);
+    statusBar()->addPermanentWidget(m_cancel);
+}
+
+void MainWindow::trackJob(JobSlot *job)
+{
+    connect(job, &JobSlot::busyChanged, this, [this, job](bool busy) {
+        if (busy) {
+            m_activeJob = job;
+        } else if (m_activeJob == job) {
+            m_activeJob = nullptr;
+        }
+        const bool show = m_activeJob != nullptr;
+        m_progress->setVisible(show);
+        m_cancel->setVisible(show);
+        m_jobLabel->setVisible(show);
+        if (show) {
+            m_jobLabel->setText(m_activeJob->label());
+            m_progress->setValue(0);
+        }
+    });
+    connect(job, &JobSlot::progressChanged, this, [this, job](double fraction) {
+        if (job == m_activeJob)
+            m_progress->setValue(int(fraction * 1000));
+    });
+}
+
+void MainWindow::openFile(const QString &path)
+{
+    m_banner->hide();
+    statusBar()->showMessage(tr("Opening %1...").arg(path));
+    m_loader->open(path);
+}
+
+void MainWindow::openDialog()
+{
+    QSettings settings;
+    const QString dir = settings.value(QStringLiteral("openDirectory")).toString();
+    const QString path = QFileDialog::getOpenFileName(this, tr("Open routing dump"), dir,
+                                                      tr("Routing dumps (*.h5 *.hdf5 *.hdf);;All files (*)"));
+    if (path.isEmpty())
+        return;
+    settings.setValue(QStringLiteral("openDirectory"), QFileInfo(path).absolutePath());
+    openFile(path);
+}
+
+void MainWindow::openSample(const QString &path)
+{
+    if (!QFileInfo::exists(path)) {
+        m_banner->showError(tr("<b>The sample dump is missing</b><br>Expected it at %1").arg(path.toHtmlEscaped()));
+        return;
+    }
+    openFile(path);
+}
+
+void MainWindow::showSummary(const QString &path, const DumpInfo &info)
+{
+    QStringList parts;
+    if (!info.model.empty())
+        parts << QString::fromStdString(info.model);
+    if (!info.checkpoint.empty())
+        parts << QString::fromStdString(info.checkpoint);
+    if (info.checkpointStep)
+        parts << tr("step %1").arg(*info.checkpointStep);
+    const QString name = QFileInfo(path).fileName();
+    setWindowTitle(parts.isEmpty() ? tr("%1 - MoE Scope").arg(name)
+                                   : tr("%1 - %2 - MoE Scope").arg(parts.join(QStringLiteral(" \u00b7 ")), name));
+    m_summaryLabel->setText(tr("T %1 \u00b7 E %2 \u00b7 k %3 \u00b7 %4 layers \u00b7 %5")
+                                .arg(formatCount(info.numTokens))
+                                .arg(info.numExperts)
+                                .arg(info.topK)
+                                .arg(info.layers.size())
+                                .arg(QString::fromLatin1(scoringName(info.scoring))));
+    m_summaryLabel->setToolTip(QString::fromStdString(info.path));
+    addRecentFile(path);
+}
+
+void MainWindow::showSnapshot(const DumpSnapshotPtr &snapshot)
+{
+    m_snapshot = snapshot;
+    Selection initial;
+    initial.layer = 0;
+    initial.expert = snapshot->numLayers() > 0 ? snapshot->busiestExpert(0) : 0;
+    m_selection->reset(initial);
+    m_overview->setSnapshot(snapshot);
+    m_utilization->setSnapshot(snapshot);
+    m_routingMap->setSnapshot(snapshot);
+    m_profile->setSnapshot(snapshot);
+    m_training->setSnapshot(snapshot);
+    m_whatIf->setSnapshot(snapshot);
+    m_center->setCurrentWidget(m_overview);
+    for (QAction *a : m_needsDump)
+        a->setEnabled(true);
+    showSummary(snapshot->path, snapshot->info());
+    if (!snapshot->info().warnings.empty()) {
+        QStringList warnings;
+        for (const std::string &w : snapshot->info().warnings)
+            warnings << QString::fromStdString(w).toHtmlEscaped();
+        m_banner->showInfo(tr("<b>Note</b><br>%1").arg(warnings.join(QStringLiteral("<br>"))));
+    }
+    statusBar()->showMessage(tr("Opened %1").arg(snapshot->path), 5000);
+    emit dumpShown(snapshot->path);
+}
+
+void MainWindow::showSelectionText()
+{
+    const Selection &s = m_selection->current();
+    if (!m_snapshot || s.layer < 0) {
+        m_selectionLabel->clear();
+        return;
+    }
+    QString text = tr("layer %1").arg(m_snapshot->layerName(s.layer));
+    if (s.expert >= 0)
+        text += tr(" \u00b7 expert %1").arg(s.expert);
+    if (s.tokenId >= 0)
+        text += tr(" \u00b7 token \u201c%1\u201d").arg(m_snapshot->tokenIdDisplay(s.tokenId));
+    if (s.position >= 0)
+        text += tr(" @ %1").arg(formatCount(s.position));
+    m_selectionLabel->setText(text);
+}
+
+QStringList MainWindow::recentFiles() const { return QSettings().value(kRecentKey).toStringList(); }
+
+void MainWindow::addRecentFile(const QString &path)
+{
+    const QString absolute = QFileInfo(path).absoluteFilePath();
+    QStringList files = recentFiles();
+    files.removeAll(absolute);
+    files.prepend(absolute);
+    while (files.size() > kRecentFiles)
+        files.removeLast();
+    QSettings().setValue(kRecentKey, files);
+    rebuildRecentMenu();
+}
+
+void MainWindow::rebuildRecentMenu()
+{
+    m_recentMenu->clear();
+    const QStringList files = recentFiles();
+    for (int i = 0; i < files.size(); ++i) {
+        const QString path = files[i];
+        QAction *a = m_recentMenu->addAction(QStringLiteral("&%1  %2").arg(i + 1).arg(QFileInfo(path).fileName()),
+                                             this, [this, path] { openFile(path); });
+        a->setToolTip(path);
+        a->setStatusTip(path);
+    }
+    m_recentMenu->setEnabled(!files.isEmpty());
+    if (!files.isEmpty()) {
+        m_recentMenu->addSeparator();
+        m_recentMenu->addAction(tr("Clear list"), this, [this] {
+            QSettings().remove(kRecentKey);
+            rebuildRecentMenu();
+        });
+    }
+}
+
+void MainWindow::exportChartInteractively(ChartSource *chart)
+{
+    if (!m_snapshot || !chart->hasChartData()) {
+        statusBar()->showMessage(tr("Nothing to export yet"), 4000);
+        return;
+    }
+    QSettings settings;
+    const QString directory = settings.value(QStringLiteral("export/directory"), QDir::homePath()).toString();
+    QSize size = chart->defaultExportSize();
+    if (auto *widget = dynamic_cast<QWidget *>(chart); widget && widget->isVisible() && chart->chartName() != u"overview")
+        size = widget->size().expandedTo(QSize(640, 360));
+    ExportDialog dialog(chart->chartName(), size, directory, this);
+    if (dialog.exec() != QDialog::Accepted)
+        return;
+    const QString path = dialog.path();
+    settings.setValue(QStringLiteral("export/directory"), QFileInfo(path).absolutePath());
+    const QString error = exportChart(*chart, path, dialog.options());
+    if (error.isEmpty())
+        statusBar()->showMessage(tr("Exported %1").arg(path), 6000);
+    else
+        m_banner->showError(tr("<b>Export failed</b><br>%1").arg(error.toHtmlEscaped()));
+}
+
+void MainWindow::exportReport()
+{
+    if (!m_snapshot)
+        return;
+    QSettings settings;
+    const QString directory = settings.value(QStringLiteral("export/directory"), QDir::homePath()).toString();
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export report"),
+                                                      QDir(directory).filePath(QStringLiteral("moescope-report.pdf")),
+                                                      tr("PDF document (*.pdf)"));
+    if (path.isEmpty())
+        return;
+    settings.setValue(QStringLiteral("export/directory"), QFileInfo(path).absolutePath());
+    const DumpSnapshotPtr snapshot = m_snapshot;
+    const int layer = std::max(0, m_selection->current().layer);
+    const std::int64_t sequence = m_routingMap->canvas()->sequence();
+    // The profiles scan every token: background. Drawing the pages uses the chart
+    // widgets and so happens back on the GUI thread.
+    m_reportJob->setLabel(tr("Report"));
+    m_reportJob->start<std::vector<ExpertProfile>>(
+        [snapshot, layer](const Progress &progress) { return busiestExpertProfiles(*snapshot, layer, kReportProfiles, progress); },
+        [this, snapshot, layer, sequence, path](std::vector<ExpertProfile> profiles) {
+            ReportContent content{snapshot, layer, sequence, std::move(profiles)};
+            const QString error = writeReport(content, path);
+            if (error.isEmpty())
+                statusBar()->showMessage(tr("Wrote report %1").arg(path), 6000);
+            else
+                m_banner->showError(tr("<b>Report failed</b><br>%1").arg(error.toHtmlEscaped()));
+        },
+        [this](const QString &message) { m_banner->showError(tr("<b>Report failed</b><br>%1").arg(message.toHtmlEscaped())); });
+}
+
+void MainWindow::restoreSettings()
+{
+    QSettings settings;
+    if (!restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray())) {
+        const QRect available = screen() ? screen()->availableGeometry() : QRect(0, 0, 1600, 1000);
+        resize(std::min(1560, available.width() - 40), std::min(980, available.height() - 40));
+    }
+    restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
+}
+
+void MainWindow::closeEvent(QCloseEvent *event)
+{
+    QSettings settings;
+    settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
+    settings.setValue(QStringLiteral("window/state"), saveState());
+    m_loader->cancel();
+    QMainWindow::closeEvent(event);
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent *event)
+{
+    const QList<QUrl> urls = event->mimeData()->urls();
+    if (!urls.isEmpty() && urls.first().isLocalFile())
+        event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent *event)
+{
+    const QList<QUrl> urls = event->mimeData()->urls();
+    if (urls.isEmpty() || !urls.first().isLocalFile())
+        return;
+    event->acceptProposedAction();
+    openFile(urls.first().toLocalFile());
+}
+
+} // namespace moescope::ui

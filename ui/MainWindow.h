@@ -1,0 +1,102 @@
+#pragma once
+// The desktop window: linked views of one dump around one shared selection.
+// The overview sits in the middle; the histogram, training and what-if pages, the
+// expert profile and the routing map are docks whose arrangement is remembered
+// (QSettings), as are the window geometry and the recent files. Files open from the
+// File menu, by drag and drop, or from the command line; opening and every long
+// computation run in the background with progress and cancel in the status bar.
+#include "DumpSnapshot.h"
+
+#include <QMainWindow>
+
+class QLabel;
+class QMenu;
+class QProgressBar;
+class QStackedWidget;
+class QToolButton;
+
+namespace moescope::ui {
+
+class ChartSource;
+class DumpLoader;
+class ExpertProfileView;
+class JobSlot;
+class MessageBanner;
+class OverviewView;
+class RoutingMapView;
+class SelectionModel;
+class TrainingView;
+class UtilizationView;
+class WhatIfView;
+
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+public:
+    explicit MainWindow(QWidget *parent = nullptr);
+    ~MainWindow() override;
+
+    void openFile(const QString &path);
+    DumpSnapshotPtr snapshot() const { return m_snapshot; }
+    SelectionModel *selection() const { return m_selection; }
+    DumpLoader *loader() const { return m_loader; }
+    OverviewView *overview() const { return m_overview; }
+    UtilizationView *utilization() const { return m_utilization; }
+    RoutingMapView *routingMap() const { return m_routingMap; }
+    ExpertProfileView *profile() const { return m_profile; }
+    TrainingView *training() const { return m_training; }
+    WhatIfView *whatIf() const { return m_whatIf; }
+    MessageBanner *banner() const { return m_banner; }
+    QStringList recentFiles() const;
+    // Every exportable chart, by its CLI name.
+    QList<ChartSource *> charts() const;
+
+signals:
+    void dumpShown(const QString &path);
+    void openFailed(const QString &path, const QString &message);
+
+protected:
+    void closeEvent(QCloseEvent *event) override;
+    void dragEnterEvent(QDragEnterEvent *event) override;
+    void dropEvent(QDropEvent *event) override;
+
+private:
+    void createMenus();
+    void createDocks();
+    void createStatusBar();
+    void trackJob(JobSlot *job);
+    void showSnapshot(const DumpSnapshotPtr &snapshot);
+    void showSummary(const QString &path, const DumpInfo &info);
+    void showSelectionText();
+    void addRecentFile(const QString &path);
+    void rebuildRecentMenu();
+    void openDialog();
+    void openSample(const QString &path);
+    void exportChartInteractively(ChartSource *chart);
+    void exportReport();
+    void restoreSettings();
+
+    SelectionModel *m_selection;
+    DumpLoader *m_loader;
+    DumpSnapshotPtr m_snapshot;
+    MessageBanner *m_banner;
+    QStackedWidget *m_center;
+    QLabel *m_placeholder;
+    OverviewView *m_overview;
+    UtilizationView *m_utilization;
+    RoutingMapView *m_routingMap;
+    ExpertProfileView *m_profile;
+    TrainingView *m_training;
+    WhatIfView *m_whatIf;
+    QMenu *m_recentMenu = nullptr;
+    QMenu *m_viewMenu = nullptr;
+    QLabel *m_summaryLabel;
+    QLabel *m_selectionLabel;
+    QLabel *m_jobLabel;
+    QProgressBar *m_progress;
+    QToolButton *m_cancel;
+    JobSlot *m_activeJob = nullptr;
+    JobSlot *m_reportJob;
+    QList<QAction *> m_needsDump;
+};
+
+} // namespace moescope::ui

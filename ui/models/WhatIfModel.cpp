@@ -1,0 +1,118 @@
+#include "WhatIfModel.h"
+
+#include "ExpertPalette.h"
+#include "Format.h"
+
+namespace moescope::ui {
+
+WhatIfModel::WhatIfModel(QObject *parent) : QAbstractTableModel(parent) {}
+
+void WhatIfModel::setRows(const DumpSnapshotPtr &snapshot, std::vector<WhatIfRow> rows)
+{
+    beginResetModel();
+    m_snapshot = snapshot;
+    m_rows = std::move(rows);
+    endResetModel();
+}
+
+void WhatIfModel::clear()
+{
+    beginResetModel();
+    m_rows.clear();
+    endResetModel();
+}
+
+int WhatIfModel::rowCount(const QModelIndex &parent) const { return parent.isValid() ? 0 : int(m_rows.size()); }
+
+int WhatIfModel::columnCount(const QModelIndex &parent) const { return parent.isValid() ? 0 : ColumnCount; }
+
+QVariant WhatIfModel::data(const QModelIndex &index, int role) const
+{
+    if (!checkIndex(index, CheckIndexOption::IndexIsValid) || !m_snapshot)
+        return {};
+    const WhatIfRow &r = m_rows[std::size_t(index.row())];
+    const int c = index.column();
+    auto number = [&](int column) -> double {
+        switch (column) {
+        case DroppedBeforeColumn: return r.before.drops.droppedFraction;
+        case DroppedAfterColumn: return r.after.drops.droppedFraction;
+        case FullyDroppedAfterColumn: return r.after.drops.fullyDroppedFraction;
+        case HotBeforeColumn: return double(r.before.load.hot.size());
+        case HotAfterColumn: return double(r.after.load.hot.size());
+        case ColdBeforeColumn: return double(r.before.load.cold.size());
+        case ColdAfterColumn: return double(r.after.load.cold.size());
+        case CvBeforeColumn: return r.before.load.cv;
+        case CvAfterColumn: return r.after.load.cv;
+        case AgreementColumn: return r.after.agreement.value_or(-1.0);
+        default: return r.layer;
+        }
+    };
+    switch (role) {
+    case Qt::DisplayRole:
+        switch (c) {
+        case LayerColumn: return m_snapshot->layerName(r.layer);
+        case DroppedBeforeColumn:
+        case DroppedAfterColumn:
+        case FullyDroppedAfterColumn: return formatPercent(number(c), 2);
+        case CvBeforeColumn:
+        case CvAfterColumn: return formatNumber(number(c), 3);
+        case AgreementColumn: return r.after.agreement ? formatPercent(*r.after.agreement, 1) : QStringLiteral("-");
+        default: return QString::number(int(number(c)));
+        }
+    case SortRole: return number(c);
+    case LayerRole: return r.layer;
+    case Qt::TextAlignmentRole:
+        return c == LayerColumn ? int(Qt::AlignLeft | Qt::AlignVCenter) : int(Qt::AlignRight | Qt::AlignVCenter);
+    case Qt::ForegroundRole: {
+        // After-columns: green where the change helps, red where it hurts.
+        auto compare = [&](double before, double after, bool lowerIsBetter) -> QVariant {
+            if (std::abs(after - before) < 1e-12)
+                return {};
+            return (after < before) == lowerIsBetter ? QColor(0x1d, 0x7a, 0x32) : LoadColours::hot().darker(115);
+        };
+        switch (c) {
+        case DroppedAfterColumn: return compare(number(DroppedBeforeColumn), number(c), true);
+        case HotAfterColumn: return compare(number(HotBeforeColumn), number(c), true);
+        case ColdAfterColumn: return compare(number(ColdBeforeColumn), number(c), true);
+        case CvAfterColumn: return compare(number(CvBeforeColumn), number(c), true);
+        default: return {};
+        }
+    }
+    default:
+        return {};
+    }
+}
+
+QVariant WhatIfModel::headerData(int section, Qt::Orientation orientation, int role) const
+{
+    if (orientation != Qt::Horizontal)
+        return {};
+    if (role == Qt::DisplayRole) {
+        switch (section) {
+        case LayerColumn: return tr("Layer");
+        case DroppedBeforeColumn: return tr("Dropped\nbefore");
+        case DroppedAfterColumn: return tr("Dropped\nafter");
+        case FullyDroppedAfterColumn: return tr("Skipped\nafter");
+        case HotBeforeColumn: return tr("Hot\nbefore");
+        case HotAfterColumn: return tr("Hot\nafter");
+        case ColdBeforeColumn: return tr("Cold\nbefore");
+        case ColdAfterColumn: return tr("Cold\nafter");
+        case CvBeforeColumn: return tr("CV\nbefore");
+        case CvAfterColumn: return tr("CV\nafter");
+        case AgreementColumn: return tr("Same\nexperts");
+        default: return {};
+        }
+    }
+    if (role == Qt::ToolTipRole) {
+        switch (section) {
+        case DroppedBeforeColumn: return tr("Assignments the capacity would drop with the dump's own choices");
+        case DroppedAfterColumn: return tr("Assignments dropped after re-routing with these settings");
+        case FullyDroppedAfterColumn: return tr("Tokens that lose all k assignments and skip the layer");
+        case AgreementColumn: return tr("Tokens whose re-routed experts equal the recorded ones");
+        default: return {};
+        }
+    }
+    return {};
+}
+
+} // namespace moescope::ui

@@ -1,0 +1,79 @@
+#include "PlotWidget.h"
+
+#include "PlotStyle.h"
+
+#include <QContextMenuEvent>
+#include <QHelpEvent>
+#include <QMenu>
+#include <QPicture>
+#include <QToolTip>
+#include <QVBoxLayout>
+#include <qcustomplot.h>
+
+namespace moescope::ui {
+
+PlotWidget::PlotWidget(QWidget *parent) : QWidget(parent), m_plot(new QCustomPlot(this))
+{
+    auto *layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addWidget(m_plot);
+    PlotStyle::apply(m_plot);
+    m_plot->addLayer(QStringLiteral("marks"), m_plot->layer(QStringLiteral("main")), QCustomPlot::limAbove);
+    m_plot->layer(QStringLiteral("marks"))->setMode(QCPLayer::lmBuffered);
+    m_plot->setContextMenuPolicy(Qt::CustomContextMenu);
+    connect(m_plot, &QWidget::customContextMenuRequested, this, [this](const QPoint &pos) {
+        QMenu menu;
+        menu.addAction(tr("Export chart..."), this, &PlotWidget::exportRequested);
+        menu.exec(m_plot->mapToGlobal(pos));
+    });
+    m_plot->installEventFilter(this);
+    m_plot->setMouseTracking(true);
+}
+
+PlotWidget::~PlotWidget() = default;
+
+QSize PlotWidget::defaultExportSize() const { return {1000, 600}; }
+
+QCPLayer *PlotWidget::overlayLayer() const { return m_plot->layer(QStringLiteral("marks")); }
+
+void PlotWidget::replotAll() { m_plot->replot(QCustomPlot::rpQueuedReplot); }
+
+void PlotWidget::replotOverlay() { overlayLayer()->replot(); }
+
+void PlotWidget::renderChart(QPainter &painter, const QSize &size)
+{
+    // QCustomPlot draws only with its own painter; a QPicture records that drawing as
+    // vector commands that any painter can replay.
+    QPicture picture;
+    {
+        QCPPainter recorder(&picture);
+        m_plot->toPainter(&recorder, size.width(), size.height());
+    }
+    painter.save();
+    painter.setClipRect(QRect(QPoint(0, 0), size));
+    painter.drawPicture(0, 0, picture);
+    painter.restore();
+}
+
+bool PlotWidget::eventFilter(QObject *watched, QEvent *event)
+{
+    if (watched == m_plot) {
+        if (event->type() == QEvent::ToolTip) {
+            auto *help = static_cast<QHelpEvent *>(event);
+            const QString text = toolTipAt(help->pos());
+            if (text.isEmpty())
+                QToolTip::hideText();
+            else
+                QToolTip::showText(help->globalPos(), text, m_plot);
+            return true;
+        }
+        if (event->type() == QEvent::MouseButtonPress) {
+            auto *mouse = static_cast<QMouseEvent *>(event);
+            if (mouse->button() == Qt::LeftButton)
+                clickedAt(mouse->position().toPoint());
+        }
+    }
+    return QWidget::eventFilter(watched, event);
+}
+
+} // namespace moescope::ui

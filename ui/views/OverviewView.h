@@ -1,0 +1,39 @@
+#pragma once
+// The first thing users see: the layer x expert load heatmap above the table of each
+// layer's health, worst layers tinted. A cell or a row selects a layer (and expert).
+#include "DumpSnapshot.h"
+#include "Selection.h"
+
+#include <QWidget>
+
+class QTableView;
+class QSortFilterProxyModel;
+
+namespace moescope::ui {
+
+class LayerHealthModel;
+class LoadHeatmapPlot;
+class SelectionModel;
+
+class OverviewView : public QWidget {
+    Q_OBJECT
+public:
+    OverviewView(SelectionModel *selection, QWidget *parent = nullptr);
+
+    void setSnapshot(const DumpSnapshotPtr &snapshot);
+    LoadHeatmapPlot *heatmap() const { return m_heatmap; }
+    QTableView *healthTable() const { return m_table; }
+    LayerHealthModel *healthModel() const { return m_model; }
+
+private:
+    void showSelection(const Selection &selection);
+
+    SelectionModel *m_selection;
+    LoadHeatmapPlot *m_heatmap;
+    LayerHealthModel *m_model;
+    QSortFilterProxyModel *m_proxy;
+    QTableView *m_table;
+    bool m_syncing = false;
+};
+
+} // namespace moescope::ui
