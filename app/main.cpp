@@ -16,6 +16,10 @@ void printUsage()
                  "  moescope route FILE [--scoring softmax|sigmoid] [--top-k K] [--capacity-factor CF]\n"
                  "                 [--drop token-order|score-priority|none] [--capacity-group dump|sequence]\n"
                  "                 [--device cpu|gpu|auto] [--json]\n"
+                 "                 [--sweep-capacity A:B:STEP]    drops for every capacity factor A, A+STEP, .. B\n"
+                 "                 [--expert-choice]              each expert takes its C best tokens; who is left out\n"
+                 "                 [--balance-bias U [--batch-tokens B]]  bias balancing (DeepSeek-V3) replayed in\n"
+                 "                                                batches of B tokens (default 4096), update rate U\n"
                  "  moescope profile FILE --layer L --expert E [--top N] [--json]\n"
                  "  moescope export FILE --chart NAME [--layer L] [--expert E] [--sequence S] -o OUT\n"
                  "Exit codes: 0 success, 1 a file refused, 2 bad arguments.\n";

@@ -232,11 +232,11 @@ void MainWindow::createStatusBar()
 void MainWindow::trackJob(JobSlot *job)
 {
     connect(job, &JobSlot::busyChanged, this, [this, job](bool busy) {
-        if (busy) {
-            m_activeJob = job;
-        } else if (m_activeJob == job) {
-            m_activeJob = nullptr;
-        }
+        // The status bar shows the most recently started of the running jobs.
+        m_busyJobs.removeAll(job);
+        if (busy)
+            m_busyJobs.append(job);
+        m_activeJob = m_busyJobs.isEmpty() ? nullptr : m_busyJobs.last();
         const bool show = m_activeJob != nullptr;
         m_progress->setVisible(show);
         m_cancel->setVisible(show);

@@ -95,6 +95,7 @@ private:
     QProgressBar *m_progress;
     QToolButton *m_cancel;
     JobSlot *m_activeJob = nullptr;
+    QList<JobSlot *> m_busyJobs;
     JobSlot *m_reportJob;
     QList<QAction *> m_needsDump;
 };

@@ -23,4 +23,8 @@ Device parseDevice(const std::string &name); // "cpu", "gpu" or "auto"; std::inv
 // why `auto` fell back to the CPU.
 std::unique_ptr<RoutingBackend> makeBackend(Device device, std::string &notice);
 
+struct OpenClTestHooks;
+// The same with OpenCL test hooks (OpenClBackend.h).
+std::unique_ptr<RoutingBackend> makeBackend(Device device, std::string &notice, const OpenClTestHooks &hooks);
+
 } // namespace moescope

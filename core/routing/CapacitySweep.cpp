@@ -5,6 +5,7 @@
 #include <limits>
 #include <numeric>
 #include <stdexcept>
+#include <utility>
 
 namespace moescope {
 
@@ -63,13 +64,11 @@ CapacityRanks rankAssignments(const LayerChoices &c, const std::vector<std::int6
     r.minRank.assign(std::size_t(validCount), std::numeric_limits<std::int32_t>::max());
     r.group.assign(std::size_t(validCount), 0);
 
-    std::vector<std::int64_t> fill(c.numExperts);
+    const std::size_t k = std::size_t(c.topK), E = std::size_t(c.numExperts);
+    std::vector<std::int64_t> fill(E), next(k * E);
     std::vector<Slot> order;
     for (std::size_t g = 0; g + 1 < bounds.size(); ++g) {
         const std::int64_t begin = bounds[g], end = bounds[g + 1];
-        admissionOrder(c, begin, end, policy, order);
-        if (order.size() >= std::size_t(std::numeric_limits<std::int32_t>::max()))
-            throw std::invalid_argument("a capacity group holds 2^31 assignments or more");
         std::int64_t tokens = 0;
         for (std::int64_t t = begin; t < end; ++t)
             if (c.valid[t]) {
@@ -77,6 +76,38 @@ CapacityRanks rankAssignments(const LayerChoices &c, const std::vector<std::int6
                 ++tokens;
             }
         r.groupTokens.push_back(tokens);
+        if (std::size_t(tokens) * k >= std::size_t(std::numeric_limits<std::int32_t>::max()))
+            throw std::invalid_argument("a capacity group holds 2^31 assignments or more");
+        if (policy != DropPolicy::ScorePriority) {
+            // Token order without building it: expert e's queue holds all slot-0
+            // assignments to e in position order, then the slot-1 ones, ... So the rank
+            // of (t, s) is the number of slot < s assignments to e plus the slot-s ones
+            // before t: one pass for the counts per (slot, expert), one for the ranks.
+            std::fill(next.begin(), next.end(), 0);
+            for (std::int64_t t = begin; t < end; ++t)
+                if (c.valid[t])
+                    for (std::size_t s = 0; s < k; ++s)
+                        ++next[s * E + std::size_t(c.ids[std::size_t(t) * k + s])];
+            for (std::size_t e = 0; e < E; ++e) { // counts -> first rank of each (slot, expert)
+                std::int64_t before = 0;
+                for (std::size_t s = 0; s < k; ++s)
+                    before += std::exchange(next[s * E + e], before);
+            }
+            for (std::int64_t t = begin; t < end; ++t) {
+                if (!c.valid[t])
+                    continue;
+                const std::int64_t v = row[t];
+                std::int32_t best = std::numeric_limits<std::int32_t>::max();
+                for (std::size_t s = 0; s < k; ++s) {
+                    const auto rank = std::int32_t(next[s * E + std::size_t(c.ids[std::size_t(t) * k + s])]++);
+                    r.ranks[std::size_t(v) * k + s] = rank;
+                    best = std::min(best, rank);
+                }
+                r.minRank[v] = best;
+            }
+            continue;
+        }
+        admissionOrder(c, begin, end, policy, order);
         std::fill(fill.begin(), fill.end(), 0);
         for (const Slot &a : order) {
             const int e = c.ids[a.token * c.topK + a.slot];

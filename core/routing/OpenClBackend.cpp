@@ -384,18 +384,27 @@ private:
 
 } // namespace
 
-std::vector<OpenClDeviceInfo> openClDevices(std::string *problem)
+std::vector<OpenClDeviceInfo> openClDevices(std::string *problem, const OpenClTestHooks &hooks)
 {
     std::vector<OpenClDeviceInfo> out;
     for (const auto &d : opencl::listDevices(problem))
-        out.push_back({d.name, d.gpu});
+        out.push_back({d.name, d.gpu || hooks.anyDeviceIsGpu});
     return out;
 }
 
+std::vector<OpenClDeviceInfo> openClDevices(std::string *problem) { return openClDevices(problem, {}); }
+
 std::unique_ptr<RoutingBackend> makeOpenClBackend(bool gpuOnly, bool fallbackOnError)
 {
+    return makeOpenClBackend(gpuOnly, fallbackOnError, {});
+}
+
+std::unique_ptr<RoutingBackend> makeOpenClBackend(bool gpuOnly, bool fallbackOnError, const OpenClTestHooks &hooks)
+{
     std::string problem;
-    const std::vector<opencl::DeviceEntry> devices = opencl::listDevices(&problem);
+    std::vector<opencl::DeviceEntry> devices = opencl::listDevices(&problem);
+    for (auto &d : devices)
+        d.gpu |= hooks.anyDeviceIsGpu;
     const opencl::DeviceEntry *pick = nullptr;
     for (const auto &d : devices)
         if (d.gpu && !pick)
@@ -405,7 +414,7 @@ std::unique_ptr<RoutingBackend> makeOpenClBackend(bool gpuOnly, bool fallbackOnE
     if (!pick)
         throw std::runtime_error(devices.empty() ? "no OpenCL device found (" + problem + ")"
                                                  : std::string("no GPU-type OpenCL device found"));
-    const auto rt = opencl::runtimeFor(*pick);
+    const auto rt = opencl::runtimeFor(*pick, hooks.extraBuildOptions);
     try {
         return std::make_unique<OpenClBackend>(rt, fallbackOnError);
     } catch (const cl::Error &e) {

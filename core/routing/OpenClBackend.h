@@ -21,6 +21,8 @@ struct OpenClDeviceInfo {
 // The OpenCL devices of this machine; empty (and `problem` set) when there is no
 // OpenCL platform or device. Never throws.
 std::vector<OpenClDeviceInfo> openClDevices(std::string *problem = nullptr);
+struct OpenClTestHooks;
+std::vector<OpenClDeviceInfo> openClDevices(std::string *problem, const OpenClTestHooks &hooks);
 
 // The backend on the first GPU-type device, else (unless gpuOnly) on the first device
 // of any type. The kernels are built here, once per device and process. With
@@ -28,5 +30,13 @@ std::vector<OpenClDeviceInfo> openClDevices(std::string *problem = nullptr);
 // (takeWarnings) instead of throwing. Throws std::runtime_error when there is no
 // suitable device or the kernels do not build.
 std::unique_ptr<RoutingBackend> makeOpenClBackend(bool gpuOnly = false, bool fallbackOnError = false);
+
+// For tests: treat every OpenCL device as a GPU-type device (so `auto` can be tried on
+// PoCL) and add options to the kernel build (a bad one makes the build fail).
+struct OpenClTestHooks {
+    bool anyDeviceIsGpu = false;
+    std::string extraBuildOptions;
+};
+std::unique_ptr<RoutingBackend> makeOpenClBackend(bool gpuOnly, bool fallbackOnError, const OpenClTestHooks &hooks);
 
 } // namespace moescope

@@ -27,6 +27,11 @@ const char *errorName(cl_int code)
     case CL_INVALID_KERNEL_ARGS: return "CL_INVALID_KERNEL_ARGS";
     case CL_INVALID_WORK_GROUP_SIZE: return "CL_INVALID_WORK_GROUP_SIZE";
     case CL_INVALID_BUFFER_SIZE: return "CL_INVALID_BUFFER_SIZE";
+    case CL_INVALID_BUILD_OPTIONS: return "CL_INVALID_BUILD_OPTIONS";
+    case CL_INVALID_PROGRAM_EXECUTABLE: return "CL_INVALID_PROGRAM_EXECUTABLE";
+    case CL_INVALID_KERNEL_NAME: return "CL_INVALID_KERNEL_NAME";
+    case CL_INVALID_MEM_OBJECT: return "CL_INVALID_MEM_OBJECT";
+    case CL_INVALID_COMMAND_QUEUE: return "CL_INVALID_COMMAND_QUEUE";
     case -1001: return "CL_PLATFORM_NOT_FOUND_KHR (no OpenCL platform installed)";
     default: return nullptr;
     }
@@ -78,12 +83,13 @@ std::vector<DeviceEntry> listDevices(std::string *problem)
     return out;
 }
 
-std::shared_ptr<const Runtime> runtimeFor(const DeviceEntry &entry)
+std::shared_ptr<const Runtime> runtimeFor(const DeviceEntry &entry, const std::string &buildOptions)
 {
     static std::mutex mutex;
-    static std::map<cl_device_id, std::shared_ptr<const Runtime>> built;
+    static std::map<std::pair<cl_device_id, std::string>, std::shared_ptr<const Runtime>> built;
     std::lock_guard lock(mutex);
-    const auto found = built.find(entry.device());
+    const auto key = std::make_pair(entry.device(), buildOptions);
+    const auto found = built.find(key);
     if (found != built.end())
         return found->second;
 
@@ -95,7 +101,7 @@ std::shared_ptr<const Runtime> runtimeFor(const DeviceEntry &entry)
         rt->program = cl::Program(rt->context, std::string(kRoutingKernelSource));
         try {
             // No fast-math: isfinite() must keep working and exp() stay accurate.
-            rt->program.build({entry.device}, "-cl-std=CL1.2");
+            rt->program.build({entry.device}, ("-cl-std=CL1.2 " + buildOptions).c_str());
         } catch (const cl::Error &e) {
             std::string log;
             try {
@@ -108,7 +114,7 @@ std::shared_ptr<const Runtime> runtimeFor(const DeviceEntry &entry)
     } catch (const cl::Error &e) {
         throw std::runtime_error("OpenCL: cannot use " + entry.name + ": " + errorText(e));
     }
-    built.emplace(entry.device(), rt);
+    built.emplace(key, rt);
     return rt;
 }
 

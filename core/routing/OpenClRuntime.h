@@ -40,9 +40,10 @@ struct Runtime {
     std::string deviceName;
 };
 
-// The runtime of `entry`'s device, built on first use. Thread-safe. Throws
-// std::runtime_error (with the build log) when the program does not build.
-std::shared_ptr<const Runtime> runtimeFor(const DeviceEntry &entry);
+// The runtime of `entry`'s device, built on first use with `buildOptions` added to
+// the compiler's. Thread-safe. Throws std::runtime_error (with the build log) when the
+// program does not build.
+std::shared_ptr<const Runtime> runtimeFor(const DeviceEntry &entry, const std::string &buildOptions = {});
 
 // "what (CL_ERROR_NAME)" for a failed call.
 std::string errorText(const cl::Error &e);

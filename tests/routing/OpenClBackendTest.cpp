@@ -10,6 +10,7 @@
 #include "routing/CapacitySweep.h"
 #include "routing/OpenClBackend.h"
 #include "stats/CapacityDrops.h"
+#include "support/Throws.h"
 
 #include <QElapsedTimer>
 #include <QTest>
@@ -221,6 +222,30 @@ private slots:
             anyGpu |= d.gpu;
         const auto automatic = makeBackend(Device::Auto, notice);
         QCOMPARE(automatic->name().rfind("opencl", 0) == 0, anyGpu);
+    }
+
+    void autoFallsBackWhenKernelsDoNotBuild()
+    {
+        // Pretend the PoCL device is a GPU, so that `auto` picks OpenCL.
+        OpenClTestHooks hooks;
+        hooks.anyDeviceIsGpu = true;
+        std::string notice;
+        const auto working = makeBackend(Device::Auto, notice, hooks);
+        QVERIFY2(working->name().rfind("opencl", 0) == 0, working->name().c_str());
+        // Now the kernel build fails: `auto` warns and routes on the CPU ...
+        hooks.extraBuildOptions = "-cl-no-such-option";
+        const auto fallback = makeBackend(Device::Auto, notice, hooks);
+        QVERIFY2(fallback->name().rfind("cpu", 0) == 0, fallback->name().c_str());
+        QVERIFY2(QString::fromStdString(notice).startsWith("warning:") && QString::fromStdString(notice).contains("CPU"),
+                 notice.c_str());
+        const TestLogits logits = makeLogits(300, 8, LogitsType::Float16, 2);
+        RoutingRules rules;
+        rules.topK = 2;
+        const QString diff = compareWithReference(referenceRoute(logits.seen, 300, 8, rules),
+                                                  runBackend(*fallback, logits, rules), -1.0, 2e-6);
+        QVERIFY2(diff.isEmpty(), qPrintable(diff));
+        // ... while an explicit `gpu` reports the failure as an error.
+        QVERIFY(throws<std::runtime_error>([&] { makeBackend(Device::Gpu, notice, hooks); }));
     }
 };
 

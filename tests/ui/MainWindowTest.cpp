@@ -12,6 +12,8 @@
 #include "models/WhatIfModel.h"
 #include "plots/TrainingPlot.h"
 #include "views/ExpertProfileView.h"
+#include "views/RoutingMapCanvas.h"
+#include "views/RoutingMapView.h"
 #include "views/TrainingView.h"
 #include "views/WhatIfView.h"
 
@@ -24,6 +26,8 @@
 #include <QSignalSpy>
 #include <QSortFilterProxyModel>
 #include <QTest>
+#include <QToolTip>
+#include <QWheelEvent>
 
 using namespace moescope;
 using namespace moescope::ui;
@@ -189,6 +193,56 @@ private slots:
         QVERIFY(!whatIf->job()->isBusy());
         QTest::qWait(300);
         QCOMPARE(finished.count(), 0);
+    }
+
+    void routingMapZoomsClicksAndExplains()
+    {
+        MainWindow window;
+        window.resize(1400, 900);
+        window.show();
+        QSignalSpy shown(&window, &MainWindow::dumpShown);
+        window.openFile(m_dump->qpath());
+        QVERIFY(shown.wait(15000));
+        RoutingMapCanvas *map = window.routingMap()->canvas();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        const double fitted = map->pixelsPerToken();
+        map->showRange(10, 30);
+        QVERIFY(map->pixelsPerToken() > fitted);
+        QVERIFY(map->viewBegin() >= 9.5 && map->viewBegin() <= 10.5);
+
+        // Find a cell: scan the viewport for a point inside the map.
+        QPoint cell;
+        std::int64_t position = -1;
+        int layer = -1;
+        for (int y = 0; y < map->viewport()->height() && position < 0; y += 4)
+            for (int x = map->viewport()->width() / 2; x < map->viewport()->width() && position < 0; x += 4)
+                if (map->cellAt(QPoint(x, y), position, layer))
+                    cell = QPoint(x, y);
+        QVERIFY(position >= 10 && position < 45);
+
+        // The tooltip names the token, the layer and the experts, then the gate weights.
+        QHelpEvent help(QEvent::ToolTip, cell, map->viewport()->mapToGlobal(cell));
+        QApplication::sendEvent(map->viewport(), &help);
+        QTRY_VERIFY_WITH_TIMEOUT(QToolTip::text().contains(QStringLiteral("expert(s)")), 2000);
+        QVERIFY(QToolTip::text().contains(window.snapshot()->tokenDisplay(position).toHtmlEscaped()));
+        QTRY_VERIFY_WITH_TIMEOUT(QToolTip::text().contains(QStringLiteral("gate weights")), 5000);
+
+        // A click selects that position, its token, layer and best expert.
+        QTest::mouseClick(map->viewport(), Qt::LeftButton, {}, cell);
+        const Selection s = window.selection()->current();
+        QCOMPARE(s.position, position);
+        QCOMPARE(s.layer, layer);
+        QCOMPARE(s.tokenId, window.snapshot()->analysis.tokenIds[std::size_t(position)]);
+        QCOMPARE(s.expert, window.snapshot()->analysis.bestExpert(std::size_t(layer), position));
+
+        // The wheel zooms around the cursor.
+        const double before = map->pixelsPerToken();
+        QWheelEvent wheel(QPointF(cell), QPointF(map->viewport()->mapToGlobal(cell)), {}, QPoint(0, -240),
+                          Qt::NoButton, Qt::NoModifier, Qt::NoScrollPhase, false);
+        QApplication::sendEvent(map->viewport(), &wheel);
+        QVERIFY(map->pixelsPerToken() < before);
+        map->zoomToFit();
+        QCOMPARE(map->viewBegin(), 0.0);
     }
 
 private:

@@ -1,6 +1,8 @@
 // moescope_ui_shots DUMP OUTDIR: opens DUMP in the main window and saves what each
 // view looks like (whole window, zoomed routing map, search, training, what-if) as
 // PNGs, for a person to look at. Not a test; run it under Xvfb or offscreen.
+// moescope_ui_shots DUMP --bench: times the GUI thread's share of scrolling the
+// routing map at several zoom levels (the milliseconds a scroll step blocks it).
 #include "MainWindow.h"
 #include "SelectionModel.h"
 #include "views/ExpertProfileView.h"
@@ -11,6 +13,7 @@
 #include <QApplication>
 #include <QDir>
 #include <QDockWidget>
+#include <QElapsedTimer>
 #include <QLineEdit>
 #include <QSignalSpy>
 #include <QTest>
@@ -44,6 +47,7 @@ int main(int argc, char **argv)
     }
     const QString dump = QString::fromLocal8Bit(argv[1]);
     const QDir out(QString::fromLocal8Bit(argv[2]));
+    const bool bench = QString::fromLocal8Bit(argv[2]) == u"--bench";
     MainWindow window;
     window.resize(1600, 1000);
     window.show();
@@ -52,6 +56,25 @@ int main(int argc, char **argv)
     if (!shown.wait(120000)) {
         std::cerr << "could not open " << argv[1] << "\n";
         return 1;
+    }
+    if (bench) {
+        RoutingMapCanvas *map = window.routingMap()->canvas();
+        QTest::qWait(300);
+        const double length = double(window.snapshot()->sequenceEnd(0) - window.snapshot()->sequenceBegin(0));
+        for (double visible : {length, length / 8, 1500.0, 60.0}) {
+            QList<qint64> times;
+            for (int step = 0; step < 40; ++step) {
+                QElapsedTimer clock;
+                clock.start();
+                map->showRange(step * visible / 20, visible);
+                map->viewport()->repaint();
+                times << clock.nsecsElapsed() / 1000;
+            }
+            std::sort(times.begin(), times.end());
+            std::cout << "visible " << qint64(visible) << " tokens: median " << times[20] / 1000.0 << " ms, max "
+                      << times.last() / 1000.0 << " ms per scroll step on the GUI thread\n";
+        }
+        return 0;
     }
     save(&window, out.filePath(QStringLiteral("1-main.png")));
 

@@ -5,18 +5,26 @@
 #include <QContextMenuEvent>
 #include <QHelpEvent>
 #include <QMenu>
+#include <QLabel>
 #include <QPicture>
+#include <QStackedWidget>
 #include <QToolTip>
 #include <QVBoxLayout>
 #include <qcustomplot.h>
 
 namespace moescope::ui {
 
-PlotWidget::PlotWidget(QWidget *parent) : QWidget(parent), m_plot(new QCustomPlot(this))
+PlotWidget::PlotWidget(QWidget *parent)
+    : QWidget(parent), m_plot(new QCustomPlot(this)), m_stack(new QStackedWidget(this)), m_placeholder(new QLabel(this))
 {
+    m_placeholder->setAlignment(Qt::AlignCenter);
+    m_placeholder->setWordWrap(true);
+    m_placeholder->setStyleSheet(QStringLiteral("color: #777; background: white"));
+    m_stack->addWidget(m_plot);
+    m_stack->addWidget(m_placeholder);
     auto *layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
-    layout->addWidget(m_plot);
+    layout->addWidget(m_stack);
     PlotStyle::apply(m_plot);
     m_plot->addLayer(QStringLiteral("marks"), m_plot->layer(QStringLiteral("main")), QCustomPlot::limAbove);
     m_plot->layer(QStringLiteral("marks"))->setMode(QCPLayer::lmBuffered);
@@ -39,6 +47,12 @@ QCPLayer *PlotWidget::overlayLayer() const { return m_plot->layer(QStringLiteral
 void PlotWidget::replotAll() { m_plot->replot(QCustomPlot::rpQueuedReplot); }
 
 void PlotWidget::replotOverlay() { overlayLayer()->replot(); }
+
+void PlotWidget::setPlaceholder(const QString &text)
+{
+    m_placeholder->setText(text);
+    m_stack->setCurrentWidget(text.isEmpty() ? static_cast<QWidget *>(m_plot) : m_placeholder);
+}
 
 void PlotWidget::renderChart(QPainter &painter, const QSize &size)
 {

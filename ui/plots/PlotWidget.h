@@ -9,6 +9,8 @@
 
 class QCustomPlot;
 class QCPLayer;
+class QLabel;
+class QStackedWidget;
 
 namespace moescope::ui {
 
@@ -33,6 +35,8 @@ protected:
     QCPLayer *overlayLayer() const;
     void replotAll();      // queued: many changes in one event loop turn plot once
     void replotOverlay();
+    // A note in place of the chart while it has nothing to show; empty: the chart.
+    void setPlaceholder(const QString &text);
     // Tooltips follow the mouse: subclasses return the text for a widget position.
     virtual QString toolTipAt(const QPoint &) const { return {}; }
     // A left click at a plot position (selection); the default does nothing.
@@ -41,6 +45,8 @@ protected:
 
 private:
     QCustomPlot *m_plot;
+    QStackedWidget *m_stack;
+    QLabel *m_placeholder;
 };
 
 } // namespace moescope::ui

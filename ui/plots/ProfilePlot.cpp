@@ -26,6 +26,7 @@ ProfilePlot::ProfilePlot(QWidget *parent) : PlotWidget(parent)
     p->plotLayout()->insertRow(0);
     m_title = new QCPTextElement(p, QString(), PlotStyle::titleFont());
     p->plotLayout()->addElement(0, 0, m_title);
+    setPlaceholder(tr("Select an expert to see the tokens it receives."));
 }
 
 void ProfilePlot::clear()
@@ -35,6 +36,7 @@ void ProfilePlot::clear()
     m_bars->data()->clear();
     m_title->setText(QString());
     plot()->clearItems();
+    setPlaceholder(tr("Select an expert to see the tokens it receives."));
     replotAll();
 }
 
@@ -45,6 +47,8 @@ void ProfilePlot::setProfile(const DumpSnapshotPtr &snapshot, int layer, const E
     m_profile = profile;
     QCustomPlot *p = plot();
     p->clearItems();
+    setPlaceholder(profile.tokens.empty() ? tr("Expert %1 receives no token at this layer.").arg(profile.expert)
+                                          : QString());
     const int n = std::min<int>(kTopTokens, int(profile.tokens.size()));
     QVector<double> keys, values;
     QSharedPointer<QCPAxisTickerText> ticks(new QCPAxisTickerText);

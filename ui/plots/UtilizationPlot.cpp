@@ -65,6 +65,13 @@ UtilizationPlot::UtilizationPlot(QWidget *parent) : PlotWidget(parent)
     m_selected->setBrush(QColor(0, 0, 0, 24));
     m_selected->setSelectable(false);
     m_selected->setVisible(false);
+    m_selectedLabel = new QCPItemText(p);
+    m_selectedLabel->setLayer(overlayLayer());
+    m_selectedLabel->setPositionAlignment(Qt::AlignHCenter | Qt::AlignBottom);
+    m_selectedLabel->setFont(PlotStyle::labelFont());
+    m_selectedLabel->setColor(LoadColours::selection());
+    m_selectedLabel->setSelectable(false);
+    m_selectedLabel->setVisible(false);
 
     p->xAxis->setLabel(tr("expert"));
     p->yAxis->setLabel(tr("tokens routed"));
@@ -72,14 +79,23 @@ UtilizationPlot::UtilizationPlot(QWidget *parent) : PlotWidget(parent)
     p->plotLayout()->insertRow(0);
     m_title = new QCPTextElement(p, QString(), PlotStyle::titleFont());
     p->plotLayout()->addElement(0, 0, m_title);
+    // The legend gets its own row under the title: inside the axis rect it would
+    // cover bars, and with 64 or more experts there is no free corner.
     p->legend->setVisible(true);
     p->legend->setFont(PlotStyle::labelFont());
     p->legend->setBorderPen(Qt::NoPen);
-    p->legend->setBrush(QColor(255, 255, 255, 210));
-    p->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    p->legend->setBrush(Qt::NoBrush);
+    p->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
+    p->legend->setMargins(QMargins(0, 0, 0, 0));
+    p->axisRect()->insetLayout()->take(p->legend);
+    p->plotLayout()->insertRow(1);
+    p->plotLayout()->addElement(1, 0, p->legend);
+    p->plotLayout()->setRowStretchFactor(1, 0.001);
+    p->plotLayout()->setRowStretchFactor(0, 0.001);
     m_normal->setName(tr("expert"));
     m_hot->setName(tr("hot (> CF \u00d7 mean)"));
     m_cold->setName(tr("cold (< 0.1 \u00d7 mean)"));
+    setPlaceholder(tr("Open a dump to see each expert's load."));
 }
 
 void UtilizationPlot::setSnapshot(const DumpSnapshotPtr &snapshot)
@@ -118,9 +134,11 @@ void UtilizationPlot::rebuild()
         b->data()->clear();
     if (!hasChartData() || m_layer >= m_snapshot->numLayers()) {
         m_title->setText(QString());
+        setPlaceholder(tr("Open a dump to see each expert's load."));
         replotAll();
         return;
     }
+    setPlaceholder(QString());
     const LayerReport &lr = m_snapshot->analysis.report.layers[std::size_t(m_layer)];
     const int E = m_snapshot->numExperts();
     const double cf = m_snapshot->analysis.report.capacityFactor;
@@ -200,6 +218,7 @@ void UtilizationPlot::setSelectedExpert(int expert)
     m_expert = expert;
     if (!hasChartData() || expert < 0 || expert >= m_snapshot->numExperts()) {
         m_selected->setVisible(false);
+        m_selectedLabel->setVisible(false);
         replotOverlay();
         return;
     }
@@ -209,6 +228,9 @@ void UtilizationPlot::setSelectedExpert(int expert)
     m_selected->topLeft->setCoords(x - 0.5, std::max(double(lr.counts[std::size_t(expert)]), top * 0.02) + top * 0.02);
     m_selected->bottomRight->setCoords(x + 0.5, 0);
     m_selected->setVisible(true);
+    m_selectedLabel->position->setCoords(x, std::max(double(lr.counts[std::size_t(expert)]), top * 0.02) + top * 0.025);
+    m_selectedLabel->setText(QString::number(expert));
+    m_selectedLabel->setVisible(true);
     replotOverlay();
 }
 

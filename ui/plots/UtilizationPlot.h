@@ -54,6 +54,7 @@ private:
     QCPItemStraightLine *m_meanLine, *m_capacityLine;
     QCPItemText *m_meanLabel, *m_capacityLabel;
     QCPItemRect *m_selected;
+    QCPItemText *m_selectedLabel; // the expert's id over its bar: bars of 256 experts are thin
     QCPTextElement *m_title;
 };
 

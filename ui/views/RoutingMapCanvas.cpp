@@ -20,7 +20,7 @@ namespace moescope::ui {
 
 namespace {
 constexpr double kMaxPixelsPerToken = 64.0;
-constexpr std::int64_t kSyncWork = 1'500'000; // positions x layers binned on the GUI thread
+constexpr std::int64_t kSyncWork = 400'000; // positions x layers binned on the GUI thread (a few ms)
 } // namespace
 
 RoutingMapCanvas::RoutingMapCanvas(QWidget *parent)

@@ -2,6 +2,7 @@
 
 #include "Format.h"
 
+#include <QPaintEngine>
 #include <QPainter>
 
 #include <algorithm>
@@ -134,6 +135,22 @@ void RoutingMapPainter::paintCells(QPainter &p, const Layout &lay, double begin,
     const std::int64_t seqBegin = snapshot->sequenceBegin(sequence);
     const bool dim = dimOthers && selection.expert >= 0;
     const QColor selected = ExpertPalette::emphasised(palette.colour(selection.expert));
+    // Colours per expert, made once: a window may hold millions of cells.
+    const int E = snapshot->numExperts();
+    std::vector<QRgb> full(std::size_t(E) + 1), faded(std::size_t(E) + 1);
+    for (int e = -1; e < E; ++e) {
+        full[std::size_t(e + 1)] = palette.colour(e).rgb();
+        faded[std::size_t(e + 1)] = ExpertPalette::dimmed(palette.colour(e)).rgb();
+    }
+    auto cellColour = [&](int l, int c) -> QRgb {
+        const std::size_t e = std::size_t(w.expertAt(l, c) + 1);
+        if (!dim)
+            return full[e];
+        // Where the selected expert was chosen (in any slot) the cell takes its
+        // colour; elsewhere the best expert's colour, faded.
+        const int h = w.highlightAt(l, c);
+        return h == 0 ? faded[e] : h >= 255 ? selected.rgb() : mix(QColor(faded[e]), selected, 0.45 + 0.55 * h / 255.0).rgb();
+    };
     p.save();
     p.setClipRect(lay.map);
     p.setPen(Qt::NoPen);
@@ -141,31 +158,38 @@ void RoutingMapPainter::paintCells(QPainter &p, const Layout &lay, double begin,
     std::vector<int> xs(std::size_t(w.columns) + 1);
     for (int c = 0; c <= w.columns; ++c)
         xs[std::size_t(c)] = lay.map.left() + int(std::lround((double(w.first(c) - seqBegin) - begin) * ppt));
-    for (int l = 0; l < w.layers; ++l) {
-        const int y0 = lay.map.top() + int(std::lround(l * lay.rowHeight));
-        const int y1 = lay.map.top() + int(std::lround((l + 1) * lay.rowHeight));
-        // Runs of one colour become one rectangle: few draw calls, and exact cell
-        // edges in vector exports.
-        int runStart = xs[0];
-        QRgb runColour = 0;
-        for (int c = 0; c < w.columns; ++c) {
-            const int e = w.expertAt(l, c);
-            QColor colour = palette.colour(e);
-            if (dim) {
-                // Where the selected expert was chosen (in any slot) the cell takes its
-                // colour; elsewhere the best expert's colour, faded.
-                const int h = w.highlightAt(l, c);
-                const QColor faded = ExpertPalette::dimmed(colour);
-                colour = h == 0 ? faded : h >= 255 ? selected : mix(faded, selected, 0.45 + 0.55 * h / 255.0);
-            }
-            const QRgb rgb = colour.rgb();
-            if (c > 0 && rgb != runColour) {
-                p.fillRect(QRect(runStart, y0, xs[std::size_t(c)] - runStart, y1 - y0), QColor(runColour));
-                runStart = xs[std::size_t(c)];
-            }
-            runColour = rgb;
+    const QPaintEngine *engine = p.paintEngine();
+    const bool vector = engine && (engine->type() == QPaintEngine::SVG || engine->type() == QPaintEngine::Pdf ||
+                                   engine->type() == QPaintEngine::Picture);
+    if (!vector) {
+        // Raster targets (screen, PNG): one pixel per cell, scaled up without smoothing,
+        // so cells keep hard edges and the whole map is a single draw call.
+        QImage cells(w.columns, w.layers, QImage::Format_RGB32);
+        for (int l = 0; l < w.layers; ++l) {
+            auto *line = reinterpret_cast<QRgb *>(cells.scanLine(l));
+            for (int c = 0; c < w.columns; ++c)
+                line[c] = cellColour(l, c);
         }
-        p.fillRect(QRect(runStart, y0, xs[std::size_t(w.columns)] - runStart, y1 - y0), QColor(runColour));
+        p.setRenderHint(QPainter::SmoothPixmapTransform, false);
+        p.drawImage(QRectF(xs.front(), lay.map.top(), xs.back() - xs.front(), lay.map.height()), cells);
+    } else {
+        for (int l = 0; l < w.layers; ++l) {
+            const int y0 = lay.map.top() + int(std::lround(l * lay.rowHeight));
+            const int y1 = lay.map.top() + int(std::lround((l + 1) * lay.rowHeight));
+            // Vector targets (SVG, PDF): runs of one colour become one rectangle, so
+            // cell edges are exact at any zoom of the document.
+            int runStart = xs[0];
+            QRgb runColour = 0;
+            for (int c = 0; c < w.columns; ++c) {
+                const QRgb rgb = cellColour(l, c);
+                if (c > 0 && rgb != runColour) {
+                    p.fillRect(QRect(runStart, y0, xs[std::size_t(c)] - runStart, y1 - y0), QColor(runColour));
+                    runStart = xs[std::size_t(c)];
+                }
+                runColour = rgb;
+            }
+            p.fillRect(QRect(runStart, y0, xs[std::size_t(w.columns)] - runStart, y1 - y0), QColor(runColour));
+        }
     }
     // Separators once cells are wide enough to tell apart (same-colour neighbours).
     if (ppt >= kGridPixelsPerToken && w.columns == w.end - w.begin) {
