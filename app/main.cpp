@@ -21,7 +21,9 @@ void printUsage()
                  "                 [--balance-bias U [--batch-tokens B]]  bias balancing (DeepSeek-V3) replayed in\n"
                  "                                                batches of B tokens (default 4096), update rate U\n"
                  "  moescope profile FILE --layer L --expert E [--top N] [--json]\n"
-                 "  moescope export FILE --chart NAME [--layer L] [--expert E] [--sequence S] -o OUT\n"
+                 "  moescope export FILE --chart NAME [--layer L] [--expert E] [--sequence S]\n"
+                 "                  [--width W --height H --dpi D] -o OUT.{png,svg,pdf,csv}\n"
+                 "                 charts: overview, utilization, routing-map, profile, training, report\n"
                  "Exit codes: 0 success, 1 a file refused, 2 bad arguments.\n";
 }
 } // namespace

@@ -229,9 +229,13 @@ std::vector<long long> countsIn(const std::string &json, std::size_t from = 0)
     if (at == std::string::npos)
         return v;
     at += 11;
+    while (at < json.size() && json[at] == '[') // the first of nested arrays
+        ++at;
     while (at < json.size() && json[at] != ']') {
         char *end = nullptr;
         v.push_back(std::strtoll(json.c_str() + at, &end, 10));
+        if (end == json.c_str() + at)
+            break; // not a number: stop rather than loop
         at = std::size_t(end - json.c_str());
         while (at < json.size() && (json[at] == ',' || json[at] == ' '))
             ++at;
@@ -295,6 +299,7 @@ double readAndSum(const std::vector<std::uint16_t> &halves, unsigned threads, do
 
 int main(int argc, char **argv)
 {
+    std::setvbuf(stdout, nullptr, _IOLBF, 0); // progress shows while it runs, also through a pipe
     std::string dataDir = "/tmp/moescope-bench";
     int runs = 3;
     unsigned threads = std::max(1u, std::thread::hardware_concurrency());

@@ -16,6 +16,7 @@
 
 #include <cstdio>
 #include <functional>
+#include <future>
 #include <iostream>
 #include <optional>
 
@@ -342,6 +343,9 @@ int routeCommand(const Words &words)
             positions.push_back(l);
     TerminalProgress progress("route");
     const Progress overall = progress.progress();
+    // A layer's statistics (single-threaded) run while the next layer is routed (on
+    // the backend's threads): at most two passes are alive at a time.
+    std::future<LayerReport> pending;
     for (std::size_t i = 0; i < positions.size(); ++i) {
         const std::size_t l = positions[i];
         LayerPassRequest passRequest;
@@ -350,9 +354,8 @@ int routeCommand(const Words &words)
         passRequest.reroute->expertBias = info.layers[l].expertBias; // the layer's own bias is part of its rules
         passRequest.reroute->inputsAreProbabilities = info.layers[l].logitsAreProbabilities;
         passRequest.keepGateProbs = sweepPolicy == DropPolicy::ScorePriority;
-        const LayerPass pass =
+        LayerPass pass =
             runLayerPass(dump, l, passRequest, overall.part(double(i) / positions.size(), double(i + 1) / positions.size()));
-        report.layers.push_back(layerReport(info, l, pass, request));
 
         LayerExtras x;
         x.position = l;
@@ -366,7 +369,14 @@ int routeCommand(const Words &words)
         if (options.balanceRate)
             x.balance = balanceOf(dump, l, *backend, *passRequest.reroute, options);
         extras.push_back(std::move(x));
+        if (pending.valid())
+            report.layers.push_back(pending.get());
+        pending = std::async(std::launch::async, [&info, &request, l, done = std::move(pass)] {
+            return layerReport(info, l, done, request);
+        });
     }
+    if (pending.valid())
+        report.layers.push_back(pending.get());
     for (const auto &w : report.warnings)
         std::cerr << "warning: " << w << "\n";
     for (const auto &w : backend->takeWarnings())

@@ -17,7 +17,7 @@ LayerReport layerReport(const DumpInfo &info, std::size_t position, const LayerP
     r.choicesRecorded = pass.choicesRecorded;
     r.tokens = pass.choices.validTokens();
     r.invalidTokens = pass.invalidTokens;
-    r.counts = pass.choices.counts();
+    r.counts = pass.routedCounts.empty() ? pass.choices.counts() : pass.routedCounts;
     r.load = computeLoad(r.counts, pass.choices.topK, r.tokens, request.capacityFactor);
     if (pass.hasLosses) {
         r.lbLoss = loadBalancingLoss(r.counts, r.tokens, pass.meanProb);
@@ -26,7 +26,7 @@ LayerReport layerReport(const DumpInfo &info, std::size_t position, const LayerP
     }
     CapacityRequest drops = request.drops;
     drops.capacityFactor = request.capacityFactor;
-    r.drops = simulateCapacity(pass.choices, info.sequenceOffsets, drops);
+    r.drops = simulateCapacity(pass.choices, info.sequenceOffsets, drops, &r.counts);
     if (!info.sequenceLabels.empty())
         r.labelShares = labelShares(pass.choices, info.sequenceOffsets, info.sequenceLabels);
     r.agreement = pass.agreement;

@@ -120,6 +120,8 @@ LayerPass runLayerPass(const RoutingDump &dump, std::size_t layer, const LayerPa
         else
             streamLogits<float>(dump, layer, rules, route, chunkRows, *backend, c, totals, rest);
         pass.hasLosses = true;
+        if (route)
+            pass.routedCounts = totals.counts; // counted in the routing pass itself
         pass.invalidTokens = totals.invalidRows;
         pass.meanProb.assign(E, 0.0);
         for (int e = 0; e < E; ++e)

@@ -23,6 +23,7 @@ struct LayerPass {
     LayerChoices choices;
     bool choicesRecorded = false;      // from topk_ids rather than routed here
     bool hasLosses = false;            // the layer has logits
+    std::vector<std::int64_t> routedCounts; // c[e] as the backend counted them while routing; empty otherwise
     std::vector<double> meanProb;      // P[e] over tokens with valid logits
     double zLoss = 0;                  // NaN when the "logits" are probabilities
     std::int64_t invalidTokens = 0;    // rows of logits with NaN or infinity

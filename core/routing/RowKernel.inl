@@ -91,10 +91,12 @@ KERNEL_INLINE void selectTopKRows(const typename K::V *keys, int keysPerRow, int
             if (i == 0)
                 best[r] = key;
             ids[r][i] = K::idOf(key);
-            const typename K::Mask lane = K::equal(lists[r][0], top);
-            for (int d = 0; d + 1 < Depth; ++d)
-                lists[r][d] = K::select(lane, lists[r][d + 1], lists[r][d]);
-            lists[r][Depth - 1] = K::select(lane, K::lowest(), lists[r][Depth - 1]);
+            if (i + 1 < k) { // after the last key taken, nothing to pop
+                const typename K::Mask lane = K::equal(lists[r][0], top);
+                for (int d = 0; d + 1 < Depth; ++d)
+                    lists[r][d] = K::select(lane, lists[r][d + 1], lists[r][d]);
+                lists[r][Depth - 1] = K::select(lane, K::lowest(), lists[r][Depth - 1]);
+            }
         }
 }
 

@@ -32,7 +32,7 @@ struct Assignment {
 
 // Admits the assignments of one group in the given order; counts the drops per token.
 void admit(const LayerChoices &c, const std::vector<Assignment> &order, std::int64_t capacity,
-           std::vector<std::int64_t> &fill, std::vector<std::uint8_t> &dropsOfToken, DropReport &r)
+           std::vector<std::int64_t> &fill, std::vector<std::uint16_t> &dropsOfToken, DropReport &r)
 {
     std::fill(fill.begin(), fill.end(), 0);
     for (const Assignment &a : order) {
@@ -45,6 +45,53 @@ void admit(const LayerChoices &c, const std::vector<Assignment> &order, std::int
             ++r.dropped;
         }
     }
+}
+
+// Token order without building the order. Expert e's queue holds every slot-0
+// assignment to e in position order, then every slot-1 one, ...; so a slot-s
+// assignment is admitted iff fewer than C - (slot < s assignments to e) slot-s ones to
+// e came before it. One pass counts per (slot, expert), one decides: both sequential.
+void admitInTokenOrder(const LayerChoices &c, std::int64_t begin, std::int64_t end, std::int64_t capacity,
+                       std::vector<std::uint16_t> &dropsOfToken, DropReport &r)
+{
+    const std::size_t k = std::size_t(c.topK), E = std::size_t(c.numExperts);
+    std::vector<std::int64_t> roomOf(k * E, 0);
+    // Plain pointers and local sums: byte stores could alias anything else.
+    const std::int32_t *ids = c.ids.data();
+    const std::uint8_t *valid = c.valid.data();
+    std::int64_t *room = roomOf.data();
+    std::uint16_t *lost = dropsOfToken.data();
+    for (std::int64_t t = begin; t < end; ++t)
+        if (valid[t])
+            for (std::size_t s = 0; s < k; ++s)
+                ++room[s * E + std::size_t(ids[std::size_t(t) * k + s])];
+    for (std::size_t e = 0; e < E; ++e) { // counts -> room left for each slot
+        std::int64_t left = capacity;
+        for (std::size_t s = 0; s < k; ++s) {
+            const std::int64_t n = room[s * E + e];
+            room[s * E + e] = left;
+            left = std::max<std::int64_t>(0, left - n);
+        }
+    }
+    std::int64_t dropped = 0;
+    for (std::int64_t t = begin; t < end; ++t) {
+        if (!valid[t])
+            continue;
+        int lostHere = 0;
+        for (std::size_t s = 0; s < k; ++s) {
+            const auto e = std::size_t(ids[std::size_t(t) * k + s]);
+            std::int64_t &left = room[s * E + e];
+            if (left > 0) {
+                --left;
+            } else {
+                ++lostHere;
+                ++r.droppedPerExpert[e];
+            }
+        }
+        lost[t] = std::uint16_t(lost[t] + lostHere);
+        dropped += lostHere;
+    }
+    r.dropped += dropped;
 }
 
 std::vector<Assignment> admissionOrder(const LayerChoices &c, std::int64_t begin, std::int64_t end,
@@ -75,7 +122,7 @@ std::vector<Assignment> admissionOrder(const LayerChoices &c, std::int64_t begin
 } // namespace
 
 DropReport simulateCapacity(const LayerChoices &c, const std::vector<std::int64_t> &sequenceOffsets,
-                            const CapacityRequest &request)
+                            const CapacityRequest &request, const std::vector<std::int64_t> *knownCounts)
 {
     const std::vector<std::int64_t> offsets =
         sequenceOffsets.size() >= 2 ? sequenceOffsets : std::vector<std::int64_t>{0, c.numPositions()};
@@ -84,7 +131,7 @@ DropReport simulateCapacity(const LayerChoices &c, const std::vector<std::int64_
     r.assignments = std::int64_t(c.topK) * T;
     r.droppedPerExpert.assign(c.numExperts, 0);
     r.dropsByPosition.assign(kPositionBins, 0);
-    const auto counts = c.counts();
+    const auto counts = knownCounts ? *knownCounts : c.counts();
     const double mean = double(r.assignments) / c.numExperts;
     if (T > 0)
         r.stragglerFactor = double(*std::max_element(counts.begin(), counts.end())) / mean;
@@ -101,25 +148,36 @@ DropReport simulateCapacity(const LayerChoices &c, const std::vector<std::int64_
         groups.emplace_back(0, c.numPositions());
     }
     std::vector<std::int64_t> fill(c.numExperts);
-    std::vector<std::uint8_t> dropsOfToken(c.numPositions(), 0);
+    // Assignments each token lost (k <= E <= 4096 fits 16 bits).
+    std::vector<std::uint16_t> dropsOfToken(c.numPositions(), 0);
     for (const auto &[begin, end] : groups) {
         std::int64_t groupTokens = 0;
         for (std::int64_t t = begin; t < end; ++t)
             groupTokens += c.valid[t] != 0;
         const std::int64_t capacity = expertCapacity(request.capacityFactor, c.topK, groupTokens, c.numExperts);
         r.capacity = std::max(r.capacity, capacity);
-        admit(c, admissionOrder(c, begin, end, request.policy), capacity, fill, dropsOfToken, r);
+        if (request.policy == DropPolicy::TokenOrder)
+            admitInTokenOrder(c, begin, end, capacity, dropsOfToken, r);
+        else
+            admit(c, admissionOrder(c, begin, end, request.policy), capacity, fill, dropsOfToken, r);
     }
 
     // Where the drops fall: by relative position within each sequence.
     for (std::size_t s = 0; s + 1 < offsets.size(); ++s) {
         const std::int64_t begin = offsets[s], length = offsets[s + 1] - offsets[s];
-        for (std::int64_t t = begin; t < begin + length; ++t) {
-            if (!c.valid[t] || dropsOfToken[t] == 0)
-                continue;
-            const auto bin = std::min<std::int64_t>(kPositionBins - 1, (t - begin) * kPositionBins / length);
-            r.dropsByPosition[bin] += dropsOfToken[t];
-            r.fullyDropped += dropsOfToken[t] >= c.topK;
+        // Bin b holds the t with floor((t - begin) * bins / length) == b: walk the bins'
+        // bounds rather than divide for every token.
+        for (int bin = 0; bin < kPositionBins; ++bin) {
+            const std::int64_t from = begin + (bin * length + kPositionBins - 1) / kPositionBins;
+            const std::int64_t to = begin + ((bin + 1) * length + kPositionBins - 1) / kPositionBins;
+            std::int64_t drops = 0, full = 0;
+            for (std::int64_t t = from; t < to; ++t) {
+                const int lost = c.valid[t] ? dropsOfToken[t] : 0;
+                drops += lost;
+                full += lost >= c.topK;
+            }
+            r.dropsByPosition[bin] += drops;
+            r.fullyDropped += full;
         }
     }
     r.droppedFraction = double(r.dropped) / double(r.assignments);

@@ -37,7 +37,8 @@ std::int64_t expertCapacity(double capacityFactor, int topK, std::int64_t groupT
 
 // sequenceOffsets: [S+1] as in the dump. Score-priority needs choices.gateProbs
 // (throws std::invalid_argument without them).
+// counts: c[e] when the caller has them already (choices.counts() otherwise).
 DropReport simulateCapacity(const LayerChoices &choices, const std::vector<std::int64_t> &sequenceOffsets,
-                            const CapacityRequest &request);
+                            const CapacityRequest &request, const std::vector<std::int64_t> *counts = nullptr);
 
 } // namespace moescope

@@ -84,9 +84,10 @@ def drops(ids, valid, E, k, cf, offsets, per_sequence=False, gate=None):
     for a, b in groups:
         tokens = [t for t in range(a, b) if valid[t]]
         cap = math.ceil(cf * k * len(tokens) / E)
-        order = [(t, s) for s in range(k) for t in tokens]
-        if gate is not None:
-            order.sort(key=lambda ts: -gate[ts[0], ts[1]])  # stable: position, then slot order kept
+        if gate is None:  # token order: slot 0 of every token, then slot 1, ...
+            order = [(t, s) for s in range(k) for t in tokens]
+        else:  # score priority: descending p, ties by position, then slot
+            order = sorted(((t, s) for t in tokens for s in range(k)), key=lambda ts: (-gate[ts[0], ts[1]], ts[0], ts[1]))
         fill = np.zeros(E, np.int64)
         for t, s in order:
             e = ids[t, s]
