@@ -4,6 +4,8 @@
 //   --expert-choice             each expert takes its C best tokens: who is left out;
 //   --balance-bias U [--batch-tokens B]  DeepSeek-V3's bias balancing replayed.
 // Each adds one top-level object to the JSON (per layer inside), after "layers".
+#include "analysis/BalanceReplay.h"
+#include "analysis/LogitsChunks.h"
 #include "cli/Arguments.h"
 #include "cli/Commands.h"
 #include "cli/JsonWriter.h"
@@ -74,44 +76,6 @@ RouteOptions parseOptions(const Arguments &args)
     return o;
 }
 
-// Streams one layer's logits in chunks: float16 as raw halves, float64 as double.
-void forEachChunk(const RoutingDump &dump, std::size_t layer,
-                  const std::function<void(const LogitsView &, std::int64_t)> &use)
-{
-    const DumpInfo &info = dump.info();
-    const int E = info.numExperts;
-    const std::string &type = info.layers[layer].logitsType;
-    const std::uint64_t T = std::uint64_t(info.numTokens);
-    const std::uint64_t chunkRows = std::max<std::uint64_t>(1, (16u << 20) / (std::uint64_t(E) * 8));
-    std::vector<std::uint16_t> halves;
-    std::vector<float> floats;
-    std::vector<double> doubles;
-    for (std::uint64_t begin = 0; begin < T; begin += chunkRows) {
-        const std::uint64_t rows = std::min(chunkRows, T - begin);
-        LogitsView view;
-        view.rows = rows;
-        view.numExperts = E;
-        const std::size_t n = rows * std::size_t(E);
-        if (type == "float16") {
-            halves.resize(n);
-            dump.readLogits(layer, begin, rows, halves.data());
-            view.data = halves.data();
-            view.type = LogitsType::Float16;
-        } else if (type == "float64") {
-            doubles.resize(n);
-            dump.readLogits(layer, begin, rows, doubles.data());
-            view.data = doubles.data();
-            view.type = LogitsType::Float64;
-        } else {
-            floats.resize(n);
-            dump.readLogits(layer, begin, rows, floats.data());
-            view.data = floats.data();
-            view.type = LogitsType::Float32;
-        }
-        use(view, std::int64_t(begin));
-    }
-}
-
 ExpertChoiceResult expertChoiceOf(const RoutingDump &dump, std::size_t layer, const LayerPass &pass,
                                   const RoutingRules &rules, double capacityFactor, CapacityGroup grouping)
 {
@@ -127,18 +91,10 @@ ExpertChoiceResult expertChoiceOf(const RoutingDump &dump, std::size_t layer, co
         validPerGroup.push_back(n);
     }
     ExpertChoiceRouter router(info.numExperts, rules, capacityFactor, bounds, validPerGroup);
-    forEachChunk(dump, layer, [&](const LogitsView &chunk, std::int64_t begin) { router.add(chunk, begin); });
+    forEachLogitsChunk(dump, layer, [&](const LogitsView &chunk, std::int64_t begin) { router.add(chunk, begin); });
     return router.finish(info.sequenceOffsets);
 }
 
-BalanceResult balanceOf(const RoutingDump &dump, std::size_t layer, RoutingBackend &backend, RoutingRules rules,
-                        const RouteOptions &o)
-{
-    rules.expertBias.clear(); // the simulation's bias replaces the layer's own
-    BalanceSimulator sim(backend, rules, dump.info().numExperts, *o.balanceRate, o.batchTokens);
-    forEachChunk(dump, layer, [&](const LogitsView &chunk, std::int64_t) { sim.add(chunk); });
-    return sim.finish();
-}
 
 // `members` written as an object's members (no braces) and spliced into `json`, a
 // single JSON object followed by a newline.
@@ -367,7 +323,7 @@ int routeCommand(const Words &words)
             x.expertChoice = expertChoiceOf(dump, l, pass, *passRequest.reroute, request.capacityFactor,
                                             request.drops.group);
         if (options.balanceRate)
-            x.balance = balanceOf(dump, l, *backend, *passRequest.reroute, options);
+            x.balance = replayBalance(dump, l, *backend, *passRequest.reroute, *options.balanceRate, options.batchTokens);
         extras.push_back(std::move(x));
         if (pending.valid())
             report.layers.push_back(pending.get());

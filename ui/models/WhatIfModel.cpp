@@ -44,6 +44,8 @@ QVariant WhatIfModel::data(const QModelIndex &index, int role) const
         case CvBeforeColumn: return r.before.load.cv;
         case CvAfterColumn: return r.after.load.cv;
         case AgreementColumn: return r.after.agreement.value_or(-1.0);
+        case MaxVioWithoutBiasColumn: return r.maxVioWithoutBias.value_or(-1.0);
+        case MaxVioWithBiasColumn: return r.maxVioWithBias.value_or(-1.0);
         default: return r.layer;
         }
     };
@@ -57,6 +59,8 @@ QVariant WhatIfModel::data(const QModelIndex &index, int role) const
         case CvBeforeColumn:
         case CvAfterColumn: return formatNumber(number(c), 3);
         case AgreementColumn: return r.after.agreement ? formatPercent(*r.after.agreement, 1) : QStringLiteral("-");
+        case MaxVioWithoutBiasColumn:
+        case MaxVioWithBiasColumn: return number(c) < 0 ? QStringLiteral("-") : formatNumber(number(c), 3);
         default: return QString::number(int(number(c)));
         }
     case SortRole: return number(c);
@@ -75,6 +79,8 @@ QVariant WhatIfModel::data(const QModelIndex &index, int role) const
         case HotAfterColumn: return compare(number(HotBeforeColumn), number(c), true);
         case ColdAfterColumn: return compare(number(ColdBeforeColumn), number(c), true);
         case CvAfterColumn: return compare(number(CvBeforeColumn), number(c), true);
+        case MaxVioWithBiasColumn:
+            return r.maxVioWithBias ? compare(number(MaxVioWithoutBiasColumn), number(c), true) : QVariant();
         default: return {};
         }
     }
@@ -100,6 +106,8 @@ QVariant WhatIfModel::headerData(int section, Qt::Orientation orientation, int r
         case CvBeforeColumn: return tr("CV\nbefore");
         case CvAfterColumn: return tr("CV\nafter");
         case AgreementColumn: return tr("Same\nexperts");
+        case MaxVioWithoutBiasColumn: return tr("MaxVio\nno bias");
+        case MaxVioWithBiasColumn: return tr("MaxVio\nbias");
         default: return {};
         }
     }
@@ -109,6 +117,11 @@ QVariant WhatIfModel::headerData(int section, Qt::Orientation orientation, int r
         case DroppedAfterColumn: return tr("Assignments dropped after re-routing with these settings");
         case FullyDroppedAfterColumn: return tr("Tokens that lose all k assignments and skip the layer");
         case AgreementColumn: return tr("Tokens whose re-routed experts equal the recorded ones");
+        case MaxVioWithoutBiasColumn:
+            return tr("Bias balancing replay: MaxVio per batch without any bias, mean of the second half of the batches");
+        case MaxVioWithBiasColumn:
+            return tr("Bias balancing replay (DeepSeek-V3): MaxVio per batch with the simulated bias, mean of the "
+                      "second half of the batches, once the bias has settled");
         default: return {};
         }
     }

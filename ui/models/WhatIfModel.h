@@ -5,11 +5,16 @@
 
 #include <QAbstractTableModel>
 
+#include <optional>
+
 namespace moescope::ui {
 
 struct WhatIfRow {
     int layer = 0;
     LayerReport before, after;
+    // Bias balancing replay (when asked for): steady-state MaxVio without and with
+    // the simulated auxiliary-loss-free bias.
+    std::optional<double> maxVioWithoutBias, maxVioWithBias;
 };
 
 class WhatIfModel : public QAbstractTableModel {
@@ -17,7 +22,7 @@ class WhatIfModel : public QAbstractTableModel {
 public:
     enum Column { LayerColumn, DroppedBeforeColumn, DroppedAfterColumn, FullyDroppedAfterColumn, HotBeforeColumn,
                   HotAfterColumn, ColdBeforeColumn, ColdAfterColumn, CvBeforeColumn, CvAfterColumn,
-                  AgreementColumn, ColumnCount };
+                  AgreementColumn, MaxVioWithoutBiasColumn, MaxVioWithBiasColumn, ColumnCount };
     enum Role { SortRole = Qt::UserRole, LayerRole };
     static constexpr int InitialSortColumn = LayerColumn;
 

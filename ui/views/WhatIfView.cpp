@@ -3,6 +3,7 @@
 #include "Format.h"
 #include "JobSlot.h"
 #include "SelectionModel.h"
+#include "analysis/BalanceReplay.h"
 #include "models/WhatIfModel.h"
 
 #include <QComboBox>
@@ -32,7 +33,8 @@ struct WhatIfResult {
 WhatIfView::WhatIfView(SelectionModel *selection, QWidget *parent)
     : QWidget(parent), m_selection(selection), m_scoring(new QComboBox(this)), m_policy(new QComboBox(this)),
       m_group(new QComboBox(this)), m_device(new QComboBox(this)), m_topK(new QSpinBox(this)),
-      m_capacity(new QDoubleSpinBox(this)), m_run(new QPushButton(tr("Run"), this)),
+      m_batchTokens(new QSpinBox(this)), m_capacity(new QDoubleSpinBox(this)), m_balanceRate(new QDoubleSpinBox(this)),
+      m_run(new QPushButton(tr("Run"), this)),
       m_cancel(new QPushButton(tr("Cancel"), this)), m_progress(new QProgressBar(this)), m_status(new QLabel(this)),
       m_model(new WhatIfModel(this)), m_table(new QTableView(this)), m_job(new JobSlot(tr("What-if"), this))
 {
@@ -50,6 +52,15 @@ WhatIfView::WhatIfView(SelectionModel *selection, QWidget *parent)
     m_capacity->setSingleStep(0.05);
     m_capacity->setDecimals(2);
     m_topK->setRange(1, 1);
+    m_balanceRate->setRange(0.0, 1.0);
+    m_balanceRate->setDecimals(4);
+    m_balanceRate->setSingleStep(0.001);
+    m_balanceRate->setSpecialValueText(tr("off"));
+    m_balanceRate->setToolTip(tr("Auxiliary-loss-free balancing (DeepSeek-V3): after each batch every expert's bias "
+                                 "moves by u towards the mean load. 0 turns the replay off."));
+    m_batchTokens->setRange(1, 1 << 24);
+    m_batchTokens->setValue(4096);
+    m_batchTokens->setToolTip(tr("Tokens per balancing batch B: the bias is updated after each batch"));
     m_progress->setRange(0, 1000);
     m_progress->setTextVisible(false);
     m_progress->hide();
@@ -63,6 +74,8 @@ WhatIfView::WhatIfView(SelectionModel *selection, QWidget *parent)
     form->addRow(tr("Capacity factor:"), m_capacity);
     form->addRow(tr("Drop policy:"), m_policy);
     form->addRow(tr("Capacity per:"), m_group);
+    form->addRow(tr("Bias balancing rate u:"), m_balanceRate);
+    form->addRow(tr("Balancing batch (tokens):"), m_batchTokens);
     form->addRow(tr("Device:"), m_device);
     auto *buttons = new QHBoxLayout;
     buttons->addWidget(m_run);
@@ -76,8 +89,9 @@ WhatIfView::WhatIfView(SelectionModel *selection, QWidget *parent)
     m_table->sortByColumn(WhatIfModel::InitialSortColumn, Qt::AscendingOrder);
     m_table->verticalHeader()->hide();
     m_table->verticalHeader()->setDefaultSectionSize(m_table->fontMetrics().height() + 6);
-    m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
-    m_table->horizontalHeader()->setSectionResizeMode(WhatIfModel::LayerColumn, QHeaderView::ResizeToContents);
+    // Columns as wide as their two-line headers and numbers: a narrow dock scrolls
+    // rather than cutting the headers off.
+    m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_table->setSelectionMode(QAbstractItemView::SingleSelection);
     auto *layout = new QVBoxLayout(this);
@@ -141,6 +155,8 @@ WhatIfSettings WhatIfView::settings() const
     s.policy = DropPolicy(m_policy->currentData().toInt());
     s.group = CapacityGroup(m_group->currentData().toInt());
     s.device = Device(m_device->currentData().toInt());
+    s.balanceRate = m_balanceRate->value();
+    s.balanceBatchTokens = m_batchTokens->value();
     return s;
 }
 
@@ -152,6 +168,8 @@ void WhatIfView::setSettings(const WhatIfSettings &s)
     m_policy->setCurrentIndex(m_policy->findData(int(s.policy)));
     m_group->setCurrentIndex(m_group->findData(int(s.group)));
     m_device->setCurrentIndex(m_device->findData(int(s.device)));
+    m_balanceRate->setValue(s.balanceRate);
+    m_batchTokens->setValue(s.balanceBatchTokens);
 }
 
 void WhatIfView::run()
@@ -178,7 +196,8 @@ void WhatIfView::run()
             request.reroute = rules;
             request.logitsLayersOnly = true;
             request.backend = backend.get();
-            const DumpReport after = buildReport(*snapshot->dump, request, progress.part(0.0, 0.95));
+            const double routedShare = s.balanceRate > 0 ? 0.5 : 0.95;
+            const DumpReport after = buildReport(*snapshot->dump, request, progress.part(0.0, routedShare));
 
             // Before: the dump's own choices under the same capacity. Score priority
             // needs gate probabilities the recorded choices lack; the dropped fraction
@@ -190,7 +209,19 @@ void WhatIfView::run()
             for (const LayerReport &layer : after.layers) {
                 progress.checkCancelled();
                 const std::size_t l = layer.position;
-                result.rows.push_back({int(l), layerReport(info, l, snapshot->analysis.passes[l], baseline), layer});
+                result.rows.push_back({int(l), layerReport(info, l, snapshot->analysis.passes[l], baseline), layer, {}, {}});
+            }
+            if (s.balanceRate > 0) {
+                // The replay routes with the chosen rules and its own bias, batch by batch.
+                for (std::size_t i = 0; i < result.rows.size(); ++i) {
+                    WhatIfRow &row = result.rows[i];
+                    const double from = routedShare + (0.98 - routedShare) * double(i) / double(result.rows.size());
+                    const double to = routedShare + (0.98 - routedShare) * double(i + 1) / double(result.rows.size());
+                    const BalanceResult b = replayBalance(*snapshot->dump, std::size_t(row.layer), *backend, rules,
+                                                          s.balanceRate, s.balanceBatchTokens, progress.part(from, to));
+                    row.maxVioWithoutBias = meanOfLastBatches(b.maxVioWithout, 0.5);
+                    row.maxVioWithBias = meanOfLastBatches(b.maxVioWith, 0.5);
+                }
             }
             progress.report(1.0);
             return result;

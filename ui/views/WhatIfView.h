@@ -1,6 +1,7 @@
 #pragma once
 // What if the router ran with other settings? Scoring, top-k, capacity factor, drop
-// policy, capacity group and device (CPU or OpenCL GPU) re-route the dump's logits in
+// policy, capacity group, bias balancing rate and device (CPU or OpenCL GPU) re-route
+// the dump's logits in
 // the background (progress, cancel), then the table compares drops and hot/cold
 // experts per layer before (the recorded choices) and after.
 #include "DumpSnapshot.h"
@@ -29,6 +30,8 @@ struct WhatIfSettings {
     DropPolicy policy = DropPolicy::TokenOrder;
     CapacityGroup group = CapacityGroup::Dump;
     Device device = Device::Cpu;
+    double balanceRate = 0;            // bias balancing update rate u; 0: no replay
+    int balanceBatchTokens = 4096;     // B, tokens per balancing batch
 };
 
 class WhatIfView : public QWidget {
@@ -51,8 +54,8 @@ private:
     SelectionModel *m_selection;
     DumpSnapshotPtr m_snapshot;
     QComboBox *m_scoring, *m_policy, *m_group, *m_device;
-    QSpinBox *m_topK;
-    QDoubleSpinBox *m_capacity;
+    QSpinBox *m_topK, *m_batchTokens;
+    QDoubleSpinBox *m_capacity, *m_balanceRate;
     QPushButton *m_run, *m_cancel;
     QProgressBar *m_progress;
     QLabel *m_status;
