@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <future>
 #include <limits>
 
 namespace moescope {
@@ -28,13 +29,29 @@ void streamLogits(const RoutingDump &dump, std::size_t layer, const RoutingRules
     const int E = info.numExperts;
     const std::size_t k = std::size_t(c.topK);
     const auto T = std::uint64_t(info.numTokens);
-    std::vector<Real> logits;
+    // Two buffers: a reader fills the next chunk (HDF5 behind the io lock, in
+    // RoutingDump) while the backend routes the current one.
+    std::vector<Real> buffers[2];
     std::vector<std::uint8_t> validScratch;
-    for (std::uint64_t begin = 0; begin < T; begin += chunkRows) {
+    auto read = [&](int which, std::uint64_t begin) {
+        const std::uint64_t rows = std::min(chunkRows, T - begin);
+        buffers[which].resize(rows * std::size_t(E));
+        dump.readLogits(layer, begin, rows, buffers[which].data());
+    };
+    // Declared after the buffers: should routing throw, the pending read finishes
+    // before the buffers go.
+    std::future<void> next;
+    if (T > 0) {
+        progress.checkCancelled();
+        read(0, 0);
+    }
+    int current = 0;
+    for (std::uint64_t begin = 0; begin < T; begin += chunkRows, current ^= 1) {
         progress.checkCancelled();
         const std::uint64_t rows = std::min(chunkRows, T - begin);
-        logits.resize(rows * std::size_t(E));
-        dump.readLogits(layer, begin, rows, logits.data());
+        if (begin + rows < T)
+            next = std::async(std::launch::async, read, current ^ 1, begin + rows);
+        const Real *logits = buffers[current].data();
         ChunkOutput out;
         if (route) {
             out.ids = c.ids.data() + begin * k;
@@ -44,7 +61,9 @@ void streamLogits(const RoutingDump &dump, std::size_t layer, const RoutingRules
             validScratch.resize(rows);
             out.valid = validScratch.data(); // recorded choices stay valid (spec)
         }
-        backend.routeChunk(logits.data(), rows, E, rules, out, totals);
+        backend.routeChunk(logits, rows, E, rules, out, totals);
+        if (next.valid())
+            next.get(); // the next chunk is in (or its read failed: rethrown here)
         progress.report(double(begin + rows) / double(T));
     }
 }

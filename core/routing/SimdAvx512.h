@@ -53,6 +53,29 @@ struct Avx512 {
     MOESCOPE_AVX512_INLINE static void store(float *p, F x) { _mm512_store_ps(p, x); }
     MOESCOPE_AVX512_INLINE static float sum(F x) { return _mm512_reduce_add_ps(x); }
     MOESCOPE_AVX512_INLINE static F vmax(F a, F b) { return _mm512_max_ps(a, b); }
+    // sum() of 16 registers at once, t[16 * i ...]: out[i] = sum(t_i), each added in
+    // exactly the order of _mm512_reduce_add_ps (so the same float), shuffles shared.
+    MOESCOPE_AVX512_INLINE static void sum16(const float *t, float *out)
+    {
+        __m512 s[8], w[4], z[2];
+        for (int i = 0; i < 8; ++i) { // lane j < 8: x[j] + x[j + 8], rows 2i (lanes 0-7) and 2i + 1 (8-15)
+            const __m512 a = _mm512_load_ps(t + 32 * i), b = _mm512_load_ps(t + 32 * i + 16);
+            s[i] = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(3, 2, 3, 2)),
+                                 _mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(1, 0, 1, 0)));
+        }
+        for (int i = 0; i < 4; ++i) // block r: row 4i + r, lanes j < 4: its T3[j + 4] + T3[j]
+            w[i] = _mm512_add_ps(_mm512_shuffle_f32x4(s[2 * i], s[2 * i + 1], _MM_SHUFFLE(3, 1, 3, 1)),
+                                 _mm512_shuffle_f32x4(s[2 * i], s[2 * i + 1], _MM_SHUFFLE(2, 0, 2, 0)));
+        for (int i = 0; i < 2; ++i) // block b: rows 8i + b (lanes 0, 1) and 8i + 4 + b (2, 3): T6[j] + T6[j + 2]
+            z[i] = _mm512_add_ps(_mm512_shuffle_ps(w[2 * i], w[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                                 _mm512_shuffle_ps(w[2 * i], w[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+        // Lane 4b + j: row b + 4j, T8[0] + T8[1].
+        const __m512 r = _mm512_add_ps(_mm512_shuffle_ps(z[0], z[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                                       _mm512_shuffle_ps(z[0], z[1], _MM_SHUFFLE(3, 1, 3, 1)));
+        const __m512i rows = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+        _mm512_store_ps(out, _mm512_permutexvar_ps(rows, r));
+    }
+
     MOESCOPE_AVX512_INLINE static float largest(F x) { return _mm512_reduce_max_ps(x); }
 
     // e^x for x <= 0, within about 1 ulp; 0 (or a denormal) below -103.

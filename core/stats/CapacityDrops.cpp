@@ -47,10 +47,41 @@ void admit(const LayerChoices &c, const std::vector<Assignment> &order, std::int
     }
 }
 
+// The second pass of admitInTokenOrder: drops per token. state[s * E + e] says how
+// the slot-s assignments to e fare: 0 all admitted, 1 all dropped, 2 the first
+// room[s * E + e] admitted and the rest dropped (at most one such slot per expert).
+template <int K>
+void lostInTokenOrder(const std::int32_t *ids, const std::uint8_t *valid, std::int64_t begin, std::int64_t end,
+                      std::size_t k, std::size_t E, const std::uint8_t *state, std::int64_t *room, std::uint16_t *lost)
+{
+    const std::size_t kk = K > 0 ? std::size_t(K) : k;
+    for (std::int64_t t = begin; t < end; ++t) {
+        if (!valid[t])
+            continue;
+        const std::int32_t *row = ids + std::size_t(t) * kk;
+        int lostHere = 0;
+        for (std::size_t s = 0; s < kk; ++s) {
+            const std::size_t at = s * E + std::size_t(row[s]);
+            const int how = state[at];
+            if (how == 2) {
+                std::int64_t &left = room[at];
+                if (left > 0)
+                    --left;
+                else
+                    ++lostHere;
+            } else {
+                lostHere += how;
+            }
+        }
+        lost[t] = std::uint16_t(lost[t] + lostHere);
+    }
+}
+
 // Token order without building the order. Expert e's queue holds every slot-0
 // assignment to e in position order, then every slot-1 one, ...; so a slot-s
 // assignment is admitted iff fewer than C - (slot < s assignments to e) slot-s ones to
-// e came before it. One pass counts per (slot, expert), one decides: both sequential.
+// e came before it. One pass counts per (slot, expert); the drops per expert follow
+// from the counts; a second pass (only when anything drops) finds the tokens.
 void admitInTokenOrder(const LayerChoices &c, std::int64_t begin, std::int64_t end, std::int64_t capacity,
                        std::vector<std::uint16_t> &dropsOfToken, DropReport &r)
 {
@@ -65,33 +96,32 @@ void admitInTokenOrder(const LayerChoices &c, std::int64_t begin, std::int64_t e
         if (valid[t])
             for (std::size_t s = 0; s < k; ++s)
                 ++room[s * E + std::size_t(ids[std::size_t(t) * k + s])];
+    std::vector<std::uint8_t> stateOf(k * E);
+    std::int64_t total = 0;
     for (std::size_t e = 0; e < E; ++e) { // counts -> room left for each slot
-        std::int64_t left = capacity;
+        std::int64_t left = capacity, droppedHere = 0;
         for (std::size_t s = 0; s < k; ++s) {
             const std::int64_t n = room[s * E + e];
             room[s * E + e] = left;
+            stateOf[s * E + e] = left >= n ? 0 : left == 0 ? 1 : 2;
+            droppedHere += std::max<std::int64_t>(0, n - left);
             left = std::max<std::int64_t>(0, left - n);
         }
+        r.droppedPerExpert[e] += droppedHere;
+        total += droppedHere;
     }
-    std::int64_t dropped = 0;
-    for (std::int64_t t = begin; t < end; ++t) {
-        if (!valid[t])
-            continue;
-        int lostHere = 0;
-        for (std::size_t s = 0; s < k; ++s) {
-            const auto e = std::size_t(ids[std::size_t(t) * k + s]);
-            std::int64_t &left = room[s * E + e];
-            if (left > 0) {
-                --left;
-            } else {
-                ++lostHere;
-                ++r.droppedPerExpert[e];
-            }
-        }
-        lost[t] = std::uint16_t(lost[t] + lostHere);
-        dropped += lostHere;
-    }
-    r.dropped += dropped;
+    r.dropped += total;
+    if (total == 0)
+        return;
+    const std::uint8_t *state = stateOf.data();
+    if (k == 8)
+        lostInTokenOrder<8>(ids, valid, begin, end, k, E, state, room, lost);
+    else if (k == 2)
+        lostInTokenOrder<2>(ids, valid, begin, end, k, E, state, room, lost);
+    else if (k == 1)
+        lostInTokenOrder<1>(ids, valid, begin, end, k, E, state, room, lost);
+    else
+        lostInTokenOrder<0>(ids, valid, begin, end, k, E, state, room, lost);
 }
 
 std::vector<Assignment> admissionOrder(const LayerChoices &c, std::int64_t begin, std::int64_t end,
@@ -171,10 +201,13 @@ DropReport simulateCapacity(const LayerChoices &c, const std::vector<std::int64_
             const std::int64_t from = begin + (bin * length + kPositionBins - 1) / kPositionBins;
             const std::int64_t to = begin + ((bin + 1) * length + kPositionBins - 1) / kPositionBins;
             std::int64_t drops = 0, full = 0;
+            const std::uint8_t *valid = c.valid.data();
+            const std::uint16_t *lostOf = dropsOfToken.data();
+            const int topK = c.topK;
             for (std::int64_t t = from; t < to; ++t) {
-                const int lost = c.valid[t] ? dropsOfToken[t] : 0;
+                const int lost = valid[t] ? lostOf[t] : 0;
                 drops += lost;
-                full += lost >= c.topK;
+                full += lost >= topK;
             }
             r.dropsByPosition[bin] += drops;
             r.fullyDropped += full;
