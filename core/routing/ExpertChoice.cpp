@@ -1,5 +1,7 @@
 #include "routing/ExpertChoice.h"
 
+#include "routing/RowRouter.h"
+
 #include "io/Float16.h"
 #include "stats/CapacityDrops.h"
 
@@ -18,32 +20,6 @@ template <typename C>
 bool better(const C &a, const C &b)
 {
     return a.score > b.score || (a.score == b.score && a.token < b.token);
-}
-
-// Scores of one row in double, as RowRouter computes them. False for an invalid row.
-template <typename Real>
-bool rowScores(const Real *z, int E, const RoutingRules &rules, double *p)
-{
-    for (int e = 0; e < E; ++e)
-        if (!std::isfinite(z[e]))
-            return false;
-    if (rules.inputsAreProbabilities) {
-        for (int e = 0; e < E; ++e)
-            p[e] = double(z[e]);
-    } else if (rules.scoring == Scoring::Sigmoid) {
-        for (int e = 0; e < E; ++e)
-            p[e] = 1.0 / (1.0 + std::exp(-double(z[e])));
-    } else {
-        double m = double(z[0]);
-        for (int e = 1; e < E; ++e)
-            m = std::max(m, double(z[e]));
-        double sum = 0;
-        for (int e = 0; e < E; ++e)
-            sum += (p[e] = std::exp(double(z[e]) - m));
-        for (int e = 0; e < E; ++e)
-            p[e] /= sum;
-    }
-    return true;
 }
 
 } // namespace

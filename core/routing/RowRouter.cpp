@@ -16,11 +16,11 @@ bool rowIsFinite(const Real *z, int E)
     return true;
 }
 
-namespace {
-
 template <typename Real>
-void scores(const Real *z, int E, const RoutingRules &rules, double *p)
+bool rowScores(const Real *z, int E, const RoutingRules &rules, double *p)
 {
+    if (!rowIsFinite(z, E))
+        return false;
     if (rules.inputsAreProbabilities) {
         for (int e = 0; e < E; ++e)
             p[e] = double(z[e]);
@@ -37,7 +37,10 @@ void scores(const Real *z, int E, const RoutingRules &rules, double *p)
         for (int e = 0; e < E; ++e)
             p[e] /= sum;
     }
+    return true;
 }
+
+namespace {
 
 // Keeps the k largest keys among eligible experts, best first; a later (higher)
 // id never displaces an equal key, which is the spec's tie rule.
@@ -105,7 +108,7 @@ bool routeRow(const Real *z, int E, const RoutingRules &rules, RowOutput out, Ro
     const int k = rules.topK;
     s.probs.resize(E);
     s.keys.resize(E);
-    scores(z, E, rules, s.probs.data());
+    rowScores(z, E, rules, s.probs.data());
     const bool biased = rules.hasBias();
     for (int e = 0; e < E; ++e) {
         // Without a bias the order of p is the order of z (scoring is monotone), and
@@ -166,6 +169,8 @@ void addLossTerms(const Real *z, int E, bool inputsAreProbabilities, double *pro
 
 template bool rowIsFinite<float>(const float *, int);
 template bool rowIsFinite<double>(const double *, int);
+template bool rowScores<float>(const float *, int, const RoutingRules &, double *);
+template bool rowScores<double>(const double *, int, const RoutingRules &, double *);
 template bool routeRow<float>(const float *, int, const RoutingRules &, RowOutput, RowScratch &);
 template bool routeRow<double>(const double *, int, const RoutingRules &, RowOutput, RowScratch &);
 template void addLossTerms<float>(const float *, int, bool, double *, double &);

@@ -39,4 +39,9 @@ void addLossTerms(const Real *logits, int numExperts, bool inputsAreProbabilitie
 template <typename Real>
 bool rowIsFinite(const Real *logits, int numExperts);
 
+// The scores p[e] of one row by the rules' scoring (softmax computed stably, in
+// double). Returns false, writing nothing, for a row with NaN or infinity.
+template <typename Real>
+bool rowScores(const Real *logits, int numExperts, const RoutingRules &rules, double *p);
+
 } // namespace moescope
