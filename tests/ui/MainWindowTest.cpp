@@ -35,6 +35,15 @@ using namespace moescope::ui;
 
 class MainWindowTest : public QObject {
     Q_OBJECT
+    // Shows `window` and opens `path` in it; true once the dump is on screen.
+    static bool showDump(MainWindow &window, const QString &path)
+    {
+        window.show();
+        QSignalSpy shown(&window, &MainWindow::dumpShown);
+        window.openFile(path);
+        return shown.wait(15000);
+    }
+
 private slots:
     void initTestCase()
     {
@@ -130,10 +139,7 @@ private slots:
     void searchIsDebouncedAndAnswersTheReverseQuestion()
     {
         MainWindow window;
-        window.show();
-        QSignalSpy shown(&window, &MainWindow::dumpShown);
-        window.openFile(m_dump->qpath());
-        QVERIFY(shown.wait(15000));
+        QVERIFY(showDump(window, m_dump->qpath()));
         ExpertProfileView *profile = window.profile();
         QSignalSpy answered(profile, &ExpertProfileView::searchAnswered);
         QElapsedTimer clock;
@@ -169,10 +175,7 @@ private slots:
     void whatIfRunsAndCancels()
     {
         MainWindow window;
-        window.show();
-        QSignalSpy shown(&window, &MainWindow::dumpShown);
-        window.openFile(m_dump->qpath());
-        QVERIFY(shown.wait(15000));
+        QVERIFY(showDump(window, m_dump->qpath()));
         WhatIfView *whatIf = window.whatIf();
         WhatIfSettings s = whatIf->settings();
         s.topK = 1;
@@ -199,10 +202,7 @@ private slots:
     void whatIfReplaysBiasBalancing()
     {
         MainWindow window;
-        window.show();
-        QSignalSpy shown(&window, &MainWindow::dumpShown);
-        window.openFile(m_dump->qpath());
-        QVERIFY(shown.wait(15000));
+        QVERIFY(showDump(window, m_dump->qpath()));
         WhatIfView *whatIf = window.whatIf();
         WhatIfSettings s = whatIf->settings();
         s.device = Device::Cpu;
