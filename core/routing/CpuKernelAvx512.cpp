@@ -14,11 +14,18 @@ using S = simd::Avx512;
 #define KERNEL_TARGET __attribute__((target(MOESCOPE_AVX512_TARGET)))
 #define KERNEL_INLINE MOESCOPE_AVX512_INLINE
 #include "routing/RowKernel.inl"
+#include "routing/RowsInLanesKernel.inl"
 #undef KERNEL_TARGET
 #undef KERNEL_INLINE
 } // namespace
 
-void routeRowsAvx512(RowJob &job) { routeRows(job); }
+void routeRowsAvx512(RowJob &job)
+{
+    if (lanesServe(job))
+        routeHalvesInLanes(job);
+    else
+        routeRows(job);
+}
 
 bool processorHasAvx512()
 {

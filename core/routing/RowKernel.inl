@@ -216,6 +216,62 @@ KERNEL_INLINE void finishRow(RowJob &job, std::size_t r, const float *x, const s
         job.exactOutputs(job.exactContext, r, x, ids);
 }
 
+// The softmax terms of the `used` rows packed in `block` (stride floats apart), whose
+// largest logits are rowMax[u]: p added to acc, logsumexp^2 to the job's z sum. With
+// probability inputs, the values themselves are added. The block's values are
+// overwritten. The row sums, logs and reciprocals of a block take one vector
+// operation each.
+KERNEL_INLINE void addSoftmaxTerms(RowJob &job, float *block, int stride, int nv, int used, const float *rowMax,
+                                   float *acc)
+{
+    alignas(64) float rowSum[kBlockRows], logs[kBlockRows], invs[kBlockRows];
+    alignas(64) float totals[kBlockRows * S::W]; // the rows' exp sums before the horizontal add
+    if (job.probabilities) {
+        // Padding lanes hold -inf; they are never moved into probSum.
+        for (int u = 0; u < used; ++u)
+            for (int v = 0; v < nv; ++v)
+                S::store(acc + v * S::W, S::add(S::loadAligned(acc + v * S::W),
+                                                S::loadAligned(block + u * stride + v * S::W)));
+    } else if (used > 0) {
+        constexpr bool together = HasSum16<S> && kBlockRows == 16;
+        for (int u = 0; u < used; ++u) {
+            float *x = block + u * stride;
+            const typename S::F m = S::set(rowMax[u]);
+            typename S::F total = S::zero();
+            for (int v = 0; v < nv; ++v) {
+                const typename S::F e = S::expFrom(S::loadAligned(x + v * S::W), m);
+                S::store(x + v * S::W, e);
+                total = S::add(total, e);
+            }
+            if constexpr (together)
+                S::store(totals + u * S::W, total);
+            else
+                rowSum[u] = S::sum(total); // >= 1: the largest logit gives exp(0)
+        }
+        if constexpr (together) { // the 16 row sums in one go
+            for (int u = used; u < kBlockRows; ++u)
+                S::store(totals + u * S::W, S::zero());
+            sum16Of<S>(totals, rowSum);
+        }
+        for (int u = used; u < kBlockRows; ++u)
+            rowSum[u] = 1.0f;
+        for (int i = 0; i < kBlockRows; i += S::W) {
+            const typename S::F sums = S::loadAligned(rowSum + i);
+            S::store(logs + i, S::log(sums));
+            S::store(invs + i, S::div(S::set(1.0f), sums));
+        }
+        for (int u = 0; u < used; ++u) {
+            const double lse = double(rowMax[u]) + double(logs[u]);
+            job.zSquaredSum += lse * lse;
+            const typename S::F inv = S::set(invs[u]);
+            const float *x = block + u * stride;
+            for (int v = 0; v < nv; ++v)
+                S::store(acc + v * S::W,
+                         S::fma(S::loadAligned(x + v * S::W), inv, S::loadAligned(acc + v * S::W)));
+        }
+    }
+}
+
 // In: std::uint16_t (float16 bits) or float; K: the key layer for it. Rows go in
 // blocks of kBlockRows, stage by stage, so the independent rows of a block overlap in
 // the processor and the block's logs and reciprocals take one vector operation.
@@ -232,8 +288,7 @@ KERNEL_TARGET void routeRowsWith(RowJob &job)
     // One row's keys, or kInterleave rows' keys side by side when rows are narrow.
     alignas(64) typename K::V keys[kMaxKeyRegisters > kInterleave * kInterleaveKeys ? kMaxKeyRegisters
                                                                                   : kInterleave * kInterleaveKeys];
-    alignas(64) float rowMax[kBlockRows], rowSum[kBlockRows], logs[kBlockRows], invs[kBlockRows];
-    alignas(64) float totals[kBlockRows * S::W]; // the rows' exp sums before the horizontal add
+    alignas(64) float rowMax[kBlockRows];
     std::int32_t spareIds[kInterleave * kMaxTopK];
     for (int i = 0; i < stride; ++i)
         acc[i] = 0.0f;
@@ -301,50 +356,7 @@ KERNEL_TARGET void routeRowsWith(RowJob &job)
             }
         }
 
-        if (job.probabilities) {
-            // Padding lanes hold -inf; they are never moved into probSum.
-            for (int u = 0; u < used; ++u)
-                for (int v = 0; v < nv; ++v)
-                    S::store(acc + v * S::W, S::add(S::loadAligned(acc + v * S::W),
-                                                    S::loadAligned(block + u * stride + v * S::W)));
-        } else if (used > 0) {
-            constexpr bool together = HasSum16<S> && kBlockRows == 16;
-            for (int u = 0; u < used; ++u) {
-                float *x = block + u * stride;
-                const typename S::F m = S::set(rowMax[u]);
-                typename S::F total = S::zero();
-                for (int v = 0; v < nv; ++v) {
-                    const typename S::F e = S::exp(S::sub(S::loadAligned(x + v * S::W), m));
-                    S::store(x + v * S::W, e);
-                    total = S::add(total, e);
-                }
-                if constexpr (together)
-                    S::store(totals + u * S::W, total);
-                else
-                    rowSum[u] = S::sum(total); // >= 1: the largest logit gives exp(0)
-            }
-            if constexpr (together) { // the 16 row sums in one go
-                for (int u = used; u < kBlockRows; ++u)
-                    S::store(totals + u * S::W, S::zero());
-                sum16Of<S>(totals, rowSum);
-            }
-            for (int u = used; u < kBlockRows; ++u)
-                rowSum[u] = 1.0f;
-            for (int i = 0; i < kBlockRows; i += S::W) {
-                const typename S::F sums = S::loadAligned(rowSum + i);
-                S::store(logs + i, S::log(sums));
-                S::store(invs + i, S::div(S::set(1.0f), sums));
-            }
-            for (int u = 0; u < used; ++u) {
-                const double lse = double(rowMax[u]) + double(logs[u]);
-                job.zSquaredSum += lse * lse;
-                const typename S::F inv = S::set(invs[u]);
-                const float *x = block + u * stride;
-                for (int v = 0; v < nv; ++v)
-                    S::store(acc + v * S::W,
-                             S::fma(S::loadAligned(x + v * S::W), inv, S::loadAligned(acc + v * S::W)));
-            }
-        }
+        addSoftmaxTerms(job, block, stride, nv, used, rowMax, acc);
         flush(acc, job.probSum, E);
     }
 }

@@ -72,6 +72,8 @@ struct Avx2 {
     }
 
     // e^x for x <= 0 within about 1 ulp; exactly 0 below -87.3 (no denormals).
+    // e^(x - m) for x <= m.
+    MOESCOPE_AVX2_INLINE static F expFrom(F x, F m) { return exp(_mm256_sub_ps(x, m)); }
     MOESCOPE_AVX2_INLINE static F exp(F x)
     {
         const __m256 tiny = _mm256_cmp_ps(x, _mm256_set1_ps(-87.3f), _CMP_LT_OQ);

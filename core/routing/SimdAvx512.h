@@ -78,24 +78,23 @@ struct Avx512 {
 
     MOESCOPE_AVX512_INLINE static float largest(F x) { return _mm512_reduce_max_ps(x); }
 
-    // e^x for x <= 0, within about 1 ulp; 0 (or a denormal) below -103.
-    MOESCOPE_AVX512_INLINE static F exp(F x)
+    // e^(x - m) for x <= m: 2^t with t = (x - m) log2(e), t = n + f (n an integer,
+    // |f| <= 1/2), 2^f by a degree-6 polynomial (a fit of relative error, within 1.4
+    // ulp), times 2^n by scalef (0 far below). x - m first: float32 logits near the
+    // largest float would overflow m log2(e).
+    MOESCOPE_AVX512_INLINE static F expFrom(F x, F m)
     {
-        x = _mm512_max_ps(x, _mm512_set1_ps(-103.0f));
-        const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        // x - n ln 2 in two steps (ln 2 = 0.693359375 - 2.12194440e-4, the first exact in
-        // few bits) keeps the reduced argument accurate.
-        __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-        r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-        const __m512 z = _mm512_mul_ps(r, r);
-        __m512 y = _mm512_set1_ps(1.9875691500e-4f);
-        y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.3981999507e-3f));
-        y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(8.3334519073e-3f));
-        y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(4.1665795894e-2f));
-        y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.6666665459e-1f));
-        y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(5.0000001201e-1f));
-        y = _mm512_add_ps(_mm512_fmadd_ps(y, z, r), _mm512_set1_ps(1.0f));
+        const __m512 t = _mm512_mul_ps(_mm512_sub_ps(x, m), _mm512_set1_ps(1.44269504088896341f));
+        const __m512 n = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        // t - n, and 0 (not NaN) for t = -inf: padding lanes give 2^0 * 2^-inf = 0.
+        const __m512 f = _mm512_reduce_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        __m512 y = _mm512_set1_ps(1.5353360504e-4f);
+        y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(1.3398875016e-3f));
+        y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(9.6184369177e-3f));
+        y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(5.5503323674e-2f));
+        y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(2.4022647738e-1f));
+        y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(6.9314718246e-1f));
+        y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(1.0f));
         return _mm512_scalef_ps(y, n);
     }
 
