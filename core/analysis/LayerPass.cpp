@@ -4,6 +4,7 @@
 #include <cmath>
 #include <future>
 #include <limits>
+#include <type_traits>
 
 namespace moescope {
 
@@ -30,13 +31,24 @@ void streamLogits(const RoutingDump &dump, std::size_t layer, const RoutingRules
     const std::size_t k = std::size_t(c.topK);
     const auto T = std::uint64_t(info.numTokens);
     // Two buffers: a reader fills the next chunk (HDF5 behind the io lock, in
-    // RoutingDump) while the backend routes the current one.
+    // RoutingDump) while the backend routes the current one. float16 stored plainly
+    // is mapped in place instead (no copy), the reader taking the page faults.
     std::vector<Real> buffers[2];
+    io::MappedRows mapped[2];
+    const Real *rowsOf[2] = {nullptr, nullptr};
     std::vector<std::uint8_t> validScratch;
     auto read = [&](int which, std::uint64_t begin) {
         const std::uint64_t rows = std::min(chunkRows, T - begin);
+        if constexpr (std::is_same_v<Real, std::uint16_t>) {
+            mapped[which] = dump.mapHalves(layer, begin, rows);
+            if (!mapped[which].empty()) {
+                rowsOf[which] = static_cast<const Real *>(mapped[which].data());
+                return;
+            }
+        }
         buffers[which].resize(rows * std::size_t(E));
         dump.readLogits(layer, begin, rows, buffers[which].data());
+        rowsOf[which] = buffers[which].data();
     };
     // Declared after the buffers: should routing throw, the pending read finishes
     // before the buffers go.
@@ -51,7 +63,7 @@ void streamLogits(const RoutingDump &dump, std::size_t layer, const RoutingRules
         const std::uint64_t rows = std::min(chunkRows, T - begin);
         if (begin + rows < T)
             next = std::async(std::launch::async, read, current ^ 1, begin + rows);
-        const Real *logits = buffers[current].data();
+        const Real *logits = rowsOf[current];
         ChunkOutput out;
         if (route) {
             out.ids = c.ids.data() + begin * k;

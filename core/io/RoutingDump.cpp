@@ -3,6 +3,8 @@
 #include "io/Float16.h"
 #include "io/Hdf5Objects.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
@@ -536,6 +538,42 @@ void RoutingDump::readLogits(std::size_t layer, std::uint64_t begin, std::uint64
         d->layers[layer].logitsSite.fail("holds " + li.logitsType + ", not float16: no raw halves to read");
     auto lock = io::hdf5Lock();
     d->readHalves(layer, begin, count, out);
+}
+
+io::MappedRows RoutingDump::mapHalves(std::size_t layer, std::uint64_t begin, std::uint64_t count) const
+{
+    checkRange(d->info, begin, count, "logits");
+    const LayerInfo &li = d->info.layers.at(layer);
+    const LayerHandles &h = d->layers[layer];
+    const std::uint16_t probe = 1;
+    const bool hostLittle = *reinterpret_cast<const unsigned char *>(&probe) == 1;
+    if (!li.hasLogits || li.logitsType != "float16" || (h.logitsOrder == H5T_ORDER_BE) == hostLittle || count == 0)
+        return {};
+    int fd = -1;
+    haddr_t offset = HADDR_UNDEF;
+    {
+        auto lock = io::hdf5Lock();
+        // Only a plain file (the sec2 driver, HDF5's default) has a descriptor to map.
+        Handle access(H5Fget_access_plist(d->file.get()));
+        if (!access.valid() || H5Pget_driver(access.get()) != H5FD_SEC2)
+            return {};
+        Handle create(H5Dget_create_plist(h.logits.get()));
+        if (!create.valid() || H5Pget_layout(create.get()) != H5D_CONTIGUOUS || H5Pget_external_count(create.get()) != 0)
+            return {};
+        offset = H5Dget_offset(h.logits.get()); // undefined while no data is written
+        void *handle = nullptr;
+        if (offset == HADDR_UNDEF || H5Fget_vfd_handle(d->file.get(), access.get(), &handle) < 0 || !handle)
+            return {};
+        fd = *static_cast<int *>(handle);
+    }
+    const std::uint64_t rowBytes = std::uint64_t(d->info.numExperts) * 2;
+    const std::uint64_t first = std::uint64_t(offset) + begin * rowBytes, bytes = count * rowBytes;
+    // A file shorter than the dataset (truncated) would fault on access: read instead,
+    // and let the reader report it.
+    struct stat st {};
+    if (fstat(fd, &st) != 0 || std::uint64_t(st.st_size) < first + bytes)
+        return {};
+    return io::MappedRows::map(fd, first, std::size_t(bytes));
 }
 
 void RoutingDump::readTopkIds(std::size_t layer, std::uint64_t begin, std::uint64_t count,

@@ -9,6 +9,7 @@
 // unreadable data, naming the file and the object.
 #include "io/DumpError.h"
 #include "io/DumpInfo.h"
+#include "io/MappedRows.h"
 
 #include <cstdint>
 #include <memory>
@@ -39,6 +40,10 @@ public:
     // float16 layers only (DumpError otherwise): the raw IEEE binary16 bits in host byte
     // order, unconverted, for engines that convert them on the fly.
     void readLogits(std::size_t layer, std::uint64_t begin, std::uint64_t count, std::uint16_t *out) const;
+    // The same halves in place, mapped from the file, when the layer's logits are
+    // stored contiguous, uncompressed and in host byte order; otherwise empty (read
+    // them with readLogits).
+    io::MappedRows mapHalves(std::size_t layer, std::uint64_t begin, std::uint64_t count) const;
 
     // Recorded choices [count, k]; every id is checked to lie in [0, E).
     void readTopkIds(std::size_t layer, std::uint64_t begin, std::uint64_t count, std::int32_t *out) const;

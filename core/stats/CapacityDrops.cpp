@@ -77,6 +77,33 @@ void lostInTokenOrder(const std::int32_t *ids, const std::uint8_t *valid, std::i
     }
 }
 
+// Adds the valid tokens' assignments in [begin, end) per (slot, expert) to
+// count[s * E + e]. Neighbouring tokens often pick the same expert in a slot, and
+// increments of one counter wait on each other through memory: four tables (token t
+// adds to table t % 4) let four of them run at once.
+template <int K>
+void countSlots(const std::int32_t *ids, const std::uint8_t *valid, std::int64_t begin, std::int64_t end,
+                std::size_t k, std::size_t E, std::int64_t *count)
+{
+    constexpr std::size_t kTables = 4;
+    const std::size_t kk = K > 0 ? std::size_t(K) : k, n = kk * E;
+    std::vector<std::int64_t> tables(kTables * n, 0);
+    std::int64_t *table[kTables];
+    for (std::size_t i = 0; i < kTables; ++i)
+        table[i] = tables.data() + i * n;
+    for (std::int64_t t = begin; t < end; ++t) {
+        if (!valid[t])
+            continue;
+        const std::int32_t *row = ids + std::size_t(t) * kk;
+        std::int64_t *c = table[std::size_t(t) % kTables];
+        for (std::size_t s = 0; s < kk; ++s)
+            ++c[s * E + std::size_t(row[s])];
+    }
+    for (std::size_t i = 0; i < kTables; ++i)
+        for (std::size_t j = 0; j < n; ++j)
+            count[j] += table[i][j];
+}
+
 // Token order without building the order. Expert e's queue holds every slot-0
 // assignment to e in position order, then every slot-1 one, ...; so a slot-s
 // assignment is admitted iff fewer than C - (slot < s assignments to e) slot-s ones to
@@ -92,10 +119,12 @@ void admitInTokenOrder(const LayerChoices &c, std::int64_t begin, std::int64_t e
     const std::uint8_t *valid = c.valid.data();
     std::int64_t *room = roomOf.data();
     std::uint16_t *lost = dropsOfToken.data();
-    for (std::int64_t t = begin; t < end; ++t)
-        if (valid[t])
-            for (std::size_t s = 0; s < k; ++s)
-                ++room[s * E + std::size_t(ids[std::size_t(t) * k + s])];
+    if (k == 8)
+        countSlots<8>(ids, valid, begin, end, k, E, room);
+    else if (k == 2)
+        countSlots<2>(ids, valid, begin, end, k, E, room);
+    else
+        countSlots<0>(ids, valid, begin, end, k, E, room);
     std::vector<std::uint8_t> stateOf(k * E);
     std::int64_t total = 0;
     for (std::size_t e = 0; e < E; ++e) { // counts -> room left for each slot

@@ -7,6 +7,7 @@
 #include <QtTest>
 
 #include <cmath>
+#include <cstring>
 
 using namespace moescope;
 using namespace moescope::test;
@@ -84,6 +85,23 @@ private slots:
             const float expected = storage.floatBits == 16 ? halfToFloat(floatToHalf(written)) : written;
             QCOMPARE(got[i], expected);
         }
+        // Halves in place: mapped when stored plainly (contiguous, host byte order),
+        // with the bits a read gives, from a row that does not start a page; otherwise
+        // nothing, and the pass reads them.
+        if (storage.floatBits == 16) {
+            const io::MappedRows mapped = dump.mapHalves(0, 6, 11);
+            const bool plain = !storage.chunked && !storage.bigEndian;
+            QCOMPARE(!mapped.empty(), plain);
+            if (plain) {
+                std::vector<std::uint16_t> halves(11 * 5);
+                dump.readLogits(0, 6, 11, halves.data());
+                QVERIFY(std::memcmp(mapped.data(), halves.data(), halves.size() * 2) == 0);
+            }
+        } else {
+            QVERIFY(dump.mapHalves(0, 0, 23).empty());
+        }
+        QVERIFY(throws<DumpError>([&] { dump.mapHalves(0, 20, 4); }));
+
         std::vector<double> wide(23 * 5);
         dump.readLogits(1, 0, 23, wide.data());
         if (storage.floatBits != 16)
