@@ -371,7 +371,7 @@ int main(int argc, char **argv)
     const auto backend = moescope::makeCpuBackend(threads);
     moescope::RoutingRules rules;
     rules.topK = kTopK;
-    const std::size_t chunk = 32768; // what the analysis pass streams for E = 64
+    const std::size_t chunk = 131072; // what the analysis pass streams for E = 64 (16 MB of halves)
     std::vector<std::int32_t> ids(std::size_t(kTokens) * kTopK);
     std::vector<std::uint8_t> valid(static_cast<std::size_t>(kTokens));
     double memorySeconds = 1e9;

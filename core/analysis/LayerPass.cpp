@@ -116,9 +116,12 @@ LayerPass runLayerPass(const RoutingDump &dump, std::size_t layer, const LayerPa
     if (route && request.keepGateProbs)
         c.gateProbs.assign(c.ids.size(), 0.0f);
     pass.choicesRecorded = !route;
+    // Chunks of 16 MB of logits as stored: large enough that the hand-overs between
+    // reader and routing threads cost little, small enough to keep memory bounded.
+    const std::uint64_t logitBytes = li.logitsType == "float16" ? 2 : li.logitsType == "float64" ? 8 : 4;
     const std::uint64_t chunkRows = request.chunkRows
         ? request.chunkRows
-        : std::max<std::uint64_t>(1, (16u << 20) / (std::uint64_t(E) * 8));
+        : std::max<std::uint64_t>(1, (16u << 20) / (std::uint64_t(E) * logitBytes));
 
     // The recorded choices: the statistics themselves, or the reference for agreement.
     std::vector<std::int32_t> recorded;

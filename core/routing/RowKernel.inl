@@ -216,22 +216,32 @@ KERNEL_INLINE void finishRow(RowJob &job, std::size_t r, const float *x, const s
         job.exactOutputs(job.exactContext, r, x, ids);
 }
 
+// Values v * W .. v * W + W - 1 of row u: from the halves when given, else from the block.
+KERNEL_INLINE typename S::F valuesOf(const float *block, int stride, const std::uint16_t *halves, int E, int u, int v)
+{
+    if (halves)
+        return S::load(halves + std::size_t(u) * std::size_t(E) + std::size_t(v * S::W),
+                       E - v * S::W < S::W ? E - v * S::W : S::W);
+    return S::loadAligned(block + u * stride + v * S::W);
+}
+
 // The softmax terms of the `used` rows packed in `block` (stride floats apart), whose
 // largest logits are rowMax[u]: p added to acc, logsumexp^2 to the job's z sum. With
 // probability inputs, the values themselves are added. The block's values are
 // overwritten. The row sums, logs and reciprocals of a block take one vector
-// operation each.
+// operation each. With `halves`, the rows are read from there (E halves apart)
+// instead, and `block` only holds the exponentials.
 KERNEL_INLINE void addSoftmaxTerms(RowJob &job, float *block, int stride, int nv, int used, const float *rowMax,
-                                   float *acc)
+                                   float *acc, const std::uint16_t *halves = nullptr)
 {
+    const int E = job.numExperts;
     alignas(64) float rowSum[kBlockRows], logs[kBlockRows], invs[kBlockRows];
     alignas(64) float totals[kBlockRows * S::W]; // the rows' exp sums before the horizontal add
     if (job.probabilities) {
         // Padding lanes hold -inf; they are never moved into probSum.
         for (int u = 0; u < used; ++u)
             for (int v = 0; v < nv; ++v)
-                S::store(acc + v * S::W, S::add(S::loadAligned(acc + v * S::W),
-                                                S::loadAligned(block + u * stride + v * S::W)));
+                S::store(acc + v * S::W, S::add(S::loadAligned(acc + v * S::W), valuesOf(block, stride, halves, E, u, v)));
     } else if (used > 0) {
         constexpr bool together = HasSum16<S> && kBlockRows == 16;
         for (int u = 0; u < used; ++u) {
@@ -239,7 +249,7 @@ KERNEL_INLINE void addSoftmaxTerms(RowJob &job, float *block, int stride, int nv
             const typename S::F m = S::set(rowMax[u]);
             typename S::F total = S::zero();
             for (int v = 0; v < nv; ++v) {
-                const typename S::F e = S::expFrom(S::loadAligned(x + v * S::W), m);
+                const typename S::F e = S::expFrom(valuesOf(block, stride, halves, E, u, v), m);
                 S::store(x + v * S::W, e);
                 total = S::add(total, e);
             }

@@ -260,19 +260,21 @@ KERNEL_INLINE void softmaxHalf(RowJob &job, std::size_t first, __m512 laneMax, f
                                float *acc)
 {
     const int E = job.numExperts;
-    const std::uint16_t *chunk = static_cast<const std::uint16_t *>(job.logits);
-    for (int u = 0; u < 16; ++u) {
-        const std::uint16_t *row = chunk + (first + std::size_t(u)) * std::size_t(E);
-        float *x = block + u * stride;
-        for (int v = 0; v < nv; ++v)
-            S::store(x + v * S::W, S::load(row + v * S::W, E - v * S::W < S::W ? E - v * S::W : S::W));
-        if (job.exactOutputs)
-            job.exactOutputs(job.exactContext, first + std::size_t(u), x, job.ids + (first + std::size_t(u)) * std::size_t(job.topK));
+    const std::uint16_t *halves = static_cast<const std::uint16_t *>(job.logits) + first * std::size_t(E);
+    if (job.exactOutputs) { // they need each row as floats
+        for (int u = 0; u < 16; ++u) {
+            float *x = block + u * stride;
+            for (int v = 0; v < nv; ++v)
+                S::store(x + v * S::W, valuesOf(block, stride, halves, E, u, v));
+            job.exactOutputs(job.exactContext, first + std::size_t(u), x,
+                             job.ids + (first + std::size_t(u)) * std::size_t(job.topK));
+        }
     }
     alignas(64) float rowMax[kBlockRows];
     const __m512i rows = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     _mm512_store_ps(rowMax, _mm512_permutexvar_ps(rows, laneMax));
-    addSoftmaxTerms(job, block, stride, nv, 16, rowMax, acc);
+    // The rows' values straight from the halves: no float copy of the block.
+    addSoftmaxTerms(job, block, stride, nv, 16, rowMax, acc, halves);
     flush(acc, job.probSum, E);
 }
 
