@@ -1,10 +1,10 @@
 #include "analysis/LayerPass.h"
 
+#include "analysis/LogitsChunks.h"
+
 #include <algorithm>
 #include <cmath>
-#include <future>
 #include <limits>
-#include <type_traits>
 
 namespace moescope {
 
@@ -21,63 +21,27 @@ bool sameSet(const std::int32_t *a, const std::int32_t *b, int k)
     return true;
 }
 
-template <typename Real>
-void streamLogits(const RoutingDump &dump, std::size_t layer, const RoutingRules &rules, bool route,
-                  std::uint64_t chunkRows, RoutingBackend &backend, LayerChoices &c, LossTotals &totals,
-                  const Progress &progress)
+// Routes (or, for recorded choices, only scores) every chunk of the layer's logits.
+void routeLogits(const RoutingDump &dump, std::size_t layer, const RoutingRules &rules, bool route,
+                 std::uint64_t chunkRows, RoutingBackend &backend, LayerChoices &c, LossTotals &totals,
+                 const Progress &progress)
 {
-    const DumpInfo &info = dump.info();
-    const int E = info.numExperts;
     const std::size_t k = std::size_t(c.topK);
-    const auto T = std::uint64_t(info.numTokens);
-    // Two buffers: a reader fills the next chunk (HDF5 behind the io lock, in
-    // RoutingDump) while the backend routes the current one. float16 stored plainly
-    // is mapped in place instead (no copy), the reader taking the page faults.
-    std::vector<Real> buffers[2];
-    io::MappedRows mapped[2];
-    const Real *rowsOf[2] = {nullptr, nullptr};
     std::vector<std::uint8_t> validScratch;
-    auto read = [&](int which, std::uint64_t begin) {
-        const std::uint64_t rows = std::min(chunkRows, T - begin);
-        if constexpr (std::is_same_v<Real, std::uint16_t>) {
-            mapped[which] = dump.mapHalves(layer, begin, rows);
-            if (!mapped[which].empty()) {
-                rowsOf[which] = static_cast<const Real *>(mapped[which].data());
-                return;
-            }
-        }
-        buffers[which].resize(rows * std::size_t(E));
-        dump.readLogits(layer, begin, rows, buffers[which].data());
-        rowsOf[which] = buffers[which].data();
-    };
-    // Declared after the buffers: should routing throw, the pending read finishes
-    // before the buffers go.
-    std::future<void> next;
-    if (T > 0) {
-        progress.checkCancelled();
-        read(0, 0);
-    }
-    int current = 0;
-    for (std::uint64_t begin = 0; begin < T; begin += chunkRows, current ^= 1) {
-        progress.checkCancelled();
-        const std::uint64_t rows = std::min(chunkRows, T - begin);
-        if (begin + rows < T)
-            next = std::async(std::launch::async, read, current ^ 1, begin + rows);
-        const Real *logits = rowsOf[current];
+    auto routeChunk = [&](const LogitsView &chunk, std::int64_t first) {
+        const auto begin = std::size_t(first);
         ChunkOutput out;
         if (route) {
             out.ids = c.ids.data() + begin * k;
             out.gateProbs = c.gateProbs.empty() ? nullptr : c.gateProbs.data() + begin * k;
             out.valid = c.valid.data() + begin;
         } else {
-            validScratch.resize(rows);
+            validScratch.resize(chunk.rows);
             out.valid = validScratch.data(); // recorded choices stay valid (spec)
         }
-        backend.routeChunk(logits, rows, E, rules, out, totals);
-        if (next.valid())
-            next.get(); // the next chunk is in (or its read failed: rethrown here)
-        progress.report(double(begin + rows) / double(T));
-    }
+        backend.route(chunk, rules, out, totals);
+    };
+    forEachLogitsChunk(dump, layer, routeChunk, progress, chunkRows);
 }
 
 double agreementOf(const LayerChoices &routed, const std::vector<std::int32_t> &recorded, int recordedK)
@@ -116,12 +80,7 @@ LayerPass runLayerPass(const RoutingDump &dump, std::size_t layer, const LayerPa
     if (route && request.keepGateProbs)
         c.gateProbs.assign(c.ids.size(), 0.0f);
     pass.choicesRecorded = !route;
-    // Chunks of 16 MB of logits as stored: large enough that the hand-overs between
-    // reader and routing threads cost little, small enough to keep memory bounded.
-    const std::uint64_t logitBytes = li.logitsType == "float16" ? 2 : li.logitsType == "float64" ? 8 : 4;
-    const std::uint64_t chunkRows = request.chunkRows
-        ? request.chunkRows
-        : std::max<std::uint64_t>(1, (16u << 20) / (std::uint64_t(E) * logitBytes));
+    const std::uint64_t chunkRows = request.chunkRows ? request.chunkRows : defaultChunkRows(info, layer);
 
     // The recorded choices: the statistics themselves, or the reference for agreement.
     std::vector<std::int32_t> recorded;
@@ -147,12 +106,7 @@ LayerPass runLayerPass(const RoutingDump &dump, std::size_t layer, const LayerPa
             backend = own.get();
         }
         const Progress rest = progress.part(recordedShare, 1.0);
-        if (li.logitsType == "float64")
-            streamLogits<double>(dump, layer, rules, route, chunkRows, *backend, c, totals, rest);
-        else if (li.logitsType == "float16") // raw halves: the backend converts them
-            streamLogits<std::uint16_t>(dump, layer, rules, route, chunkRows, *backend, c, totals, rest);
-        else
-            streamLogits<float>(dump, layer, rules, route, chunkRows, *backend, c, totals, rest);
+        routeLogits(dump, layer, rules, route, chunkRows, *backend, c, totals, rest);
         pass.hasLosses = true;
         if (route)
             pass.routedCounts = totals.counts; // counted in the routing pass itself

@@ -1,44 +1,89 @@
 #include "analysis/LogitsChunks.h"
 
 #include <algorithm>
+#include <future>
 
 namespace moescope {
 
-void forEachLogitsChunk(const RoutingDump &dump, std::size_t layer,
-                        const std::function<void(const LogitsView &, std::int64_t)> &use, const Progress &progress)
-{
-    const DumpInfo &info = dump.info();
-    const int E = info.numExperts;
-    const std::string &type = info.layers.at(layer).logitsType;
-    const std::uint64_t T = std::uint64_t(info.numTokens);
-    const std::uint64_t chunkRows = std::max<std::uint64_t>(1, (16u << 20) / (std::uint64_t(E) * 8));
+namespace {
+
+// One chunk in memory: mapped from the file, or read into the buffer of its type.
+struct ChunkSlot {
+    io::MappedRows mapped;
     std::vector<std::uint16_t> halves;
     std::vector<float> floats;
     std::vector<double> doubles;
-    for (std::uint64_t begin = 0; begin < T; begin += chunkRows) {
-        progress.checkCancelled();
-        const std::uint64_t rows = std::min(chunkRows, T - begin);
-        LogitsView view;
+    LogitsView view;
+
+    void fill(const RoutingDump &dump, std::size_t layer, std::uint64_t begin, std::uint64_t rows)
+    {
+        const int E = dump.info().numExperts;
+        const std::string &type = dump.info().layers.at(layer).logitsType;
+        const std::size_t n = rows * std::size_t(E);
         view.rows = rows;
         view.numExperts = E;
-        const std::size_t n = rows * std::size_t(E);
         if (type == "float16") {
+            view.type = LogitsType::Float16;
+            mapped = dump.mapHalves(layer, begin, rows);
+            if (!mapped.empty()) {
+                view.data = mapped.data();
+                return;
+            }
             halves.resize(n);
             dump.readLogits(layer, begin, rows, halves.data());
             view.data = halves.data();
-            view.type = LogitsType::Float16;
         } else if (type == "float64") {
+            view.type = LogitsType::Float64;
             doubles.resize(n);
             dump.readLogits(layer, begin, rows, doubles.data());
             view.data = doubles.data();
-            view.type = LogitsType::Float64;
         } else {
+            view.type = LogitsType::Float32;
             floats.resize(n);
             dump.readLogits(layer, begin, rows, floats.data());
             view.data = floats.data();
-            view.type = LogitsType::Float32;
         }
-        use(view, std::int64_t(begin));
+    }
+};
+
+} // namespace
+
+std::uint64_t defaultChunkRows(const DumpInfo &info, std::size_t layer)
+{
+    // Large enough that the hand-overs between reader and user cost little, small
+    // enough to keep memory bounded.
+    const std::string &type = info.layers.at(layer).logitsType;
+    const std::uint64_t bytes = type == "float16" ? 2 : type == "float64" ? 8 : 4;
+    return std::max<std::uint64_t>(1, (16u << 20) / (std::uint64_t(info.numExperts) * bytes));
+}
+
+void forEachLogitsChunk(const RoutingDump &dump, std::size_t layer,
+                        const std::function<void(const LogitsView &, std::int64_t)> &use, const Progress &progress,
+                        std::uint64_t chunkRows)
+{
+    const std::uint64_t T = std::uint64_t(dump.info().numTokens);
+    if (chunkRows == 0)
+        chunkRows = defaultChunkRows(dump.info(), layer);
+    ChunkSlot slots[2];
+    // Declared after the slots: should `use` throw, the pending read finishes before
+    // the slots go.
+    std::future<void> next;
+    if (T > 0) {
+        progress.checkCancelled();
+        slots[0].fill(dump, layer, 0, std::min(chunkRows, T));
+    }
+    int current = 0;
+    for (std::uint64_t begin = 0; begin < T; begin += chunkRows, current ^= 1) {
+        progress.checkCancelled();
+        const std::uint64_t rows = std::min(chunkRows, T - begin);
+        if (begin + rows < T) {
+            ChunkSlot &slot = slots[current ^ 1];
+            const std::uint64_t at = begin + rows, count = std::min(chunkRows, T - at);
+            next = std::async(std::launch::async, [&slot, &dump, layer, at, count] { slot.fill(dump, layer, at, count); });
+        }
+        use(slots[current].view, std::int64_t(begin));
+        if (next.valid())
+            next.get(); // the next chunk is in (or its read failed: rethrown here)
         progress.report(double(begin + rows) / double(T));
     }
 }

@@ -1,8 +1,12 @@
 #pragma once
 // Walks one layer's logits in bounded chunks, in position order, each in its own
-// stored precision (float16 as raw halves, float32, float64): the feed of the
-// streaming simulations (expert choice, bias balancing). Throws DumpError, and
-// Cancelled between chunks when `progress` says so.
+// stored precision (float16 as raw halves, float32, float64): the feed of the layer
+// pass and of the streaming simulations (expert choice, bias balancing).
+//
+// While `use` works on one chunk, a reader thread brings in the next (HDF5 behind the
+// io lock, in RoutingDump); float16 stored plainly is mapped in place instead of
+// copied, the reader taking the page faults. Throws DumpError, and Cancelled between
+// chunks when `progress` says so.
 #include "analysis/Progress.h"
 #include "io/RoutingDump.h"
 #include "routing/RoutingBackend.h"
@@ -11,8 +15,11 @@
 
 namespace moescope {
 
+// Rows per chunk for a layer: about 16 MB of logits as stored.
+std::uint64_t defaultChunkRows(const DumpInfo &info, std::size_t layer);
+
 void forEachLogitsChunk(const RoutingDump &dump, std::size_t layer,
                         const std::function<void(const LogitsView &chunk, std::int64_t begin)> &use,
-                        const Progress &progress = {});
+                        const Progress &progress = {}, std::uint64_t chunkRows = 0);
 
 } // namespace moescope
