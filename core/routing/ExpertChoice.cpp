@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <thread>
 
@@ -14,13 +15,16 @@ namespace moescope {
 
 namespace {
 
-// Better candidate first: higher score, then the earlier token. As a heap order it
-// keeps the worst candidate on top.
+// Better candidate first: higher score, then the earlier token.
 template <typename C>
 bool better(const C &a, const C &b)
 {
     return a.score > b.score || (a.score == b.score && a.token < b.token);
 }
+
+// Room beyond C in a selection before it is trimmed back to C: trimming costs O(C),
+// so every candidate let in costs O(1) on average.
+std::size_t slackOf(std::int64_t capacity) { return std::size_t(std::max<std::int64_t>(64, capacity / 8)); }
 
 } // namespace
 
@@ -33,6 +37,8 @@ ExpertChoiceRouter::ExpertChoiceRouter(int numExperts, const RoutingRules &rules
 {
     if (numExperts < 1 || m_bounds.size() < 2 || m_validPerGroup.size() + 1 != m_bounds.size())
         throw std::invalid_argument("expert choice: bad experts or capacity groups");
+    if (m_bounds.back() > std::numeric_limits<std::int32_t>::max())
+        throw std::invalid_argument("expert choice: more than 2^31 - 1 tokens");
     m_kept.resize(std::size_t(numExperts));
     m_result.taken.assign(std::size_t(numExperts), 0);
     m_result.expertsOfToken.assign(std::size_t(m_bounds.back()), 0);
@@ -50,18 +56,32 @@ void ExpertChoiceRouter::openGroup(std::size_t g)
                      : 0;
     if (g < m_validPerGroup.size())
         m_result.capacity.push_back(m_capacity);
-    for (auto &kept : m_kept) {
-        kept.clear();
-        kept.reserve(std::size_t(std::max<std::int64_t>(0, m_capacity)));
+    for (Selection &s : m_kept) {
+        s.kept.clear();
+        s.kept.reserve(m_capacity > 0 ? std::size_t(m_capacity) + slackOf(m_capacity) : 0);
+        s.hasBar = false;
     }
+}
+
+void ExpertChoiceRouter::trim(Selection &s) const
+{
+    const auto C = std::size_t(m_capacity);
+    if (s.kept.size() <= C)
+        return;
+    std::nth_element(s.kept.begin(), s.kept.begin() + std::ptrdiff_t(C - 1), s.kept.end(), better<Candidate>);
+    s.kept.resize(C);
+    s.bar = s.kept[C - 1].score; // the C-th best: everything before it is better
+    s.hasBar = true;
 }
 
 void ExpertChoiceRouter::closeGroup()
 {
     for (int e = 0; e < m_numExperts; ++e) {
-        for (const Candidate &c : m_kept[e])
+        Selection &s = m_kept[e];
+        trim(s);
+        for (const Candidate &c : s.kept)
             ++m_result.expertsOfToken[c.token];
-        m_result.taken[e] += std::int64_t(m_kept[e].size());
+        m_result.taken[e] += std::int64_t(s.kept.size());
     }
     openGroup(m_group + 1);
 }
@@ -78,9 +98,10 @@ void ExpertChoiceRouter::add(const LogitsView &chunk, std::int64_t begin)
             closeGroup();
         if (m_group + 1 >= m_bounds.size())
             throw std::invalid_argument("expert choice: rows beyond the last group");
-        // This piece stays inside the current group.
-        const std::size_t rows =
-            std::min<std::size_t>(chunk.rows - done, std::size_t(m_bounds[m_group + 1] - at));
+        // This piece stays inside the current group, and its scores (doubles) stay small.
+        constexpr std::size_t kPieceScores = std::size_t(1) << 20;
+        const std::size_t rows = std::min<std::size_t>({chunk.rows - done, std::size_t(m_bounds[m_group + 1] - at),
+                                                        std::max<std::size_t>(1, kPieceScores / std::size_t(E))});
         m_scores.resize(rows * std::size_t(E));
         m_valid.resize(rows);
         const std::size_t parts = std::clamp<std::size_t>(rows / 256, 1, m_pool->size() * 4);
@@ -109,21 +130,19 @@ void ExpertChoiceRouter::add(const LogitsView &chunk, std::int64_t begin)
         // Each expert's selection is its own: split the experts over the threads.
         const std::size_t expertParts = std::min<std::size_t>(std::size_t(E), m_pool->size());
         m_pool->run(expertParts, [&](std::size_t p) {
+            if (m_capacity <= 0)
+                return;
+            const std::size_t full = std::size_t(m_capacity) + slackOf(m_capacity);
             for (std::size_t e = std::size_t(E) * p / expertParts; e < std::size_t(E) * (p + 1) / expertParts; ++e) {
-                std::vector<Candidate> &kept = m_kept[e];
+                Selection &s = m_kept[e];
                 for (std::size_t r = 0; r < rows; ++r) {
-                    if (!m_valid[r])
+                    const double score = m_scores[r * std::size_t(E) + e];
+                    // A later token beats the C-th best only with a strictly higher score.
+                    if (!m_valid[r] || (s.hasBar && !(score > s.bar)))
                         continue;
-                    const Candidate c{m_scores[r * std::size_t(E) + e], at + std::int64_t(r)};
-                    if (std::int64_t(kept.size()) < m_capacity) {
-                        kept.push_back(c);
-                        std::push_heap(kept.begin(), kept.end(), better<Candidate>);
-                    } else if (!kept.empty() && c.score > kept.front().score) {
-                        // Later token: it beats the worst only with a strictly higher score.
-                        std::pop_heap(kept.begin(), kept.end(), better<Candidate>);
-                        kept.back() = c;
-                        std::push_heap(kept.begin(), kept.end(), better<Candidate>);
-                    }
+                    s.kept.push_back({score, std::int32_t(at + std::int64_t(r))});
+                    if (s.kept.size() == full)
+                        trim(s);
                 }
             }
         });

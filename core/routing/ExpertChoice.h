@@ -7,8 +7,8 @@
 // shifts one expert's scores equally, so it never changes whom an expert takes); ties
 // go to the earlier token.
 //
-// Memory: one bounded selection per expert, E * C entries of 16 bytes for the largest
-// group. Fed chunk by chunk in position order; not thread-safe (one feeder).
+// Memory: one bounded selection per expert, at most E * 9C/8 entries of 12 bytes for
+// the largest group. Fed chunk by chunk in position order; not thread-safe (one feeder).
 #include "routing/RoutingBackend.h"
 #include "routing/ThreadPool.h"
 
@@ -44,10 +44,19 @@ public:
     ExpertChoiceResult finish(const std::vector<std::int64_t> &sequenceOffsets);
 
 private:
-    struct Candidate {
+    // Packed: E * C of them are alive at once. Positions fit 32 bits (checked).
+    struct __attribute__((packed)) Candidate {
         double score;
-        std::int64_t token;
+        std::int32_t token;
     };
+    // An expert's selection: candidates that may still be among its C best, unordered;
+    // none at or below `bar` (the C-th best when last trimmed) is let in.
+    struct Selection {
+        std::vector<Candidate> kept;
+        double bar = 0;
+        bool hasBar = false;
+    };
+    void trim(Selection &s) const;
     void closeGroup();
     void openGroup(std::size_t g);
 
@@ -58,7 +67,7 @@ private:
     std::unique_ptr<ThreadPool> m_pool;
     std::size_t m_group = 0;
     std::int64_t m_capacity = 0;
-    std::vector<std::vector<Candidate>> m_kept; // per expert: a heap, worst on top
+    std::vector<Selection> m_kept;              // per expert
     std::vector<double> m_scores;               // [rows * E] of the current piece
     std::vector<std::uint8_t> m_valid;      // [rows] of the current piece
     std::vector<std::uint8_t> m_tokenValid; // [T]
