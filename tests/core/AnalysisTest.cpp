@@ -65,6 +65,29 @@ private slots:
         QVERIFY(std::abs(pass.zLoss - z) < 1e-6 * z);
     }
 
+    // float16 stored plainly is mapped in place, chunked float16 is read: the pass
+    // must not tell them apart, whatever the chunking (windows start mid-page).
+    void mappedAndReadHalvesAgree()
+    {
+        const DumpFixture f = randomFixture(1000, 64, 8, 1, 5);
+        StorageOptions plain, chunked;
+        plain.floatBits = chunked.floatBits = 16;
+        chunked.chunked = true;
+        const TempDump mappedFile(f, plain), readFile(f, chunked);
+        const RoutingDump mapped(mappedFile.path()), read(readFile.path());
+        QVERIFY(!mapped.mapHalves(0, 0, 1).empty());
+        QVERIFY(read.mapHalves(0, 0, 1).empty());
+        for (std::uint64_t chunkRows : {std::uint64_t(77), std::uint64_t(0)}) {
+            LayerPassRequest request;
+            request.chunkRows = chunkRows;
+            const LayerPass a = runLayerPass(mapped, 0, request), b = runLayerPass(read, 0, request);
+            QCOMPARE(a.choices.ids, b.choices.ids);
+            QCOMPARE(a.routedCounts, b.routedCounts);
+            QCOMPARE(a.meanProb, b.meanProb);
+            QCOMPARE(a.zLoss, b.zLoss);
+        }
+    }
+
     void reportUsesValidTokens()
     {
         const TempDump file(handFixture());
