@@ -1,11 +1,19 @@
 #include "io/MappedRows.h"
 
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <utility>
 
+#if __has_include(<sys/mman.h>)
+#include <sys/mman.h>
+#include <unistd.h>
+#define MOESCOPE_HAVE_MMAP 1
+#ifndef MAP_POPULATE // Linux only: elsewhere the pages come in on first touch
+#define MAP_POPULATE 0
+#endif
+#endif
+
 namespace moescope::io {
+
+#if MOESCOPE_HAVE_MMAP
 
 MappedRows MappedRows::map(int fd, std::uint64_t offset, std::size_t length)
 {
@@ -24,6 +32,22 @@ MappedRows MappedRows::map(int fd, std::uint64_t offset, std::size_t length)
     return m;
 }
 
+void MappedRows::release()
+{
+    if (m_base)
+        munmap(m_base, m_mapped);
+    m_base = nullptr;
+    m_data = nullptr;
+}
+
+#else // no mmap: never mapped, the reader reads
+
+MappedRows MappedRows::map(int, std::uint64_t, std::size_t) { return {}; }
+
+void MappedRows::release() {}
+
+#endif
+
 MappedRows::~MappedRows() { release(); }
 
 MappedRows::MappedRows(MappedRows &&other) noexcept
@@ -41,14 +65,6 @@ MappedRows &MappedRows::operator=(MappedRows &&other) noexcept
         m_data = std::exchange(other.m_data, nullptr);
     }
     return *this;
-}
-
-void MappedRows::release()
-{
-    if (m_base)
-        munmap(m_base, m_mapped);
-    m_base = nullptr;
-    m_data = nullptr;
 }
 
 } // namespace moescope::io
