@@ -43,6 +43,7 @@ void BalanceSimulator::routePiece(const LogitsView &piece)
     ChunkOutput out;
     out.ids = m_ids.data();
     out.valid = m_valid.data();
+    out.losses = false; // only the loads matter here
     LossTotals with, without;
     m_backend.route(piece, m_with, out, with);
     m_backend.route(piece, m_without, out, without);

@@ -148,7 +148,8 @@ void scalarRows(const Real *logits, std::size_t begin, std::size_t end, int E, c
             continue;
         }
         ++totals.validRows;
-        addLossTerms(row, E, rules.inputsAreProbabilities, totals.probSum.data(), totals.zSquaredSum);
+        if (out.losses)
+            addLossTerms(row, E, rules.inputsAreProbabilities, totals.probSum.data(), totals.zSquaredSum);
     }
 }
 
@@ -162,7 +163,7 @@ void scalarHalfRows(const std::uint16_t *halves, std::size_t begin, std::size_t 
         halvesToFloats(halves + r * std::size_t(E), row.data(), std::size_t(E));
         // Route this one row as a chunk of its own, with outputs shifted to row r.
         ChunkOutput one{out.ids ? out.ids + r * k : nullptr, out.weights ? out.weights + r * k : nullptr,
-                        out.gateProbs ? out.gateProbs + r * k : nullptr, out.valid + r};
+                        out.gateProbs ? out.gateProbs + r * k : nullptr, out.valid + r, out.losses};
         scalarRows(row.data(), 0, 1, E, rules, one, totals);
     }
 }

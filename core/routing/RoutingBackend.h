@@ -35,6 +35,7 @@ struct ChunkOutput {
     float *weights = nullptr;        // [rows * k] gate weights (normalised, scaled)
     float *gateProbs = nullptr;      // [rows * k] p of each choice, as float(p in double)
     std::uint8_t *valid = nullptr;   // [rows] 0 where the row holds NaN or infinity
+    bool losses = true;              // false: P[e] and z sums are not needed (a backend may skip them)
 };
 
 // Sums over the valid rows of the chunks routed so far.
