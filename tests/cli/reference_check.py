@@ -254,7 +254,7 @@ def check_dump(path, cf_arg=None, routes=()):
 
 
 def write_dump(path, rng, T, E, k, layers, dtype=np.float32, recorded=(), topk_only=(), nan_rows=0,
-               attrs=None, bias_layers=(), probs_layers=(), labels=True):
+               attrs=None, bias_layers=(), probs_layers=(), labels=True, contiguous=False):
     with h5py.File(path, "w") as f:
         f.attrs["format"] = "moe-routing"
         f.attrs["format_version"] = 1
@@ -280,7 +280,11 @@ def write_dump(path, rng, T, E, k, layers, dtype=np.float32, recorded=(), topk_o
                 z[rows[: nan_rows // 2], 0] = np.nan
                 z[rows[nan_rows // 2:], E - 1] = np.inf
             if l not in topk_only:
-                g.create_dataset("logits", data=z.astype(dtype), chunks=(min(T, 97), E), compression="gzip", shuffle=True)
+                if contiguous:  # stored plainly: float16 is then mapped, not read
+                    g.create_dataset("logits", data=z.astype(dtype))
+                else:
+                    g.create_dataset("logits", data=z.astype(dtype), chunks=(min(T, 97), E), compression="gzip",
+                                     shuffle=True)
             if l in recorded or l in topk_only:
                 g["topk_ids"] = rng.integers(0, E, (T, k)).astype(np.int16)
             if l in bias_layers:
@@ -295,6 +299,11 @@ def main():
         cases = [
             ("f16 logits, NaN rows", dict(T=1500, E=8, k=2, layers=3, dtype=np.float16, nan_rows=10),
              None, [dict(drop="token-order"), dict(scoring="sigmoid", top_k=3, drop="score-priority", group="sequence")]),
+            # OLMoE-like and odd shapes: the rows-in-lanes kernel, its id stores and tail rows.
+            ("f16, E 64, k 8", dict(T=2011, E=64, k=8, layers=2, dtype=np.float16, nan_rows=3, contiguous=True),
+             None, [dict(drop="token-order"), dict(top_k=6, drop="score-priority")]),
+            ("f16, E 60, k 5", dict(T=1111, E=60, k=5, layers=1, dtype=np.float16),
+             None, [dict(top_k=1), dict(top_k=4, drop="none")]),
             ("recorded + logits", dict(T=800, E=16, k=4, layers=2, recorded=(0,), nan_rows=4),
              1.5, [dict(drop="none")]),
             ("topk only", dict(T=600, E=5, k=1, layers=2, topk_only=(0, 1)), None, []),
