@@ -15,6 +15,12 @@
 constexpr int kLaneBlockRows = 32;   // rows per block: a register of 16-bit words
 constexpr int kLaneMaxExperts = 256; // the transposed block lives on the stack
 constexpr int kLaneMaxTopK = 8;
+// The next block's rows are prefetched while this block's are chosen, a few lines per
+// step and into L2 only: a block is a 4 KB page and the hardware prefetchers stop at
+// page bounds, so without this every block waits for memory (42 -> 34 ns a row at
+// E = 64, k = 8 on the development machine; all 64 lines at once, or into L1, or
+// further ahead, measured slower).
+constexpr int kPrefetchBlocks = 1;
 
 // Order-preserving 16-bit keys of float16 bits: the value as a signed integer, -0 as
 // +0 (equal numbers, so equal keys and the lower id wins).
@@ -140,12 +146,18 @@ KERNEL_INLINE void mergeBest(__m512i *best, const __m512i *g)
 // The D best keys, best first, of 16 rows of the transposed block: its words 0-3 of
 // every 128-bit lane (upper = false) or words 4-7 (upper = true). A key is the
 // ordered half in the high 16 bits and 0xffff - expert id in the low 16 bits, so one
-// integer comparison orders by value and then towards the lower id.
+// integer comparison orders by value and then towards the lower id. Meanwhile the
+// aheadLines cache lines from `ahead` are prefetched, spread over the groups.
 template <int D>
-KERNEL_INLINE void bestKeys(const std::uint16_t *cols, int E, bool upper, __m512i *best)
+KERNEL_INLINE void bestKeys(const std::uint16_t *cols, int E, bool upper, __m512i *best, const char *ahead,
+                            std::size_t aheadLines)
 {
     __m512i g[D];
+    const std::size_t groups = std::size_t(E + D - 1) / D, per = (aheadLines + groups - 1) / groups;
+    std::size_t line = 0;
     for (int e0 = 0; e0 < E; e0 += D) {
+        for (std::size_t i = 0; i < per && line < aheadLines; ++i, ++line)
+            __builtin_prefetch(ahead + 64 * line, 0, 1); // 1: prefetcht2
 #pragma GCC unroll 8
         for (int i = 0; i < D; ++i) {
             const int e = e0 + i;
@@ -286,9 +298,14 @@ KERNEL_INLINE void routeBlock(RowJob &job, std::size_t first, const std::uint16_
     const int E = job.numExperts, k = job.topK;
     std::int32_t *const ids = job.ids + first * std::size_t(k);
     __m512i lower[D], upper[D];
-    bestKeys<D>(cols, E, false, lower);
+    const std::size_t blockBytes = kLaneBlockRows * std::size_t(E) * 2;
+    const bool more = first + (kPrefetchBlocks + 1) * kLaneBlockRows <= job.end;
+    const char *ahead = reinterpret_cast<const char *>(static_cast<const std::uint16_t *>(job.logits) +
+                                                       (first + kPrefetchBlocks * kLaneBlockRows) * std::size_t(E));
+    const std::size_t lines = more ? (blockBytes + 63) / 64 : 0;
+    bestKeys<D>(cols, E, false, lower, ahead, lines / 2);
     storeIds<D>(lower, k, ids);
-    bestKeys<D>(cols, E, true, upper);
+    bestKeys<D>(cols, E, true, upper, ahead + 64 * (lines / 2), lines - lines / 2);
     storeIds<D>(upper, k, ids + 16 * k);
     countBlock(job, cols, lower[k - 1 < D ? k - 1 : 0], upper[k - 1 < D ? k - 1 : 0], ids);
     for (int i = 0; i < kLaneBlockRows; ++i)
