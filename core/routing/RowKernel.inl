@@ -270,14 +270,19 @@ KERNEL_INLINE void addSoftmaxTerms(RowJob &job, float *block, int stride, int nv
             S::store(logs + i, S::log(sums));
             S::store(invs + i, S::div(S::set(1.0f), sums));
         }
+        double zSum = 0; // a local: the job's field would be stored and reloaded every row
         for (int u = 0; u < used; ++u) {
             const double lse = double(rowMax[u]) + double(logs[u]);
-            job.zSquaredSum += lse * lse;
-            const typename S::F inv = S::set(invs[u]);
-            const float *x = block + u * stride;
-            for (int v = 0; v < nv; ++v)
-                S::store(acc + v * S::W,
-                         S::fma(S::loadAligned(x + v * S::W), inv, S::loadAligned(acc + v * S::W)));
+            zSum += lse * lse;
+        }
+        job.zSquaredSum += zSum;
+        // Column by column, so each register of sums stays in a register over the rows
+        // (the same additions in the same order as row by row).
+        for (int v = 0; v < nv; ++v) {
+            typename S::F sum = S::loadAligned(acc + v * S::W);
+            for (int u = 0; u < used; ++u)
+                sum = S::fma(S::loadAligned(block + u * stride + v * S::W), S::set(invs[u]), sum);
+            S::store(acc + v * S::W, sum);
         }
     }
 }

@@ -78,24 +78,23 @@ struct Avx512 {
 
     MOESCOPE_AVX512_INLINE static float largest(F x) { return _mm512_reduce_max_ps(x); }
 
-    // e^(x - m) for x <= m: 2^t with t = (x - m) log2(e), t = n + f (n an integer,
-    // |f| <= 1/2), 2^f by a degree-6 polynomial (a fit of relative error, within 1.4
-    // ulp), times 2^n by scalef (0 far below). x - m first: float32 logits near the
+    // e^(x - m) for x <= m: 2^t with t = (x - m) log2(e) = n + f, n = floor(t) and f
+    // in [0, 1) (reduce), 2^f by a degree-6 polynomial (a fit of relative error, within
+    // 1.1 ulp), times 2^n by scalef, which floors t itself (0 far below, and for
+    // padding lanes: t = -inf gives f = 0). x - m first: float32 logits near the
     // largest float would overflow m log2(e).
     MOESCOPE_AVX512_INLINE static F expFrom(F x, F m)
     {
         const __m512 t = _mm512_mul_ps(_mm512_sub_ps(x, m), _mm512_set1_ps(1.44269504088896341f));
-        const __m512 n = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        // t - n, and 0 (not NaN) for t = -inf: padding lanes give 2^0 * 2^-inf = 0.
-        const __m512 f = _mm512_reduce_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        __m512 y = _mm512_set1_ps(1.5353360504e-4f);
-        y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(1.3398875016e-3f));
-        y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(9.6184369177e-3f));
-        y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(5.5503323674e-2f));
-        y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(2.4022647738e-1f));
-        y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(6.9314718246e-1f));
+        const __m512 f = _mm512_reduce_ps(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+        __m512 y = _mm512_set1_ps(2.1612920682e-4f);
+        y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(1.2467844645e-3f));
+        y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(9.6754515544e-3f));
+        y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(5.5485282093e-2f));
+        y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(2.4022930861e-1f));
+        y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(6.9314706326e-1f));
         y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(1.0f));
-        return _mm512_scalef_ps(y, n);
+        return _mm512_scalef_ps(y, t);
     }
 
     // ln x for positive normal x, within about 1 ulp of ln x (Cephes' logf polynomial).
