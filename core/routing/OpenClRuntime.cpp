@@ -1,5 +1,6 @@
 #include "routing/OpenClRuntime.h"
 
+#include "routing/OpenClLoader.h"
 #include "routing/RoutingKernelSource.h"
 
 #include <algorithm>
@@ -48,6 +49,11 @@ std::string errorText(const cl::Error &e)
 std::vector<DeviceEntry> listDevices(std::string *problem)
 {
     std::vector<DeviceEntry> out;
+    if (const std::string missing = loaderProblem(); !missing.empty()) {
+        if (problem)
+            *problem = missing;
+        return out;
+    }
     std::vector<cl::Platform> platforms;
     try {
         cl::Platform::get(&platforms);

@@ -14,14 +14,17 @@ target_sources(core PRIVATE
 )
 
 # The OpenCL backend: kernels embedded as a generated header, the Khronos C++ bindings
-# on the ICD loader. Editing the .cl file re-runs this step.
+# on the ICD loader, which OpenClLoader.cpp opens at run time (headers only at build
+# time). Editing the .cl file re-runs this step.
 file(READ ${CMAKE_CURRENT_LIST_DIR}/RoutingKernels.cl MOESCOPE_ROUTING_KERNELS)
 configure_file(${CMAKE_CURRENT_LIST_DIR}/RoutingKernelSource.h.in
                ${CMAKE_CURRENT_BINARY_DIR}/generated/routing/RoutingKernelSource.h @ONLY)
 set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/RoutingKernels.cl)
 target_include_directories(core PRIVATE ${CMAKE_CURRENT_BINARY_DIR}/generated)
 target_sources(core PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/OpenClLoader.cpp
   ${CMAKE_CURRENT_LIST_DIR}/OpenClRuntime.cpp
   ${CMAKE_CURRENT_LIST_DIR}/OpenClBackend.cpp
 )
-target_link_libraries(core PUBLIC OpenCL::OpenCL)
+target_include_directories(core PUBLIC ${OpenCL_INCLUDE_DIRS})
+target_link_libraries(core PUBLIC ${CMAKE_DL_LIBS})

@@ -223,6 +223,22 @@ private slots:
         QCOMPARE(automatic.json()["layers"].toArray().size(), 2);
     }
 
+    // No OpenCL loader at all (it is opened at run time, not linked): the program still
+    // starts, `auto` routes on the CPU, `gpu` says what is missing.
+    void noOpenClLoader()
+    {
+        const TempDump file(fixture());
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert("MOESCOPE_OPENCL_LIBRARY", "/nonexistent/libOpenCL.so.1");
+        const Run gpu = runMoescope({"route", file.qpath(), "--device", "gpu", "--json"}, env);
+        QCOMPARE(gpu.exitCode, 1);
+        QVERIFY2(gpu.err.contains("OpenCL loader (/nonexistent/libOpenCL.so.1"), gpu.err.constData());
+        QVERIFY(gpu.out.isEmpty());
+        const Run automatic = runMoescope({"route", file.qpath(), "--device", "auto", "--json"}, env);
+        QCOMPARE(automatic.exitCode, 0);
+        QCOMPARE(automatic.json()["layers"].toArray().size(), 2);
+    }
+
     void badArguments_data()
     {
         QTest::addColumn<QStringList>("args");
