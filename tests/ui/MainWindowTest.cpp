@@ -199,6 +199,28 @@ private slots:
         QCOMPARE(finished.count(), 0);
     }
 
+    // The what-if panel on the GPU backend (PoCL in CI) shows the counts the CPU shows.
+    void whatIfOnGpuMatchesCpu()
+    {
+        MainWindow window;
+        QVERIFY(showDump(window, m_dump->qpath()));
+        WhatIfView *whatIf = window.whatIf();
+        QSignalSpy finished(whatIf, &WhatIfView::finished);
+        std::vector<std::vector<std::int64_t>> counts[2];
+        for (int run = 0; run < 2; ++run) {
+            WhatIfSettings s = whatIf->settings();
+            s.topK = 2;
+            s.device = run == 0 ? Device::Cpu : Device::Gpu;
+            whatIf->setSettings(s);
+            whatIf->run();
+            QVERIFY(finished.wait(30000));
+            for (const WhatIfRow &row : whatIf->model()->rows())
+                counts[run].push_back(row.after.counts);
+        }
+        QCOMPARE(counts[1].size(), std::size_t(3));
+        QCOMPARE(counts[1], counts[0]);
+    }
+
     void whatIfReplaysBiasBalancing()
     {
         MainWindow window;
