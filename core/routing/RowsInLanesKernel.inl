@@ -266,8 +266,8 @@ KERNEL_INLINE void countBlock(RowJob &job, const std::uint16_t *cols, __m512i kt
     }
 }
 
-// The softmax stage for 16 rows of the block, base .. base + 15, with their maxima in
-// lane order.
+// The softmax stage for the 16 rows from `first`, whose maxima come in the key
+// registers' lane order (row 4 * (q % 4) + q / 4 in lane q).
 KERNEL_INLINE void softmaxHalf(RowJob &job, std::size_t first, __m512 laneMax, float *block, int stride, int nv,
                                float *acc)
 {
@@ -307,7 +307,7 @@ KERNEL_INLINE void routeBlock(RowJob &job, std::size_t first, const std::uint16_
     storeIds<D>(lower, k, ids);
     bestKeys<D>(cols, E, true, upper, ahead + 64 * (lines / 2), lines - lines / 2);
     storeIds<D>(upper, k, ids + 16 * k);
-    countBlock(job, cols, lower[k - 1 < D ? k - 1 : 0], upper[k - 1 < D ? k - 1 : 0], ids);
+    countBlock(job, cols, lower[k - 1], upper[k - 1], ids); // k <= D
     for (int i = 0; i < kLaneBlockRows; ++i)
         job.valid[first + std::size_t(i)] = 1;
     job.validRows += kLaneBlockRows;
