@@ -122,10 +122,12 @@ void exactOutputs(const void *context, std::size_t row, const float *z, const st
     }
 }
 
-// The rows [begin, end) by RowRouter: every rule, float or double precision.
+// The rows [begin, end) by RowRouter: every rule, float or double precision. With
+// `tally` false only the choices, their counts and the validity flags are made (the
+// vector kernel adds the rest).
 template <typename Real>
 void scalarRows(const Real *logits, std::size_t begin, std::size_t end, int E, const RoutingRules &rules,
-                const ChunkOutput &out, LossTotals &totals)
+                const ChunkOutput &out, LossTotals &totals, bool tally = true)
 {
     RowScratch scratch;
     const std::size_t k = std::size_t(rules.topK);
@@ -143,6 +145,8 @@ void scalarRows(const Real *logits, std::size_t begin, std::size_t end, int E, c
             ok = rowIsFinite(row, E);
         }
         out.valid[r] = ok;
+        if (!tally)
+            continue;
         if (!ok) {
             ++totals.invalidRows;
             continue;
@@ -155,7 +159,7 @@ void scalarRows(const Real *logits, std::size_t begin, std::size_t end, int E, c
 
 // float16 rows on the scalar path: converted row by row (exactly) and routed as float.
 void scalarHalfRows(const std::uint16_t *halves, std::size_t begin, std::size_t end, int E,
-                    const RoutingRules &rules, const ChunkOutput &out, LossTotals &totals)
+                    const RoutingRules &rules, const ChunkOutput &out, LossTotals &totals, bool tally)
 {
     std::vector<float> row(static_cast<std::size_t>(E));
     const std::size_t k = std::size_t(rules.topK);
@@ -164,7 +168,7 @@ void scalarHalfRows(const std::uint16_t *halves, std::size_t begin, std::size_t 
         // Route this one row as a chunk of its own, with outputs shifted to row r.
         ChunkOutput one{out.ids ? out.ids + r * k : nullptr, out.weights ? out.weights + r * k : nullptr,
                         out.gateProbs ? out.gateProbs + r * k : nullptr, out.valid + r, out.losses};
-        scalarRows(row.data(), 0, 1, E, rules, one, totals);
+        scalarRows(row.data(), 0, 1, E, rules, one, totals, tally);
     }
 }
 
@@ -191,9 +195,14 @@ public:
         if (in.rows == 0)
             return;
 
-        const bool vector = m_kernel != CpuKernel::Scalar && in.type != LogitsType::Float64 &&
-                            E <= kernels::kMaxExperts &&
-                            (!out.ids || (!rules.hasBias() && !rules.groupLimited() && rules.topK <= kernels::kMaxTopK));
+        const bool kernel = m_kernel != CpuKernel::Scalar && in.type != LogitsType::Float64 &&
+                            E <= kernels::kMaxExperts;
+        const bool vector =
+            kernel && (!out.ids || (!rules.hasBias() && !rules.groupLimited() && rules.topK <= kernels::kMaxTopK));
+        // Rules the kernel cannot choose by (bias, groups, k > kMaxTopK): RowRouter
+        // chooses, and the kernel still adds the loss terms, many times faster than
+        // RowRouter's double-precision ones (at E = 256 they were half of a row's time).
+        const bool vectorLosses = kernel && !vector && out.losses;
         // Parts of at least 512 rows, a few per thread so a busy core does not hold the rest up.
         const std::size_t parts = std::clamp<std::size_t>(in.rows / 512, 1, std::size_t(m_pool.size()) * 4);
         std::vector<LossTotals> partial(parts);
@@ -203,7 +212,7 @@ public:
             LossTotals &t = partial[p];
             t.probSum.assign(std::size_t(E), 0.0);
             t.counts.assign(std::size_t(E), 0);
-            if (vector) {
+            auto kernelPass = [&](std::int32_t *ids) {
                 kernels::RowJob job;
                 job.logits = in.data;
                 job.halves = in.type == LogitsType::Float16;
@@ -212,9 +221,9 @@ public:
                 job.numExperts = E;
                 job.topK = rules.topK;
                 job.probabilities = rules.inputsAreProbabilities;
-                job.ids = out.ids;
+                job.ids = ids;
                 job.valid = out.valid;
-                if (out.ids && (out.weights || out.gateProbs)) {
+                if (ids && (out.weights || out.gateProbs)) {
                     job.exactOutputs = exactOutputs;
                     job.exactContext = &exact;
                 }
@@ -229,10 +238,18 @@ public:
                 t.zSquaredSum = job.zSquaredSum;
                 t.validRows = job.validRows;
                 t.invalidRows = job.invalidRows;
-            } else if (in.type == LogitsType::Float16) {
-                scalarHalfRows(static_cast<const std::uint16_t *>(in.data), begin, end, E, rules, out, t);
+            };
+            if (vector) {
+                kernelPass(out.ids);
+                return;
+            }
+            if (vectorLosses)
+                kernelPass(nullptr); // validity and loss terms only
+            if (in.type == LogitsType::Float16) {
+                scalarHalfRows(static_cast<const std::uint16_t *>(in.data), begin, end, E, rules, out, t,
+                               !vectorLosses);
             } else if (in.type == LogitsType::Float32) {
-                scalarRows(static_cast<const float *>(in.data), begin, end, E, rules, out, t);
+                scalarRows(static_cast<const float *>(in.data), begin, end, E, rules, out, t, !vectorLosses);
             } else {
                 scalarRows(static_cast<const double *>(in.data), begin, end, E, rules, out, t);
             }
