@@ -125,19 +125,35 @@ void exactOutputs(const void *context, std::size_t row, const float *z, const st
 // The rows [begin, end) by RowRouter: every rule, float or double precision. With
 // `tally` false only the choices, their counts and the validity flags are made (the
 // vector kernel adds the rest).
+// `halves`, when given, are the same rows as float16 bits: sigmoid scores then come
+// from sigmoidOfHalves() (the same bits as computing them, without an exp each).
 template <typename Real>
 void scalarRows(const Real *logits, std::size_t begin, std::size_t end, int E, const RoutingRules &rules,
-                const ChunkOutput &out, LossTotals &totals, bool tally = true)
+                const ChunkOutput &out, LossTotals &totals, bool tally = true,
+                const std::uint16_t *halves = nullptr)
 {
     RowScratch scratch;
     const std::size_t k = std::size_t(rules.topK);
+    const double *sigmoids =
+        halves && rules.scoring == Scoring::Sigmoid && !rules.inputsAreProbabilities ? sigmoidOfHalves() : nullptr;
+    std::vector<double> scores(sigmoids ? std::size_t(E) : 0);
     for (std::size_t r = begin; r < end; ++r) {
         const Real *row = logits + r * std::size_t(E);
         bool ok;
         if (out.ids) {
             RowOutput o{out.ids + r * k, out.weights ? out.weights + r * k : nullptr,
                         out.gateProbs ? out.gateProbs + r * k : nullptr};
-            ok = routeRow(row, E, rules, o, scratch);
+            if (sigmoids) {
+                ok = rowIsFinite(row, E);
+                if (ok) {
+                    const std::uint16_t *h = halves + (r - begin) * std::size_t(E);
+                    for (int e = 0; e < E; ++e)
+                        scores[std::size_t(e)] = sigmoids[h[e]];
+                    chooseRow(row, scores.data(), E, rules, o, scratch);
+                }
+            } else {
+                ok = routeRow(row, E, rules, o, scratch);
+            }
             if (ok)
                 for (std::size_t i = 0; i < k; ++i)
                     ++totals.counts[o.ids[i]];
@@ -168,7 +184,7 @@ void scalarHalfRows(const std::uint16_t *halves, std::size_t begin, std::size_t 
         // Route this one row as a chunk of its own, with outputs shifted to row r.
         ChunkOutput one{out.ids ? out.ids + r * k : nullptr, out.weights ? out.weights + r * k : nullptr,
                         out.gateProbs ? out.gateProbs + r * k : nullptr, out.valid + r, out.losses};
-        scalarRows(row.data(), 0, 1, E, rules, one, totals, tally);
+        scalarRows(row.data(), 0, 1, E, rules, one, totals, tally, halves + r * std::size_t(E));
     }
 }
 

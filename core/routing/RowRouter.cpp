@@ -1,5 +1,7 @@
 #include "routing/RowRouter.h"
 
+#include "io/Float16.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -105,16 +107,23 @@ bool routeRow(const Real *z, int E, const RoutingRules &rules, RowOutput out, Ro
 {
     if (!rowIsFinite(z, E))
         return false;
-    const int k = rules.topK;
     s.probs.resize(E);
-    s.keys.resize(E);
     rowScores(z, E, rules, s.probs.data());
+    chooseRow(z, s.probs.data(), E, rules, out, s);
+    return true;
+}
+
+template <typename Real>
+void chooseRow(const Real *z, const double *p, int E, const RoutingRules &rules, RowOutput out, RowScratch &s)
+{
+    const int k = rules.topK;
+    s.keys.resize(E);
     const bool biased = rules.hasBias();
     for (int e = 0; e < E; ++e) {
         // Without a bias the order of p is the order of z (scoring is monotone), and
         // comparing z avoids ties that rounding of exp() would create.
         if (biased || rules.groupLimited() || rules.inputsAreProbabilities)
-            s.keys[e] = s.probs[e] + (biased ? rules.expertBias[e] : 0.0);
+            s.keys[e] = p[e] + (biased ? rules.expertBias[e] : 0.0);
         else
             s.keys[e] = double(z[e]);
     }
@@ -134,16 +143,29 @@ bool routeRow(const Real *z, int E, const RoutingRules &rules, RowOutput out, Ro
     topK(s.keys.data(), eligible, E, k, ids);
     if (out.gateProbs)
         for (int i = 0; i < k; ++i)
-            out.gateProbs[i] = float(s.probs[ids[i]]);
+            out.gateProbs[i] = float(p[ids[i]]);
     if (out.weights) {
         double sum = 0;
         for (int i = 0; i < k; ++i)
-            sum += s.probs[ids[i]];
+            sum += p[ids[i]];
         const double scale = (rules.normalizeTopK && sum > 0 ? 1.0 / sum : 1.0) * rules.routedScalingFactor;
         for (int i = 0; i < k; ++i)
-            out.weights[i] = float(s.probs[ids[i]] * scale);
+            out.weights[i] = float(p[ids[i]] * scale);
     }
-    return true;
+}
+
+const double *sigmoidOfHalves()
+{
+    static const std::vector<double> table = [] {
+        std::vector<double> t(65536, 0.0);
+        for (std::uint32_t h = 0; h < 65536; ++h) {
+            const float x = halfToFloat(std::uint16_t(h));
+            if (std::isfinite(x)) // the expression of rowScores, on the same float
+                t[h] = 1.0 / (1.0 + std::exp(-double(x)));
+        }
+        return t;
+    }();
+    return table.data();
 }
 
 template <typename Real>
@@ -172,6 +194,9 @@ template bool rowIsFinite<double>(const double *, int);
 template bool rowScores<float>(const float *, int, const RoutingRules &, double *);
 template bool rowScores<double>(const double *, int, const RoutingRules &, double *);
 template bool routeRow<float>(const float *, int, const RoutingRules &, RowOutput, RowScratch &);
+template void chooseRow<float>(const float *, const double *, int, const RoutingRules &, RowOutput, RowScratch &);
+template void chooseRow<double>(const double *, const double *, int, const RoutingRules &, RowOutput,
+                                RowScratch &);
 template bool routeRow<double>(const double *, int, const RoutingRules &, RowOutput, RowScratch &);
 template void addLossTerms<float>(const float *, int, bool, double *, double &);
 template void addLossTerms<double>(const double *, int, bool, double *, double &);

@@ -29,6 +29,17 @@ template <typename Real>
 bool routeRow(const Real *logits, int numExperts, const RoutingRules &rules, RowOutput out,
               RowScratch &scratch);
 
+// routeRow once the row's scores p[E] are known (rowScores of the same row, for a
+// row known to be finite): for callers that have them cheaper.
+template <typename Real>
+void chooseRow(const Real *logits, const double *p, int numExperts, const RoutingRules &rules, RowOutput out,
+               RowScratch &scratch);
+
+// The sigmoid score of every float16 value, indexed by its bits, computed exactly as
+// rowScores computes it (so the same bits): rows from float16 dumps look their
+// scores up instead of calling exp.
+const double *sigmoidOfHalves();
+
 // The softmax probabilities of one valid row, added to probSum[E], and the square of
 // its logsumexp added to zSquaredSum: the terms of the load-balancing and z-losses.
 // With probabilities as input, the row itself is added and no z term (unknowable).
