@@ -44,10 +44,48 @@ bool rowScores(const Real *z, int E, const RoutingRules &rules, double *p)
 
 namespace {
 
-// Keeps the k largest keys among eligible experts, best first; a later (higher)
-// id never displaces an equal key, which is the spec's tie rule.
-void topK(const double *key, const std::uint8_t *eligible, int E, int k, std::int32_t *ids)
+// topK for k <= K with the list in registers: a key that beats the k-th goes in by a
+// fixed chain of selects rather than a loop whose end the processor cannot predict.
+template <int K>
+void topKFixed(const double *key, int E, int k, std::int32_t *ids)
 {
+    double b[K];
+    std::int32_t id[K];
+    for (int i = 0; i < K; ++i) {
+        b[i] = -INFINITY;
+        id[i] = -1;
+    }
+    for (int e = 0; e < E; ++e) {
+        double v = key[e];
+        if (id[k - 1] >= 0 && !(v > b[k - 1]))
+            continue;
+        // From the first place it beats (strictly: an equal key keeps its place, being
+        // the lower id) or an empty one, every entry moves down one.
+        std::int32_t ve = e;
+        bool moving = false;
+        for (int i = 0; i < K; ++i) {
+            moving = moving || v > b[i] || id[i] < 0;
+            const double bi = b[i];
+            const std::int32_t ii = id[i];
+            b[i] = moving ? v : bi;
+            id[i] = moving ? ve : ii;
+            v = moving ? bi : v;
+            ve = moving ? ii : ve;
+        }
+    }
+    for (int i = 0; i < k; ++i)
+        ids[i] = id[i];
+}
+
+// Keeps the k largest keys, best first; a later (higher) id never displaces an equal
+// key, which is the spec's tie rule. Keys of -inf (experts out of the running) only
+// fill places that real keys then take.
+void topK(const double *key, int E, int k, std::int32_t *ids)
+{
+    if (k <= 4)
+        return topKFixed<4>(key, E, k, ids);
+    if (k <= 8)
+        return topKFixed<8>(key, E, k, ids);
     double best[64];
     int count = 0;
     std::vector<double> bigBest;
@@ -57,8 +95,6 @@ void topK(const double *key, const std::uint8_t *eligible, int E, int k, std::in
         b = bigBest.data();
     }
     for (int e = 0; e < E; ++e) {
-        if (eligible && !eligible[e])
-            continue;
         const double v = key[e];
         if (count == k && !(v > b[k - 1]))
             continue;
@@ -76,28 +112,28 @@ void topK(const double *key, const std::uint8_t *eligible, int E, int k, std::in
 }
 
 // DeepSeek-V3 group-limited choice: a group's score is the sum of its two best keys;
-// only the best topKGroups groups (ties to the lower group) stay eligible.
-void markEligibleGroups(const double *key, int E, const RoutingRules &rules, RowScratch &s)
+// only the best topKGroups groups (ties to the lower group) stay in the running, the
+// keys of the others become -inf (enough real keys remain: checked on opening).
+void keepBestGroups(double *key, int E, const RoutingRules &rules, RowScratch &s)
 {
     const int G = rules.numGroups, size = E / G;
     s.groupScores.resize(G);
     for (int g = 0; g < G; ++g) {
         double first = -INFINITY, second = -INFINITY;
-        for (int e = g * size; e < (g + 1) * size; ++e) {
-            if (key[e] > first) {
-                second = first;
-                first = key[e];
-            } else if (key[e] > second) {
-                second = key[e];
-            }
+        for (int e = g * size; e < (g + 1) * size; ++e) { // without branches: keys are finite
+            second = std::max(second, std::min(first, key[e]));
+            first = std::max(first, key[e]);
         }
         s.groupScores[g] = size == 1 ? first : first + second;
     }
-    std::vector<std::int32_t> chosen(rules.topKGroups);
-    topK(s.groupScores.data(), nullptr, G, rules.topKGroups, chosen.data());
-    s.eligible.assign(E, 0);
-    for (int g : chosen)
-        std::fill(s.eligible.begin() + g * size, s.eligible.begin() + (g + 1) * size, 1);
+    s.chosenGroups.resize(std::size_t(rules.topKGroups));
+    topK(s.groupScores.data(), G, rules.topKGroups, s.chosenGroups.data());
+    s.groupKept.assign(std::size_t(G), 0);
+    for (const std::int32_t g : s.chosenGroups)
+        s.groupKept[std::size_t(g)] = 1;
+    for (int g = 0; g < G; ++g)
+        if (!s.groupKept[std::size_t(g)])
+            std::fill(key + g * size, key + (g + 1) * size, -INFINITY);
 }
 
 } // namespace
@@ -127,11 +163,8 @@ void chooseRow(const Real *z, const double *p, int E, const RoutingRules &rules,
         else
             s.keys[e] = double(z[e]);
     }
-    const std::uint8_t *eligible = nullptr;
-    if (rules.groupLimited()) {
-        markEligibleGroups(s.keys.data(), E, rules, s);
-        eligible = s.eligible.data();
-    }
+    if (rules.groupLimited())
+        keepBestGroups(s.keys.data(), E, rules, s);
     std::int32_t local[64];
     std::vector<std::int32_t> bigLocal;
     std::int32_t *ids = out.ids;
@@ -140,7 +173,7 @@ void chooseRow(const Real *z, const double *p, int E, const RoutingRules &rules,
             bigLocal.resize(k);
         ids = k > 64 ? bigLocal.data() : local;
     }
-    topK(s.keys.data(), eligible, E, k, ids);
+    topK(s.keys.data(), E, k, ids);
     if (out.gateProbs)
         for (int i = 0; i < k; ++i)
             out.gateProbs[i] = float(p[ids[i]]);

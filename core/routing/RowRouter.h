@@ -12,8 +12,8 @@ namespace moescope {
 // Reusable per-thread buffers, so routing a row allocates nothing.
 struct RowScratch {
     std::vector<double> probs, keys, groupScores;
-    std::vector<std::uint8_t> eligible;
-    std::vector<int> groupOrder;
+    std::vector<std::int32_t> chosenGroups;
+    std::vector<std::uint8_t> groupKept;
 };
 
 // What routing one row yields; any pointer may be null when not wanted.
