@@ -207,36 +207,36 @@ private slots:
         }
     }
 
-    void noOpenClDevice()
+    // Without OpenCL as `env` sets it up: `gpu` refuses with `why` on stderr and no
+    // output, `auto` routes on the CPU.
+    static void expectCpuWithout(const QProcessEnvironment &env, const char *why)
     {
-        // An ICD loader that finds no vendor: no OpenCL platform at all.
         const TempDump file(fixture());
-        QTemporaryDir noVendors;
-        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-        env.insert("OCL_ICD_VENDORS", noVendors.path());
         const Run gpu = runMoescope({"route", file.qpath(), "--device", "gpu", "--json"}, env);
         QCOMPARE(gpu.exitCode, 1);
-        QVERIFY2(gpu.err.contains("no OpenCL device"), gpu.err.constData());
+        QVERIFY2(gpu.err.contains(why), gpu.err.constData());
         QVERIFY(gpu.out.isEmpty());
         const Run automatic = runMoescope({"route", file.qpath(), "--device", "auto", "--json"}, env);
         QCOMPARE(automatic.exitCode, 0);
         QCOMPARE(automatic.json()["layers"].toArray().size(), 2);
     }
 
+    void noOpenClDevice()
+    {
+        // An ICD loader that finds no vendor: no OpenCL platform at all.
+        QTemporaryDir noVendors;
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert("OCL_ICD_VENDORS", noVendors.path());
+        expectCpuWithout(env, "no OpenCL device");
+    }
+
     // No OpenCL loader at all (it is opened at run time, not linked): the program still
-    // starts, `auto` routes on the CPU, `gpu` says what is missing.
+    // starts and says what is missing.
     void noOpenClLoader()
     {
-        const TempDump file(fixture());
         QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
         env.insert("MOESCOPE_OPENCL_LIBRARY", "/nonexistent/libOpenCL.so.1");
-        const Run gpu = runMoescope({"route", file.qpath(), "--device", "gpu", "--json"}, env);
-        QCOMPARE(gpu.exitCode, 1);
-        QVERIFY2(gpu.err.contains("OpenCL loader (/nonexistent/libOpenCL.so.1"), gpu.err.constData());
-        QVERIFY(gpu.out.isEmpty());
-        const Run automatic = runMoescope({"route", file.qpath(), "--device", "auto", "--json"}, env);
-        QCOMPARE(automatic.exitCode, 0);
-        QCOMPARE(automatic.json()["layers"].toArray().size(), 2);
+        expectCpuWithout(env, "OpenCL loader (/nonexistent/libOpenCL.so.1");
     }
 
     void badArguments_data()
