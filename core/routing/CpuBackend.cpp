@@ -77,9 +77,9 @@ const char *cpuKernelName(CpuKernel kernel)
 
 namespace {
 
-// Gate weights and probabilities of a row routed by the vector kernel, computed as
-// RowRouter computes them (double, same operations in the same order), so score-
-// priority dropping orders assignments exactly as the scalar path would.
+// Gate weights and probabilities of a row routed by the vector kernel, by RowRouter
+// itself (in double), so score-priority dropping orders assignments exactly as the
+// scalar path would.
 struct ExactContext {
     const RoutingRules *rules;
     int numExperts;
@@ -89,37 +89,12 @@ struct ExactContext {
 void exactOutputs(const void *context, std::size_t row, const float *z, const std::int32_t *ids)
 {
     const auto &c = *static_cast<const ExactContext *>(context);
-    const RoutingRules &rules = *c.rules;
-    const int E = c.numExperts, k = rules.topK;
+    const int k = c.rules->topK;
     double p[kernels::kMaxTopK];
-    if (rules.inputsAreProbabilities) {
-        for (int i = 0; i < k; ++i)
-            p[i] = double(z[ids[i]]);
-    } else if (rules.scoring == Scoring::Sigmoid) {
-        for (int i = 0; i < k; ++i)
-            p[i] = 1.0 / (1.0 + std::exp(-double(z[ids[i]])));
-    } else {
-        double m = double(z[0]);
-        for (int e = 1; e < E; ++e)
-            m = std::max(m, double(z[e]));
-        double sum = 0;
-        for (int e = 0; e < E; ++e)
-            sum += std::exp(double(z[e]) - m);
-        for (int i = 0; i < k; ++i)
-            p[i] = std::exp(double(z[ids[i]]) - m) / sum;
-    }
+    chosenScores(z, c.numExperts, *c.rules, ids, k, p);
     const std::size_t at = row * std::size_t(k);
-    if (c.gateProbs)
-        for (int i = 0; i < k; ++i)
-            c.gateProbs[at + i] = float(p[i]);
-    if (c.weights) {
-        double sum = 0;
-        for (int i = 0; i < k; ++i)
-            sum += p[i];
-        const double scale = (rules.normalizeTopK && sum > 0 ? 1.0 / sum : 1.0) * rules.routedScalingFactor;
-        for (int i = 0; i < k; ++i)
-            c.weights[at + i] = float(p[i] * scale);
-    }
+    gateOutputs(p, k, *c.rules, RowOutput{nullptr, c.weights ? c.weights + at : nullptr,
+                                          c.gateProbs ? c.gateProbs + at : nullptr});
 }
 
 // The rows [begin, end) by RowRouter: every rule, float or double precision. With

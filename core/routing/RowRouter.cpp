@@ -18,6 +18,22 @@ bool rowIsFinite(const Real *z, int E)
     return true;
 }
 
+namespace {
+
+// The one expression of the sigmoid score, so every place that needs it gets the same bits.
+double sigmoidOf(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+
+template <typename Real>
+double maxOf(const Real *z, int E)
+{
+    double m = double(z[0]);
+    for (int e = 1; e < E; ++e)
+        m = std::max(m, double(z[e]));
+    return m;
+}
+
+} // namespace
+
 template <typename Real>
 bool rowScores(const Real *z, int E, const RoutingRules &rules, double *p)
 {
@@ -28,11 +44,9 @@ bool rowScores(const Real *z, int E, const RoutingRules &rules, double *p)
             p[e] = double(z[e]);
     } else if (rules.scoring == Scoring::Sigmoid) {
         for (int e = 0; e < E; ++e)
-            p[e] = 1.0 / (1.0 + std::exp(-double(z[e])));
+            p[e] = sigmoidOf(double(z[e]));
     } else {
-        double m = double(z[0]);
-        for (int e = 1; e < E; ++e)
-            m = std::max(m, double(z[e]));
+        const double m = maxOf(z, E);
         double sum = 0;
         for (int e = 0; e < E; ++e)
             sum += (p[e] = std::exp(double(z[e]) - m));
@@ -40,6 +54,40 @@ bool rowScores(const Real *z, int E, const RoutingRules &rules, double *p)
             p[e] /= sum;
     }
     return true;
+}
+
+template <typename Real>
+void chosenScores(const Real *z, int E, const RoutingRules &rules, const std::int32_t *ids, int k, double *p)
+{
+    if (rules.inputsAreProbabilities) {
+        for (int i = 0; i < k; ++i)
+            p[i] = double(z[ids[i]]);
+    } else if (rules.scoring == Scoring::Sigmoid) {
+        for (int i = 0; i < k; ++i)
+            p[i] = sigmoidOf(double(z[ids[i]]));
+    } else { // rowScores' softmax: the same sum in the same order
+        const double m = maxOf(z, E);
+        double sum = 0;
+        for (int e = 0; e < E; ++e)
+            sum += std::exp(double(z[e]) - m);
+        for (int i = 0; i < k; ++i)
+            p[i] = std::exp(double(z[ids[i]]) - m) / sum;
+    }
+}
+
+void gateOutputs(const double *p, int k, const RoutingRules &rules, RowOutput out)
+{
+    if (out.gateProbs)
+        for (int i = 0; i < k; ++i)
+            out.gateProbs[i] = float(p[i]);
+    if (out.weights) {
+        double sum = 0;
+        for (int i = 0; i < k; ++i)
+            sum += p[i];
+        const double scale = (rules.normalizeTopK && sum > 0 ? 1.0 / sum : 1.0) * rules.routedScalingFactor;
+        for (int i = 0; i < k; ++i)
+            out.weights[i] = float(p[i] * scale);
+    }
 }
 
 namespace {
@@ -174,16 +222,11 @@ void chooseRow(const Real *z, const double *p, int E, const RoutingRules &rules,
         ids = k > 64 ? bigLocal.data() : local;
     }
     topK(s.keys.data(), E, k, ids);
-    if (out.gateProbs)
+    if (out.gateProbs || out.weights) {
+        s.chosen.resize(std::size_t(k));
         for (int i = 0; i < k; ++i)
-            out.gateProbs[i] = float(p[ids[i]]);
-    if (out.weights) {
-        double sum = 0;
-        for (int i = 0; i < k; ++i)
-            sum += p[ids[i]];
-        const double scale = (rules.normalizeTopK && sum > 0 ? 1.0 / sum : 1.0) * rules.routedScalingFactor;
-        for (int i = 0; i < k; ++i)
-            out.weights[i] = float(p[ids[i]] * scale);
+            s.chosen[std::size_t(i)] = p[ids[i]];
+        gateOutputs(s.chosen.data(), k, rules, out);
     }
 }
 
@@ -193,8 +236,8 @@ const double *sigmoidOfHalves()
         std::vector<double> t(65536, 0.0);
         for (std::uint32_t h = 0; h < 65536; ++h) {
             const float x = halfToFloat(std::uint16_t(h));
-            if (std::isfinite(x)) // the expression of rowScores, on the same float
-                t[h] = 1.0 / (1.0 + std::exp(-double(x)));
+            if (std::isfinite(x)) // rowScores' expression on the same float
+                t[h] = sigmoidOf(double(x));
         }
         return t;
     }();
@@ -227,6 +270,7 @@ template bool rowIsFinite<double>(const double *, int);
 template bool rowScores<float>(const float *, int, const RoutingRules &, double *);
 template bool rowScores<double>(const double *, int, const RoutingRules &, double *);
 template bool routeRow<float>(const float *, int, const RoutingRules &, RowOutput, RowScratch &);
+template void chosenScores<float>(const float *, int, const RoutingRules &, const std::int32_t *, int, double *);
 template void chooseRow<float>(const float *, const double *, int, const RoutingRules &, RowOutput, RowScratch &);
 template void chooseRow<double>(const double *, const double *, int, const RoutingRules &, RowOutput,
                                 RowScratch &);

@@ -11,7 +11,7 @@ namespace moescope {
 
 // Reusable per-thread buffers, so routing a row allocates nothing.
 struct RowScratch {
-    std::vector<double> probs, keys, groupScores;
+    std::vector<double> probs, keys, groupScores, chosen;
     std::vector<std::int32_t> chosenGroups;
     std::vector<std::uint8_t> groupKept;
 };
@@ -34,6 +34,17 @@ bool routeRow(const Real *logits, int numExperts, const RoutingRules &rules, Row
 template <typename Real>
 void chooseRow(const Real *logits, const double *p, int numExperts, const RoutingRules &rules, RowOutput out,
                RowScratch &scratch);
+
+// The scores p of the chosen experts ids[0..k) of a finite row: rowScores' numbers
+// (the same operations in the same order), without scoring every expert.
+template <typename Real>
+void chosenScores(const Real *logits, int numExperts, const RoutingRules &rules, const std::int32_t *ids, int k,
+                  double *p);
+
+// A row's gate outputs from the scores p[0..k) of its choices, best first: the
+// probabilities, and the weights (normalised when the rules say so, then scaled).
+// out.ids is not used.
+void gateOutputs(const double *p, int k, const RoutingRules &rules, RowOutput out);
 
 // The sigmoid score of every float16 value, indexed by its bits, computed exactly as
 // rowScores computes it (so the same bits): rows from float16 dumps look their
