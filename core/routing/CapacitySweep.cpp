@@ -9,38 +9,6 @@
 
 namespace moescope {
 
-namespace {
-
-struct Slot {
-    std::int64_t token; // position in the dump
-    int slot;
-};
-
-// The admission order of one group's valid assignments, as CapacityDrops admits them.
-void admissionOrder(const LayerChoices &c, std::int64_t begin, std::int64_t end, DropPolicy policy,
-                    std::vector<Slot> &order)
-{
-    order.clear();
-    for (int s = 0; s < c.topK; ++s)
-        for (std::int64_t t = begin; t < end; ++t)
-            if (c.valid[t])
-                order.push_back({t, s});
-    if (policy != DropPolicy::ScorePriority)
-        return;
-    // Descending gate probability; ties by position, then slot: a total order.
-    std::sort(order.begin(), order.end(), [&](const Slot &a, const Slot &b) {
-        const float pa = c.gateProbs[a.token * c.topK + a.slot];
-        const float pb = c.gateProbs[b.token * c.topK + b.slot];
-        if (pa != pb)
-            return pa > pb;
-        if (a.token != b.token)
-            return a.token < b.token;
-        return a.slot < b.slot;
-    });
-}
-
-} // namespace
-
 CapacityRanks rankAssignments(const LayerChoices &c, const std::vector<std::int64_t> &sequenceOffsets,
                               DropPolicy policy, CapacityGroup grouping)
 {
@@ -66,7 +34,7 @@ CapacityRanks rankAssignments(const LayerChoices &c, const std::vector<std::int6
 
     const std::size_t k = std::size_t(c.topK), E = std::size_t(c.numExperts);
     std::vector<std::int64_t> fill(E), next(k * E);
-    std::vector<Slot> order;
+    std::vector<Assignment> order;
     for (std::size_t g = 0; g + 1 < bounds.size(); ++g) {
         const std::int64_t begin = bounds[g], end = bounds[g + 1];
         std::int64_t tokens = 0;
@@ -109,7 +77,7 @@ CapacityRanks rankAssignments(const LayerChoices &c, const std::vector<std::int6
         }
         admissionOrder(c, begin, end, policy, order);
         std::fill(fill.begin(), fill.end(), 0);
-        for (const Slot &a : order) {
+        for (const Assignment &a : order) {
             const int e = c.ids[a.token * c.topK + a.slot];
             const auto rank = std::int32_t(fill[e]++);
             const std::int64_t v = row[a.token];

@@ -10,7 +10,6 @@
 #include "routing/ThreadPool.h"
 
 #include <algorithm>
-#include <cmath>
 #include <stdexcept>
 
 namespace moescope {
@@ -46,6 +45,20 @@ void RoutingBackend::routeChunk(const std::uint16_t *halves, std::size_t rows, i
                                 const RoutingRules &rules, const ChunkOutput &out, LossTotals &totals)
 {
     route({halves, LogitsType::Float16, rows, numExperts}, rules, out, totals);
+}
+
+void RoutingBackend::checkRequest(const LogitsView &in, const RoutingRules &rules, const ChunkOutput &out,
+                                  LossTotals &totals)
+{
+    const int E = in.numExperts;
+    if (E < 1 || (in.rows && (!in.data || !out.valid)))
+        throw std::invalid_argument("route: no experts, no logits or no validity output");
+    if (out.ids && (rules.topK < 1 || rules.topK > E))
+        throw std::invalid_argument("route: k must be 1 to E = " + std::to_string(E));
+    if (totals.probSum.empty())
+        totals.probSum.assign(std::size_t(E), 0.0);
+    if (totals.counts.empty())
+        totals.counts.assign(std::size_t(E), 0);
 }
 
 CapacitySweepResult RoutingBackend::sweepCapacity(const CapacityRanks &ranks, const std::vector<double> &factors)
@@ -174,15 +187,8 @@ public:
 
     void route(const LogitsView &in, const RoutingRules &rules, const ChunkOutput &out, LossTotals &totals) override
     {
+        checkRequest(in, rules, out, totals);
         const int E = in.numExperts;
-        if (E < 1 || (in.rows && (!in.data || !out.valid)))
-            throw std::invalid_argument("route: no experts, no logits or no validity output");
-        if (out.ids && (rules.topK < 1 || rules.topK > E))
-            throw std::invalid_argument("route: k must be 1 to E = " + std::to_string(E));
-        if (totals.probSum.empty())
-            totals.probSum.assign(std::size_t(E), 0.0);
-        if (totals.counts.empty())
-            totals.counts.assign(std::size_t(E), 0);
         if (in.rows == 0)
             return;
 

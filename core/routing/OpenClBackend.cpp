@@ -75,19 +75,12 @@ public:
 
     void route(const LogitsView &in, const RoutingRules &rules, const ChunkOutput &out, LossTotals &totals) override
     {
+        checkRequest(in, rules, out, totals);
         const int E = in.numExperts;
-        if (E < 1 || (in.rows && (!in.data || !out.valid)))
-            throw std::invalid_argument("route: no experts, no logits or no validity output");
-        if (out.ids && (rules.topK < 1 || rules.topK > E))
-            throw std::invalid_argument("route: k must be 1 to E = " + std::to_string(E));
         if (m_failed || !covers(in, rules, out)) {
             m_cpu->route(in, rules, out, totals);
             return;
         }
-        if (totals.probSum.empty())
-            totals.probSum.assign(std::size_t(E), 0.0);
-        if (totals.counts.empty())
-            totals.counts.assign(std::size_t(E), 0);
         if (in.rows == 0)
             return;
 

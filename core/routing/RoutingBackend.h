@@ -76,6 +76,12 @@ public:
     // Raw float16 bits, host byte order.
     void routeChunk(const std::uint16_t *halves, std::size_t rows, int numExperts, const RoutingRules &rules,
                     const ChunkOutput &out, LossTotals &totals);
+
+protected:
+    // What every route() does first: throws std::invalid_argument on an inconsistent
+    // request, and sizes totals' vectors to E when they are empty.
+    static void checkRequest(const LogitsView &logits, const RoutingRules &rules, const ChunkOutput &out,
+                             LossTotals &totals);
 };
 
 // Which CPU code path routes: `Auto` picks the widest the processor has. `Scalar` is

@@ -25,11 +25,6 @@ std::int64_t expertCapacity(double capacityFactor, int topK, std::int64_t groupT
 
 namespace {
 
-struct Assignment {
-    std::int64_t token;
-    int slot;
-};
-
 // Admits the assignments of one group in the given order; counts the drops per token.
 void admit(const LayerChoices &c, const std::vector<Assignment> &order, std::int64_t capacity,
            std::vector<std::int64_t> &fill, std::vector<std::uint16_t> &dropsOfToken, DropReport &r)
@@ -153,32 +148,31 @@ void admitInTokenOrder(const LayerChoices &c, std::int64_t begin, std::int64_t e
         lostInTokenOrder<0>(ids, valid, begin, end, k, E, state, room, lost);
 }
 
-std::vector<Assignment> admissionOrder(const LayerChoices &c, std::int64_t begin, std::int64_t end,
-                                       DropPolicy policy)
+} // namespace
+
+void admissionOrder(const LayerChoices &c, std::int64_t begin, std::int64_t end, DropPolicy policy,
+                    std::vector<Assignment> &order)
 {
-    std::vector<Assignment> order;
+    order.clear();
     order.reserve(std::size_t((end - begin) * c.topK));
     // Token order (Switch): slot 0 of every token, then slot 1, ...
     for (int s = 0; s < c.topK; ++s)
         for (std::int64_t t = begin; t < end; ++t)
             if (c.valid[t])
                 order.push_back({t, s});
-    if (policy == DropPolicy::ScorePriority) {
-        // Descending gate probability; ties keep position order, then slot order.
-        std::stable_sort(order.begin(), order.end(), [&](const Assignment &a, const Assignment &b) {
-            const float pa = c.gateProbs[a.token * c.topK + a.slot];
-            const float pb = c.gateProbs[b.token * c.topK + b.slot];
-            if (pa != pb)
-                return pa > pb;
-            if (a.token != b.token)
-                return a.token < b.token;
-            return a.slot < b.slot;
-        });
-    }
-    return order;
+    if (policy != DropPolicy::ScorePriority)
+        return;
+    // Descending gate probability; ties by position, then slot: a total order.
+    std::sort(order.begin(), order.end(), [&](const Assignment &a, const Assignment &b) {
+        const float pa = c.gateProbs[a.token * c.topK + a.slot];
+        const float pb = c.gateProbs[b.token * c.topK + b.slot];
+        if (pa != pb)
+            return pa > pb;
+        if (a.token != b.token)
+            return a.token < b.token;
+        return a.slot < b.slot;
+    });
 }
-
-} // namespace
 
 DropReport simulateCapacity(const LayerChoices &c, const std::vector<std::int64_t> &sequenceOffsets,
                             const CapacityRequest &request, const std::vector<std::int64_t> *knownCounts)
@@ -207,6 +201,7 @@ DropReport simulateCapacity(const LayerChoices &c, const std::vector<std::int64_
         groups.emplace_back(0, c.numPositions());
     }
     std::vector<std::int64_t> fill(c.numExperts);
+    std::vector<Assignment> order;
     // Assignments each token lost (k <= E <= 4096 fits 16 bits).
     std::vector<std::uint16_t> dropsOfToken(c.numPositions(), 0);
     for (const auto &[begin, end] : groups) {
@@ -215,10 +210,12 @@ DropReport simulateCapacity(const LayerChoices &c, const std::vector<std::int64_
             groupTokens += c.valid[t] != 0;
         const std::int64_t capacity = expertCapacity(request.capacityFactor, c.topK, groupTokens, c.numExperts);
         r.capacity = std::max(r.capacity, capacity);
-        if (request.policy == DropPolicy::TokenOrder)
+        if (request.policy == DropPolicy::TokenOrder) {
             admitInTokenOrder(c, begin, end, capacity, dropsOfToken, r);
-        else
-            admit(c, admissionOrder(c, begin, end, request.policy), capacity, fill, dropsOfToken, r);
+        } else {
+            admissionOrder(c, begin, end, request.policy, order);
+            admit(c, order, capacity, fill, dropsOfToken, r);
+        }
     }
 
     // Where the drops fall: by relative position within each sequence.

@@ -32,6 +32,19 @@ struct DropReport {
     std::vector<std::int64_t> dropsByPosition;    // [kPositionBins], by t within its sequence
 };
 
+// One assignment: slot `slot` of the token at position `token`.
+struct Assignment {
+    std::int64_t token;
+    int slot;
+};
+
+// The order in which the valid assignments of positions [begin, end) are admitted
+// (into `order`, its storage reused): token order is slot 0 of every token, then
+// slot 1, ...; score priority is descending gate probability, ties by position, then
+// slot (choices.gateProbs needed).
+void admissionOrder(const LayerChoices &choices, std::int64_t begin, std::int64_t end, DropPolicy policy,
+                    std::vector<Assignment> &order);
+
 // C = ceil(CF * k * T_g / E) for a group of T_g valid tokens.
 std::int64_t expertCapacity(double capacityFactor, int topK, std::int64_t groupTokens, int numExperts);
 
