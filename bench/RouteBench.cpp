@@ -8,6 +8,7 @@
 // and prints the ratios against the targets. Built, not run, by the test suite.
 //
 // usage: moescope_bench_route [--data DIR] [--runs N] [--threads N] [--no-python]
+#include "analysis/LogitsChunks.h"
 #include "io/RoutingDump.h"
 #include "routing/RoutingBackend.h"
 
@@ -371,7 +372,7 @@ int main(int argc, char **argv)
     const auto backend = moescope::makeCpuBackend(threads);
     moescope::RoutingRules rules;
     rules.topK = kTopK;
-    const std::size_t chunk = 131072; // what the analysis pass streams for E = 64 (16 MB of halves)
+    const std::size_t chunk = moescope::defaultChunkRows(moescope::RoutingDump(path).info(), 0); // as the pass streams
     std::vector<std::int32_t> ids(std::size_t(kTokens) * kTopK);
     std::vector<std::uint8_t> valid(static_cast<std::size_t>(kTokens));
     double memorySeconds = 1e9;

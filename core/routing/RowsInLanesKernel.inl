@@ -285,8 +285,8 @@ KERNEL_INLINE void softmaxHalf(RowJob &job, std::size_t first, __m512 laneMax, f
     alignas(64) float rowMax[kBlockRows];
     const __m512i rows = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     _mm512_store_ps(rowMax, _mm512_permutexvar_ps(rows, laneMax));
-    // The rows' values straight from the halves: no float copy of the block.
-    addSoftmaxTerms(job, block, stride, nv, 16, rowMax, acc, halves);
+    // The rows' values straight from the halves, unless the block holds them already.
+    addSoftmaxTerms(job, block, stride, nv, 16, rowMax, acc, job.exactOutputs ? nullptr : halves);
     flush(acc, job.probSum, E);
 }
 
