@@ -59,39 +59,20 @@ private slots:
 
     void matchesReference_data()
     {
-        QTest::addColumn<int>("E");
-        QTest::addColumn<int>("k");
-        QTest::addColumn<int>("type");
-        QTest::addColumn<QString>("variant");
-        for (int E : {1, 2, 3, 5, 8, 16, 24, 33, 64, 100, 256})
-            for (int k = 1; k <= std::min(8, E); ++k)
-                for (LogitsType type : {LogitsType::Float16, LogitsType::Float32, LogitsType::Float64})
-                    for (const std::string &v : ruleVariants(E)) {
-                        // float64 adds nothing to the vector kernels (scalar path): fewer rows.
-                        if (type == LogitsType::Float64 && k != 1 && k != std::min(8, E))
-                            continue;
-                        const QByteArray name = QByteArray("E") + QByteArray::number(E) + "_k" + QByteArray::number(k) +
-                                                "_" + typeName(type) + "_" + v.c_str();
-                        QTest::newRow(name.constData()) << E << k << int(type) << QString::fromStdString(v);
-                    }
+        addRoutingCaseRows([](int E, int k, LogitsType type, const std::string &) {
+            // float64 adds nothing to the vector kernels (scalar path): fewer rows.
+            return type != LogitsType::Float64 || k == 1 || k == std::min(8, E);
+        });
     }
 
     void matchesReference()
     {
-        QFETCH(int, E);
-        QFETCH(int, k);
-        QFETCH(int, type);
-        QFETCH(QString, variant);
-        const std::string v = variant.toStdString();
-        const unsigned seed = unsigned(E * 131 + k * 7 + type);
-        const TestLogits logits = makeLogits(kTokens, E, LogitsType(type), seed, v == "probabilities");
-        const RoutingRules rules = makeRules(v, E, k, seed);
-        const ReferenceLayer ref = referenceRoute(logits.seen, kTokens, E, rules);
+        const RoutingCase c = fetchRoutingCase(kTokens);
         for (CpuKernel kernel : kernelsHere()) {
             const auto backend = makeCpuBackend(2, kernel);
             // Uneven chunks, as the analysis pass streams them.
-            const BackendRun run = runBackend(*backend, logits, rules, 509);
-            const QString diff = compareWithReference(ref, run, -1.0, 2e-6);
+            const BackendRun run = runBackend(*backend, c.logits, c.rules, 509);
+            const QString diff = compareWithReference(c.ref, run, -1.0, 2e-6);
             QVERIFY2(diff.isEmpty(), qPrintable(QString(cpuKernelName(kernel)) + ": " + diff));
         }
     }

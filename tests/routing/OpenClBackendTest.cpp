@@ -51,35 +51,17 @@ private slots:
 
     void matchesReference_data()
     {
-        QTest::addColumn<int>("E");
-        QTest::addColumn<int>("k");
-        QTest::addColumn<int>("type");
-        QTest::addColumn<QString>("variant");
-        for (int E : {1, 2, 3, 5, 8, 16, 24, 33, 64, 100, 256})
-            for (int k = 1; k <= std::min(8, E); ++k)
-                for (LogitsType type : {LogitsType::Float16, LogitsType::Float32, LogitsType::Float64})
-                    for (const std::string &v : ruleVariants(E)) {
-                        if (type == LogitsType::Float64 && (k != 2 || v != "softmax"))
-                            continue; // narrowed on the host: one row each is enough
-                        const QByteArray name = QByteArray("E") + QByteArray::number(E) + "_k" + QByteArray::number(k) +
-                                                "_" + typeName(type) + "_" + v.c_str();
-                        QTest::newRow(name.constData()) << E << k << int(type) << QString::fromStdString(v);
-                    }
+        addRoutingCaseRows([](int, int k, LogitsType type, const std::string &v) {
+            // float64 is narrowed on the host: one row each is enough.
+            return type != LogitsType::Float64 || (k == 2 && v == "softmax");
+        });
     }
 
     void matchesReference()
     {
-        QFETCH(int, E);
-        QFETCH(int, k);
-        QFETCH(int, type);
-        QFETCH(QString, variant);
-        const std::string v = variant.toStdString();
-        const unsigned seed = unsigned(E * 131 + k * 7 + type);
-        const TestLogits logits = makeLogits(kTokens, E, LogitsType(type), seed, v == "probabilities");
-        const RoutingRules rules = makeRules(v, E, k, seed);
-        const ReferenceLayer ref = referenceRoute(logits.seen, kTokens, E, rules);
-        const BackendRun run = runBackend(*m_gpu, logits, rules, 509);
-        const QString diff = compareWithReference(ref, run, keyToleranceFor(rules), 2e-5);
+        const RoutingCase c = fetchRoutingCase(kTokens);
+        const BackendRun run = runBackend(*m_gpu, c.logits, c.rules, 509);
+        const QString diff = compareWithReference(c.ref, run, keyToleranceFor(c.rules), 2e-5);
         QVERIFY2(diff.isEmpty(), qPrintable(diff));
     }
 

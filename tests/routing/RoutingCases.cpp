@@ -3,6 +3,8 @@
 #include "io/Float16.h"
 #include "support/DumpFixture.h"
 
+#include <QtTest>
+
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -12,6 +14,42 @@ namespace moescope::test {
 const char *typeName(LogitsType t)
 {
     return t == LogitsType::Float16 ? "f16" : t == LogitsType::Float32 ? "f32" : "f64";
+}
+
+void addRoutingCaseRows(const std::function<bool(int, int, LogitsType, const std::string &)> &keep)
+{
+    QTest::addColumn<int>("E");
+    QTest::addColumn<int>("k");
+    QTest::addColumn<int>("type");
+    QTest::addColumn<QString>("variant");
+    for (int E : {1, 2, 3, 5, 8, 16, 24, 33, 64, 100, 256})
+        for (int k = 1; k <= std::min(8, E); ++k)
+            for (LogitsType type : {LogitsType::Float16, LogitsType::Float32, LogitsType::Float64})
+                for (const std::string &v : ruleVariants(E)) {
+                    if (!keep(E, k, type, v))
+                        continue;
+                    const QByteArray name = QByteArray("E") + QByteArray::number(E) + "_k" + QByteArray::number(k) +
+                                            "_" + typeName(type) + "_" + v.c_str();
+                    QTest::newRow(name.constData()) << E << k << int(type) << QString::fromStdString(v);
+                }
+}
+
+RoutingCase fetchRoutingCase(int T)
+{
+    QFETCH(int, E);
+    QFETCH(int, k);
+    QFETCH(int, type);
+    QFETCH(QString, variant);
+    RoutingCase c;
+    c.E = E;
+    c.k = k;
+    c.type = LogitsType(type);
+    c.variant = variant.toStdString();
+    const unsigned seed = unsigned(E * 131 + k * 7 + type);
+    c.logits = makeLogits(T, E, c.type, seed, c.variant == "probabilities");
+    c.rules = makeRules(c.variant, E, k, seed);
+    c.ref = referenceRoute(c.logits.seen, T, E, c.rules);
+    return c;
 }
 
 LogitsView TestLogits::view() const { return rows(0, std::size_t(T)); }

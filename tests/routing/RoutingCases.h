@@ -10,6 +10,7 @@
 #include <QString>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,23 @@ std::vector<std::string> ruleVariants(int E);
 RoutingRules makeRules(const std::string &variant, int E, int k, unsigned seed);
 
 const char *typeName(LogitsType t);
+
+// One row of the backends' matchesReference tables: a shape, a logits type and a rule
+// variant, with the logits, rules and reference routing they give (seeded by the row).
+struct RoutingCase {
+    int E = 0, k = 0;
+    LogitsType type = LogitsType::Float32;
+    std::string variant;
+    TestLogits logits;
+    RoutingRules rules;
+    ReferenceLayer ref;
+};
+
+// Adds the rows (columns E, k, type, variant) of every case `keep` accepts, among E
+// from 1 to 256, k from 1 to min(8, E), three logits types and every rule variant.
+void addRoutingCaseRows(const std::function<bool(int E, int k, LogitsType type, const std::string &variant)> &keep);
+// The current row's case, with T tokens (inside a test fed by addRoutingCaseRows).
+RoutingCase fetchRoutingCase(int T);
 
 // What one backend produced for one layer.
 struct BackendRun {
