@@ -31,17 +31,6 @@ std::vector<CpuKernel> kernelsHere()
     return k;
 }
 
-LayerChoices choicesOf(const BackendRun &run, int E, int k)
-{
-    LayerChoices c;
-    c.numExperts = E;
-    c.topK = k;
-    c.ids = run.ids;
-    c.valid = run.valid;
-    c.gateProbs = run.gateProbs;
-    return c;
-}
-
 const std::vector<std::int64_t> kOffsets{0, 100, 101, 640, 1000, kTokens};
 
 } // namespace

@@ -102,12 +102,7 @@ private slots:
         rules.topK = k;
         const ReferenceLayer ref = referenceRoute(logits.seen, kTokens, E, rules);
         const BackendRun run = runBackend(*m_gpu, logits, rules);
-        LayerChoices c;
-        c.numExperts = E;
-        c.topK = k;
-        c.ids = run.ids;
-        c.valid = run.valid;
-        c.gateProbs = run.gateProbs;
+        const LayerChoices c = choicesOf(run, E, k);
         for (bool seq : {false, true}) {
             CapacityRequest request;
             request.policy = DropPolicy::ScorePriority;
@@ -144,12 +139,7 @@ private slots:
         const ReferenceLayer ref = referenceRoute(logits.seen, kTokens, E, rules);
         const auto cpu = makeCpuBackend(2);
         const BackendRun run = runBackend(*cpu, logits, rules);
-        LayerChoices c;
-        c.numExperts = E;
-        c.topK = k;
-        c.ids = run.ids;
-        c.valid = run.valid;
-        c.gateProbs = run.gateProbs;
+        const LayerChoices c = choicesOf(run, E, k);
         // More factors than one device launch takes (1024).
         const std::vector<double> factors = capacityFactorRange(0.01, 3.0, 0.002);
         QVERIFY(factors.size() > 1024);

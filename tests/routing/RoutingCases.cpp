@@ -34,6 +34,17 @@ void addRoutingCaseRows(const std::function<bool(int, int, LogitsType, const std
                 }
 }
 
+LayerChoices choicesOf(const BackendRun &run, int E, int k)
+{
+    LayerChoices c;
+    c.numExperts = E;
+    c.topK = k;
+    c.ids = run.ids;
+    c.valid = run.valid;
+    c.gateProbs = run.gateProbs;
+    return c;
+}
+
 RoutingCase fetchRoutingCase(int T)
 {
     QFETCH(int, E);

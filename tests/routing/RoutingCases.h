@@ -6,6 +6,7 @@
 #include "RoutingReference.h"
 
 #include "routing/RoutingBackend.h"
+#include "stats/LayerChoices.h"
 
 #include <QString>
 
@@ -71,5 +72,8 @@ BackendRun runBackend(RoutingBackend &backend, const TestLogits &logits, const R
 // for the loss sums, weights and gate probabilities.
 QString compareWithReference(const ReferenceLayer &ref, const BackendRun &run, double keyTolerance,
                              double sumTolerance);
+
+// A backend run as the statistics take it (E experts, k choices).
+LayerChoices choicesOf(const BackendRun &run, int E, int k);
 
 } // namespace moescope::test
