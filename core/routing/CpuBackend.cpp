@@ -8,6 +8,7 @@
 #include "routing/CpuKernel.h"
 #include "routing/RowRouter.h"
 #include "routing/ThreadPool.h"
+#include "stats/ExpertPairs.h"
 
 #include <algorithm>
 #include <stdexcept>
@@ -64,6 +65,16 @@ void RoutingBackend::checkRequest(const LogitsView &in, const RoutingRules &rule
 CapacitySweepResult RoutingBackend::sweepCapacity(const CapacityRanks &ranks, const std::vector<double> &factors)
 {
     return sweepCapacityOnCpu(ranks, factors);
+}
+
+std::vector<std::int64_t> RoutingBackend::coActivation(const LayerChoices &choices)
+{
+    return moescope::coActivation(choices);
+}
+
+std::vector<std::int64_t> RoutingBackend::layerTransitions(const LayerChoices &from, const LayerChoices &to)
+{
+    return moescope::layerTransitions(from, to);
 }
 
 bool cpuKernelAvailable(CpuKernel kernel)

@@ -7,6 +7,7 @@
 // Thread-safety: a backend serves one call at a time; it may use many threads inside.
 #include "routing/CapacitySweep.h"
 #include "routing/RoutingRules.h"
+#include "stats/LayerChoices.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -63,6 +64,12 @@ public:
     // Drops and fully dropped tokens for every capacity factor at once (CapacitySweep.h).
     // The default runs on the CPU.
     virtual CapacitySweepResult sweepCapacity(const CapacityRanks &ranks, const std::vector<double> &factors);
+
+    // Expert pairs of choices already in memory, the matrices of stats/ExpertPairs.h:
+    // co-activation within a layer and transitions of the best expert from one layer to
+    // another. The defaults run on the CPU.
+    virtual std::vector<std::int64_t> coActivation(const LayerChoices &choices);
+    virtual std::vector<std::int64_t> layerTransitions(const LayerChoices &from, const LayerChoices &to);
 
     // What the user should be told since the last call (e.g. the GPU failed and the
     // work went to the CPU). Empty for most backends.
