@@ -23,7 +23,8 @@ void printUsage()
                  "  moescope profile FILE --layer L --expert E [--top N] [--json]\n"
                  "  moescope export FILE --chart NAME [--layer L] [--expert E] [--sequence S]\n"
                  "                  [--width W --height H --dpi D] -o OUT.{png,svg,pdf,csv}\n"
-                 "                 charts: overview, utilization, routing-map, profile, training, report\n"
+                 "                 charts: overview, utilization, routing-map, profile, training,\n"
+                 "                         co-activation, transitions (layer L to L + 1), report\n"
                  "Exit codes: 0 success, 1 a file refused, 2 bad arguments.\n";
 }
 } // namespace

@@ -14,6 +14,8 @@
 #include "plots/ProfilePlot.h"
 #include "plots/TrainingPlot.h"
 #include "plots/UtilizationPlot.h"
+#include "plots/ExpertPairsPlot.h"
+#include "views/ExpertPairsView.h"
 #include "views/ExpertProfileView.h"
 #include "views/OverviewView.h"
 #include "views/RoutingMapCanvas.h"
@@ -70,6 +72,7 @@ MainWindow::MainWindow(QWidget *parent)
       m_profile(new ExpertProfileView(m_selection, this)),
       m_training(new TrainingView(m_selection, this)),
       m_whatIf(new WhatIfView(m_selection, this)),
+      m_pairs(new ExpertPairsView(m_selection, this)),
       m_summaryLabel(new QLabel(this)),
       m_selectionLabel(new QLabel(this)),
       m_jobLabel(new QLabel(this)),
@@ -102,6 +105,7 @@ MainWindow::MainWindow(QWidget *parent)
     trackJob(m_profile->profileJob());
     trackJob(m_profile->searchJob());
     trackJob(m_whatIf->job());
+    trackJob(m_pairs->job());
     trackJob(m_reportJob);
 
     connect(m_loader, &DumpLoader::opened, this, &MainWindow::showSummary);
@@ -132,7 +136,7 @@ MainWindow::~MainWindow() = default;
 QList<ChartSource *> MainWindow::charts() const
 {
     return {m_overview->heatmap(), m_utilization->plot(), m_routingMap->canvas(), m_profile->plot(),
-            m_training->plot()};
+            m_training->plot(), m_pairs->plot()};
 }
 
 void MainWindow::createDocks()
@@ -140,17 +144,19 @@ void MainWindow::createDocks()
     auto *utilization = dock(this, tr("Utilization"), QStringLiteral("utilizationDock"), m_utilization);
     auto *training = dock(this, tr("Training"), QStringLiteral("trainingDock"), m_training);
     auto *whatIf = dock(this, tr("What-if"), QStringLiteral("whatIfDock"), m_whatIf);
+    auto *pairs = dock(this, tr("Expert pairs"), QStringLiteral("pairsDock"), m_pairs);
     auto *profile = dock(this, tr("Expert profile"), QStringLiteral("profileDock"), m_profile);
     auto *routing = dock(this, tr("Routing map"), QStringLiteral("routingDock"), m_routingMap);
     addDockWidget(Qt::RightDockWidgetArea, utilization);
     addDockWidget(Qt::RightDockWidgetArea, profile);
     splitDockWidget(utilization, profile, Qt::Horizontal);
     tabifyDockWidget(utilization, training);
+    tabifyDockWidget(utilization, pairs);
     tabifyDockWidget(utilization, whatIf);
     utilization->raise();
     addDockWidget(Qt::BottomDockWidgetArea, routing);
     m_viewMenu = new QMenu(tr("&View"), this);
-    for (QDockWidget *d : {utilization, profile, routing, training, whatIf})
+    for (QDockWidget *d : {utilization, profile, routing, training, pairs, whatIf})
         m_viewMenu->addAction(d->toggleViewAction());
     resizeDocks({utilization, profile}, {560, 420}, Qt::Horizontal);
     resizeDocks({routing}, {330}, Qt::Vertical);
@@ -173,7 +179,8 @@ void MainWindow::createMenus()
         {tr("&Utilization histogram..."), m_utilization->plot()},
         {tr("&Routing map..."), m_routingMap->canvas()},
         {tr("Expert &profile..."), m_profile->plot()},
-        {tr("&Training health..."), m_training->plot()}};
+        {tr("&Training health..."), m_training->plot()},
+        {tr("Expert pairs (co-activation or &transitions)..."), m_pairs->plot()}};
     for (const auto &[title, chart] : exportable) {
         QAction *a = exportMenu->addAction(title, this, [this, chart = chart] { exportChartInteractively(chart); });
         m_needsDump << a;
@@ -315,6 +322,7 @@ void MainWindow::showSnapshot(const DumpSnapshotPtr &snapshot)
     m_profile->setSnapshot(snapshot);
     m_training->setSnapshot(snapshot);
     m_whatIf->setSnapshot(snapshot);
+    m_pairs->setSnapshot(snapshot);
     m_center->setCurrentWidget(m_overview);
     for (QAction *a : m_needsDump)
         a->setEnabled(true);

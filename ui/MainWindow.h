@@ -28,6 +28,7 @@ class SelectionModel;
 class TrainingView;
 class UtilizationView;
 class WhatIfView;
+class ExpertPairsView;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -45,6 +46,7 @@ public:
     ExpertProfileView *profile() const { return m_profile; }
     TrainingView *training() const { return m_training; }
     WhatIfView *whatIf() const { return m_whatIf; }
+    ExpertPairsView *pairs() const { return m_pairs; }
     MessageBanner *banner() const { return m_banner; }
     QStringList recentFiles() const;
     // Every exportable chart, by its CLI name.
@@ -87,6 +89,7 @@ private:
     ExpertProfileView *m_profile;
     TrainingView *m_training;
     WhatIfView *m_whatIf;
+    ExpertPairsView *m_pairs;
     QMenu *m_recentMenu = nullptr;
     QMenu *m_viewMenu = nullptr;
     QLabel *m_summaryLabel;

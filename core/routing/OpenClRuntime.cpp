@@ -48,6 +48,10 @@ std::string errorText(const cl::Error &e)
 
 std::vector<DeviceEntry> listDevices(std::string *problem)
 {
+    // One discovery at a time: two views starting jobs together once crashed inside
+    // PoCL's clGetDeviceInfo while its first discovery was still under way.
+    static std::mutex mutex;
+    std::lock_guard lock(mutex);
     std::vector<DeviceEntry> out;
     if (const std::string missing = loaderProblem(); !missing.empty()) {
         if (problem)

@@ -10,6 +10,8 @@
 #include <QSvgRenderer>
 #include <QTest>
 
+#include <map>
+
 using namespace moescope;
 
 class CliExportTest : public QObject {
@@ -21,6 +23,7 @@ private slots:
         QVERIFY2(QFile::exists(m_bin), "MOESCOPE_BIN must name the moescope binary");
         m_dump = std::make_unique<test::TempDump>(test::uiFixture(600, 8, 2, 3));
         m_plain = std::make_unique<test::TempDump>(test::uiFixture(300, 4, 1, 2, false));
+        m_validTokens = 600; // randomFixture writes finite logits only: every token is valid
         QFile junk(m_out.filePath(QStringLiteral("junk.h5")));
         QVERIFY(junk.open(QIODevice::WriteOnly));
         junk.write("this is not an HDF5 file at all\n");
@@ -36,6 +39,8 @@ private slots:
         QTest::newRow("routing map csv") << QStringList{"--chart", "routing-map", "--sequence", "1"} << "map.csv";
         QTest::newRow("profile csv") << QStringList{"--chart", "profile", "--layer", "0", "--expert", "3"} << "profile.csv";
         QTest::newRow("training png") << QStringList{"--chart=training", "--layer=2"} << "training.png";
+        QTest::newRow("co-activation svg") << QStringList{"--chart", "co-activation", "--layer", "1", "--expert", "2"} << "pairs.svg";
+        QTest::newRow("transitions png") << QStringList{"--chart", "transitions", "--layer", "0"} << "transitions.png";
         QTest::newRow("report pdf") << QStringList{"--chart", "report", "--layer", "1"} << "report.pdf";
     }
 
@@ -65,6 +70,38 @@ private slots:
         }
     }
 
+    // The pair matrices as CSV: every cell once; co-activation is symmetric and its
+    // diagonal holds c[e], which sums to k T; transitions hold each valid token once.
+    void pairCsvHoldsEveryCell()
+    {
+        for (const QString &chart : {QStringLiteral("co-activation"), QStringLiteral("transitions")}) {
+            const QString path = m_out.filePath(chart + QStringLiteral(".csv"));
+            const auto [code, err] = run({m_dump->qpath(), "--chart", chart, "--layer", "1", "-o", path});
+            QVERIFY2(code == 0, qPrintable(err));
+            QFile f(path);
+            QVERIFY(f.open(QIODevice::ReadOnly | QIODevice::Text));
+            const QStringList lines = QString::fromUtf8(f.readAll()).split(u'\n', Qt::SkipEmptyParts);
+            QCOMPARE(lines.size(), 1 + 8 * 8);
+            const int first = chart == u"co-activation" ? 1 : 2; // the e1 column
+            std::map<std::pair<int, int>, long long> cells;
+            for (qsizetype i = 1; i < lines.size(); ++i) {
+                const QStringList fields = lines[i].split(u',');
+                cells[{fields[first].toInt(), fields[first + 1].toInt()}] = fields[first + 2].toLongLong();
+            }
+            QCOMPARE(cells.size(), std::size_t(64));
+            long long total = 0;
+            for (const auto &[cell, n] : cells) {
+                if (chart == u"co-activation") {
+                    QCOMPARE(n, (cells[{cell.second, cell.first}]));
+                    total += cell.first == cell.second ? n : 0;
+                } else {
+                    total += n;
+                }
+            }
+            QCOMPARE(total, chart == u"co-activation" ? 2 * m_validTokens : m_validTokens);
+        }
+    }
+
     void refusals_data()
     {
         QTest::addColumn<QStringList>("arguments");
@@ -83,6 +120,8 @@ private slots:
         QTest::newRow("not hdf5") << QStringList{m_out.filePath("junk.h5"), "--chart", "overview", "-o", out} << 1 << "junk.h5";
         QTest::newRow("missing file") << QStringList{m_out.filePath("absent.h5"), "--chart", "overview", "-o", out} << 1 << "absent.h5";
         QTest::newRow("no training") << QStringList{m_plain->qpath(), "--chart", "training", "-o", out} << 1 << "/training";
+        QTest::newRow("transitions from the last layer") << QStringList{dump, "--chart", "transitions", "--layer", "2", "-o", out} << 1 << "last layer";
+        QTest::newRow("co-activation with k = 1") << QStringList{m_plain->qpath(), "--chart", "co-activation", "-o", out} << 1 << "k = 1";
         QTest::newRow("unwritable") << QStringList{dump, "--chart", "overview", "-o", m_out.filePath("no/dir/x.png")} << 1 << "x.png";
     }
 
@@ -116,6 +155,7 @@ private:
     QString m_bin;
     QTemporaryDir m_out;
     std::unique_ptr<test::TempDump> m_dump, m_plain;
+    long long m_validTokens = 0;
 };
 
 QTEST_GUILESS_MAIN(CliExportTest)

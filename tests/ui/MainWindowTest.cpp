@@ -12,6 +12,8 @@
 #include "analysis/BalanceReplay.h"
 #include "models/WhatIfModel.h"
 #include "plots/TrainingPlot.h"
+#include "plots/ExpertPairsPlot.h"
+#include "views/ExpertPairsView.h"
 #include "views/ExpertProfileView.h"
 #include "views/RoutingMapCanvas.h"
 #include "views/RoutingMapView.h"
@@ -19,6 +21,7 @@
 #include "views/WhatIfView.h"
 
 #include <QApplication>
+#include <QDockWidget>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QLineEdit>
@@ -29,6 +32,8 @@
 #include <QTest>
 #include <QToolTip>
 #include <QWheelEvent>
+
+#include <set>
 
 using namespace moescope;
 using namespace moescope::ui;
@@ -219,6 +224,63 @@ private slots:
         }
         QCOMPARE(counts[1].size(), std::size_t(3));
         QCOMPARE(counts[1], counts[0]);
+    }
+
+    // The pairs view counts the selected layer's pairs (checked against a count made
+    // here), follows the layer, and a click follows the pair: the partner expert, or the
+    // next layer's expert for transitions. The GPU (PoCL in CI) gives the same counts.
+    void expertPairsFollowTheSelection()
+    {
+        MainWindow window;
+        QVERIFY(showDump(window, m_dump->qpath()));
+        ExpertPairsView *view = window.pairs();
+        ExpertPairsPlot *plot = view->plot();
+        QSignalSpy counted(view, &ExpertPairsView::counted);
+        view->setDevice(Device::Cpu);
+        view->setKind(PairKind::CoActivation);
+        window.selection()->setLayerAndExpert(1, 0);
+        window.findChild<QDockWidget *>(QStringLiteral("pairsDock"))->raise();
+        QVERIFY(counted.wait(15000));
+        const auto snapshot = window.snapshot();
+        const LayerChoices &choices = snapshot->analysis.passes[1].choices;
+        std::vector<std::int64_t> expected(64, 0);
+        for (std::int64_t t = 0; t < choices.numPositions(); ++t) {
+            if (!choices.valid[std::size_t(t)])
+                continue;
+            std::set<int> set(choices.ids.begin() + t * 2, choices.ids.begin() + t * 2 + 2);
+            for (int a : set)
+                for (int b : set)
+                    ++expected[std::size_t(a * 8 + b)];
+        }
+        QCOMPARE(plot->pairs().layer, 1);
+        QCOMPARE(plot->pairs().counts, expected);
+        QVERIFY(plot->hasChartData());
+        QCOMPARE(plot->chartName(), QStringLiteral("co-activation"));
+
+        emit plot->cellClicked(0, 3);
+        QCOMPARE(window.selection()->current().layer, 1);
+        QCOMPARE(window.selection()->current().expert, 3);
+
+        view->setKind(PairKind::Transitions);
+        QVERIFY(counted.wait(15000));
+        QCOMPARE(plot->chartName(), QStringLiteral("transitions"));
+        std::int64_t total = 0;
+        for (std::int64_t n : plot->pairs().counts)
+            total += n;
+        QCOMPARE(total, choices.validTokens());
+        emit plot->cellClicked(2, 5);
+        QCOMPARE(window.selection()->current().layer, 2);
+        QCOMPARE(window.selection()->current().expert, 5);
+        QVERIFY(!plot->hasChartData()); // layer 2 is the last: nothing follows it
+
+        // Back to layer 0 on the OpenCL backend: the counts the CPU gives.
+        window.selection()->setLayer(0);
+        QVERIFY(counted.wait(15000));
+        const std::vector<std::int64_t> onCpu = plot->pairs().counts;
+        view->setDevice(Device::Gpu);
+        QVERIFY(counted.wait(30000));
+        QVERIFY2(plot->pairs().device.startsWith(u"opencl"), qPrintable(plot->pairs().device));
+        QCOMPARE(plot->pairs().counts, onCpu);
     }
 
     void whatIfReplaysBiasBalancing()

@@ -5,6 +5,7 @@
 // routing map at several zoom levels (the milliseconds a scroll step blocks it).
 #include "MainWindow.h"
 #include "SelectionModel.h"
+#include "views/ExpertPairsView.h"
 #include "views/ExpertProfileView.h"
 #include "views/RoutingMapCanvas.h"
 #include "views/RoutingMapView.h"
@@ -98,5 +99,14 @@ int main(int argc, char **argv)
     window.whatIf()->run();
     finished.wait(120000);
     save(&window, out.filePath(QStringLiteral("5-whatif.png")));
+
+    raise(window, "pairsDock");
+    for (PairKind kind : {PairKind::CoActivation, PairKind::Transitions}) {
+        QSignalSpy counted(window.pairs(), &ExpertPairsView::counted);
+        window.pairs()->setKind(kind);
+        counted.wait(20000);
+        save(&window, out.filePath(kind == PairKind::CoActivation ? QStringLiteral("6-co-activation.png")
+                                                                  : QStringLiteral("7-transitions.png")));
+    }
     return 0;
 }

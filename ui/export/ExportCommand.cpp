@@ -4,6 +4,9 @@
 #include "DumpSnapshot.h"
 #include "ReportWriter.h"
 #include "io/DumpError.h"
+#include "routing/RoutingBackend.h"
+#include "PairMatrix.h"
+#include "plots/ExpertPairsPlot.h"
 #include "plots/LoadHeatmapPlot.h"
 #include "plots/ProfilePlot.h"
 #include "plots/TrainingPlot.h"
@@ -179,6 +182,18 @@ int runExport(const ExportArguments &args)
             auto plot = std::make_unique<TrainingPlot>();
             plot->setSnapshot(snapshot);
             plot->setLayer(layer);
+            chart = std::move(plot);
+        } else if (args.chart == u"co-activation" || args.chart == u"transitions") {
+            const PairKind kind = args.chart == u"transitions" ? PairKind::Transitions : PairKind::CoActivation;
+            QString why;
+            if (!pairsApply(*snapshot, kind, layer, &why)) {
+                say(QStringLiteral("%1: layer %2: %3").arg(args.file, snapshot->layerName(layer), why));
+                return 1;
+            }
+            auto plot = std::make_unique<ExpertPairsPlot>();
+            plot->setPairs(snapshot, countPairs(*snapshot, kind, layer, *makeCpuBackend()));
+            if (args.expert)
+                plot->setSelectedExpert(expert);
             chart = std::move(plot);
         }
         ExportOptions options;

@@ -21,7 +21,8 @@ struct ExportArguments {
 
 inline const QStringList &exportChartNames()
 {
-    static const QStringList names = {"overview", "utilization", "routing-map", "profile", "training", "report"};
+    static const QStringList names = {"overview", "utilization", "routing-map", "profile", "training",
+                                        "co-activation", "transitions", "report"};
     return names;
 }
 

@@ -1,0 +1,59 @@
+#pragma once
+// An E x E heatmap of expert pairs (PairMatrix): each row e1 shows how the tokens of
+// e1 spread over the experts e2, as shares of the row, so a row that is dark in one
+// cell says "e1's tokens nearly always come with (or go on to) that expert". The
+// selected expert's row is outlined. Click a cell to follow the pair (the view decides
+// what that selects).
+#include "DumpSnapshot.h"
+#include "PairMatrix.h"
+#include "PlotWidget.h"
+
+class QCPColorMap;
+class QCPColorScale;
+class QCPItemRect;
+class QCPTextElement;
+
+namespace moescope::ui {
+
+class ExpertPairsPlot : public PlotWidget {
+    Q_OBJECT
+public:
+    explicit ExpertPairsPlot(QWidget *parent = nullptr);
+
+    // The kind shown (and named in exports) until the next setPairs.
+    void setKind(PairKind kind);
+    PairKind kind() const { return m_pairs.kind; }
+    void setPairs(const DumpSnapshotPtr &snapshot, PairMatrix pairs);
+    // Nothing to show, and why (k = 1, the last layer, still counting...).
+    void clear(const QString &why);
+    void setSelectedExpert(int expert);
+    const PairMatrix &pairs() const { return m_pairs; }
+
+    QString chartName() const override { return QString::fromLatin1(pairKindChartName(m_pairs.kind)); }
+    bool hasChartData() const override { return m_snapshot && !m_pairs.isEmpty(); }
+    QSize defaultExportSize() const override;
+    void writeCsv(QTextStream &out) const override;
+
+    // The cell under a widget position; false outside the map.
+    bool cellAt(const QPoint &pos, int &e1, int &e2) const;
+
+signals:
+    void cellClicked(int e1, int e2);
+
+protected:
+    QString toolTipAt(const QPoint &pos) const override;
+    void clickedAt(const QPoint &pos) override;
+
+private:
+    QString toLayerName() const;
+
+    DumpSnapshotPtr m_snapshot;
+    PairMatrix m_pairs;
+    QCPColorMap *m_map = nullptr;
+    QCPColorScale *m_scale = nullptr;
+    QCPTextElement *m_title = nullptr;
+    QCPItemRect *m_row = nullptr;
+    int m_expert = -1;
+};
+
+} // namespace moescope::ui

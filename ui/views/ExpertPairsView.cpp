@@ -1,0 +1,178 @@
+#include "ExpertPairsView.h"
+
+#include "Format.h"
+#include "JobSlot.h"
+#include "SelectionModel.h"
+#include "plots/ExpertPairsPlot.h"
+#include "routing/BackendFactory.h"
+
+#include <QComboBox>
+#include <QElapsedTimer>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QSettings>
+#include <QVBoxLayout>
+
+namespace moescope::ui {
+
+namespace {
+const QString kKindKey = QStringLiteral("pairs/kind");
+const QString kDeviceKey = QStringLiteral("pairs/device");
+
+struct CountedPairs {
+    PairMatrix pairs;
+    QString notice;
+    double seconds = 0;
+};
+} // namespace
+
+ExpertPairsView::ExpertPairsView(SelectionModel *selection, QWidget *parent)
+    : QWidget(parent), m_selection(selection), m_plot(new ExpertPairsPlot(this)), m_kind(new QComboBox(this)),
+      m_device(new QComboBox(this)), m_status(new QLabel(this)), m_job(new JobSlot(tr("Expert pairs"), this))
+{
+    m_kind->addItem(tr("Co-activation in the layer"), int(PairKind::CoActivation));
+    m_kind->addItem(tr("Transitions to the next layer"), int(PairKind::Transitions));
+    m_kind->setToolTip(tr("Co-activation: which experts a token's k choices combine.\n"
+                          "Transitions: where the tokens of each best expert go at the next layer."));
+    m_device->addItem(tr("CPU"), int(Device::Cpu));
+    m_device->addItem(tr("GPU (OpenCL)"), int(Device::Gpu));
+    m_device->addItem(tr("auto"), int(Device::Auto));
+    m_device->setToolTip(tr("Where the pairs are counted; auto uses a GPU when there is one"));
+    QSettings settings;
+    m_kind->setCurrentIndex(std::max(0, m_kind->findData(settings.value(kKindKey, 0).toInt())));
+    m_device->setCurrentIndex(std::max(0, m_device->findData(settings.value(kDeviceKey, int(Device::Auto)).toInt())));
+    m_plot->setKind(PairKind(m_kind->currentData().toInt()));
+    m_status->setStyleSheet(QStringLiteral("color: #555"));
+    // The controls must not widen the dock that this view shares with the histogram.
+    m_status->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+    m_status->setAlignment(Qt::AlignRight | Qt::AlignVCenter);
+    m_kind->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    m_kind->setMinimumContentsLength(14);
+
+    auto *controls = new QHBoxLayout;
+    controls->setContentsMargins(6, 2, 6, 0);
+    controls->addWidget(m_kind);
+    controls->addStretch();
+    controls->addWidget(m_status);
+    controls->addSpacing(12);
+    controls->addWidget(new QLabel(tr("Device:"), this));
+    controls->addWidget(m_device);
+    auto *layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->setSpacing(0);
+    layout->addLayout(controls);
+    layout->addWidget(m_plot, 1);
+
+    connect(m_kind, &QComboBox::currentIndexChanged, this, [this] {
+        QSettings().setValue(kKindKey, m_kind->currentData().toInt());
+        m_plot->setKind(PairKind(m_kind->currentData().toInt()));
+        refresh();
+    });
+    connect(m_device, &QComboBox::currentIndexChanged, this, [this] {
+        QSettings().setValue(kDeviceKey, m_device->currentData().toInt());
+        refresh();
+    });
+    connect(m_selection, &SelectionModel::changed, this, [this](const Selection &now, const Selection &before) {
+        m_plot->setSelectedExpert(now.expert);
+        if (now.layer != before.layer)
+            refresh();
+    });
+    connect(m_plot, &ExpertPairsPlot::cellClicked, this, [this](int, int e2) {
+        const PairMatrix &pairs = m_plot->pairs();
+        if (pairs.kind == PairKind::Transitions)
+            m_selection->setLayerAndExpert(pairs.layer + 1, e2); // follow the tokens
+        else
+            m_selection->setExpert(e2);
+    });
+}
+
+void ExpertPairsView::setKind(PairKind kind)
+{
+    m_kind->setCurrentIndex(m_kind->findData(int(kind)));
+}
+
+void ExpertPairsView::setDevice(Device device)
+{
+    m_device->setCurrentIndex(m_device->findData(int(device)));
+}
+
+void ExpertPairsView::setSnapshot(const DumpSnapshotPtr &snapshot)
+{
+    m_snapshot = snapshot;
+    m_shownKey.clear();
+    m_job->cancel();
+    m_plot->setSelectedExpert(m_selection->current().expert);
+    refresh();
+}
+
+void ExpertPairsView::showEvent(QShowEvent *event)
+{
+    QWidget::showEvent(event);
+    refresh();
+}
+
+void ExpertPairsView::refresh()
+{
+    const PairKind kind = PairKind(m_kind->currentData().toInt());
+    const Device device = Device(m_device->currentData().toInt());
+    const int layer = m_selection->current().layer;
+    if (!m_snapshot) {
+        m_job->cancel();
+        m_shownKey.clear();
+        m_status->clear();
+        m_plot->clear(tr("Open a dump to see which experts work together."));
+        return;
+    }
+    QString why;
+    if (!pairsApply(*m_snapshot, kind, layer, &why)) {
+        m_job->cancel();
+        m_shownKey.clear();
+        m_status->clear();
+        m_plot->clear(why);
+        return;
+    }
+    const QString key = QStringLiteral("%1/%2/%3/%4")
+                            .arg(quintptr(m_snapshot.get()))
+                            .arg(int(kind))
+                            .arg(layer)
+                            .arg(int(device));
+    if (key == m_shownKey || !isVisible())
+        return;
+    m_shownKey = key;
+    m_status->setText(tr("counting..."));
+    const DumpSnapshotPtr snapshot = m_snapshot;
+    m_job->start<CountedPairs>(
+        [snapshot, kind, layer, device](const Progress &progress) {
+            CountedPairs result;
+            std::string notice;
+            std::unique_ptr<RoutingBackend> backend = makeBackend(device, notice);
+            progress.checkCancelled();
+            QElapsedTimer timer;
+            timer.start();
+            result.pairs = countPairs(*snapshot, kind, layer, *backend);
+            result.seconds = double(timer.nsecsElapsed()) * 1e-9;
+            for (const std::string &w : backend->takeWarnings())
+                notice += (notice.empty() ? "" : "; ") + w;
+            result.notice = QString::fromStdString(notice);
+            progress.report(1.0);
+            return result;
+        },
+        [this, snapshot](CountedPairs result) {
+            if (snapshot != m_snapshot)
+                return;
+            // The engine's first word ("cpu", "opencl"); its whole name in the tooltip.
+            m_status->setText(tr("%1, %2 ms").arg(result.pairs.device.section(u' ', 0, 0),
+                                                 formatNumber(result.seconds * 1e3, 2)));
+            m_status->setToolTip(tr("Counted on %1%2").arg(result.pairs.device,
+                                                           result.notice.isEmpty() ? QString() : "\n" + result.notice));
+            m_plot->setPairs(snapshot, std::move(result.pairs));
+            emit counted();
+        },
+        [this](const QString &message) {
+            m_shownKey.clear();
+            m_status->setText(tr("could not count"));
+            m_plot->clear(tr("Could not count the pairs: %1").arg(message));
+        });
+}
+
+} // namespace moescope::ui

@@ -1,0 +1,52 @@
+#pragma once
+// Expert pairs for the selected layer: co-activation (which experts a token's k
+// choices combine) or transitions (where a token's best expert goes at the next
+// layer), counted in the background on the device the user picks. Clicking a cell
+// follows the pair: the partner expert, or the next layer's expert.
+#include "DumpSnapshot.h"
+#include "PairMatrix.h"
+#include "routing/BackendFactory.h"
+
+#include <QWidget>
+
+class QComboBox;
+class QLabel;
+
+namespace moescope::ui {
+
+class ExpertPairsPlot;
+class JobSlot;
+class SelectionModel;
+
+class ExpertPairsView : public QWidget {
+    Q_OBJECT
+public:
+    ExpertPairsView(SelectionModel *selection, QWidget *parent = nullptr);
+    void setSnapshot(const DumpSnapshotPtr &snapshot);
+    ExpertPairsPlot *plot() const { return m_plot; }
+    JobSlot *job() const { return m_job; }
+    void setKind(PairKind kind);
+    void setDevice(Device device);
+
+signals:
+    void counted(); // new pairs are on screen (tests wait for it)
+
+protected:
+    void showEvent(QShowEvent *event) override;
+
+private:
+    // Counts the pairs the controls and the selection ask for, unless they are on
+    // screen already; hidden views wait until they are shown.
+    void refresh();
+
+    SelectionModel *m_selection;
+    ExpertPairsPlot *m_plot;
+    QComboBox *m_kind;
+    QComboBox *m_device;
+    QLabel *m_status;
+    JobSlot *m_job;
+    DumpSnapshotPtr m_snapshot;
+    QString m_shownKey; // what the plot holds: snapshot, kind, layer, device
+};
+
+} // namespace moescope::ui
