@@ -46,14 +46,12 @@ ExpertPairsView::ExpertPairsView(SelectionModel *selection, QWidget *parent)
     // The controls must not widen the dock that this view shares with the histogram.
     m_status->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
     m_status->setAlignment(Qt::AlignRight | Qt::AlignVCenter);
-    m_kind->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
-    m_kind->setMinimumContentsLength(14);
+
 
     auto *controls = new QHBoxLayout;
     controls->setContentsMargins(6, 2, 6, 0);
     controls->addWidget(m_kind);
-    controls->addStretch();
-    controls->addWidget(m_status);
+    controls->addWidget(m_status, 1);
     controls->addSpacing(12);
     controls->addWidget(new QLabel(tr("Device:"), this));
     controls->addWidget(m_device);
