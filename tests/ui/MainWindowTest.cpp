@@ -204,6 +204,35 @@ private slots:
         QCOMPARE(finished.count(), 0);
     }
 
+    // The device, drop policy and balancing replay of the last run come back in a new
+    // window; scoring, k and the capacity factor are the new dump's own.
+    void whatIfRemembersTheUsersSettings()
+    {
+        {
+            MainWindow window;
+            QVERIFY(showDump(window, m_dump->qpath()));
+            WhatIfSettings s = window.whatIf()->settings();
+            s.policy = DropPolicy::ScorePriority;
+            s.group = CapacityGroup::Sequence;
+            s.balanceRate = 0.002;
+            s.balanceBatchTokens = 128;
+            s.topK = 1;
+            window.whatIf()->setSettings(s);
+            QSignalSpy finished(window.whatIf(), &WhatIfView::finished);
+            window.whatIf()->run();
+            QVERIFY(finished.wait(15000));
+        }
+        MainWindow again;
+        QVERIFY(showDump(again, m_dump->qpath()));
+        const WhatIfSettings s = again.whatIf()->settings();
+        QCOMPARE(s.policy, DropPolicy::ScorePriority);
+        QCOMPARE(s.group, CapacityGroup::Sequence);
+        QCOMPARE(s.balanceRate, 0.002);
+        QCOMPARE(s.balanceBatchTokens, 128);
+        QCOMPARE(s.topK, 2); // the dump's k, not the last run's
+        QSettings().remove(QStringLiteral("whatIf")); // the other tests start from the defaults
+    }
+
     // The what-if panel on the GPU backend (PoCL in CI) shows the counts the CPU shows.
     void whatIfOnGpuMatchesCpu()
     {

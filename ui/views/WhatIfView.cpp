@@ -15,6 +15,7 @@
 #include <QLabel>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QSettings>
 #include <QSortFilterProxyModel>
 #include <QSpinBox>
 #include <QTableView>
@@ -28,6 +29,33 @@ struct WhatIfResult {
     QString notice;
     QString backend;
 };
+
+// What belongs to the user rather than to a dump (the device, the drop policy, the
+// balancing replay) is remembered from run to run; scoring, k and the capacity factor
+// start from each dump's own.
+WhatIfSettings rememberedSettings()
+{
+    QSettings settings;
+    settings.beginGroup(QStringLiteral("whatIf"));
+    WhatIfSettings s;
+    s.policy = DropPolicy(settings.value(QStringLiteral("policy"), int(s.policy)).toInt());
+    s.group = CapacityGroup(settings.value(QStringLiteral("group"), int(s.group)).toInt());
+    s.device = Device(settings.value(QStringLiteral("device"), int(s.device)).toInt());
+    s.balanceRate = settings.value(QStringLiteral("balanceRate"), s.balanceRate).toDouble();
+    s.balanceBatchTokens = settings.value(QStringLiteral("balanceBatchTokens"), s.balanceBatchTokens).toInt();
+    return s;
+}
+
+void remember(const WhatIfSettings &s)
+{
+    QSettings settings;
+    settings.beginGroup(QStringLiteral("whatIf"));
+    settings.setValue(QStringLiteral("policy"), int(s.policy));
+    settings.setValue(QStringLiteral("group"), int(s.group));
+    settings.setValue(QStringLiteral("device"), int(s.device));
+    settings.setValue(QStringLiteral("balanceRate"), s.balanceRate);
+    settings.setValue(QStringLiteral("balanceBatchTokens"), s.balanceBatchTokens);
+}
 } // namespace
 
 WhatIfView::WhatIfView(SelectionModel *selection, QWidget *parent)
@@ -137,7 +165,7 @@ void WhatIfView::setSnapshot(const DumpSnapshotPtr &snapshot)
         return;
     }
     const DumpInfo &info = snapshot->info();
-    WhatIfSettings s;
+    WhatIfSettings s = rememberedSettings();
     s.scoring = info.scoring;
     s.topK = info.topK;
     s.capacityFactor = snapshot->analysis.report.capacityFactor;
@@ -177,6 +205,7 @@ void WhatIfView::run()
     if (!m_snapshot)
         return;
     const WhatIfSettings s = settings();
+    remember(s);
     const DumpSnapshotPtr snapshot = m_snapshot;
     m_status->setText(tr("Re-routing..."));
     m_job->start<WhatIfResult>(
