@@ -5,12 +5,18 @@
 //       next to the CPU backend routing the same in-memory logits,
 //   (c) the same routing and counts in numpy and in PyTorch (route_reference.py),
 //   (d) the peak resident memory of `route` (getrusage of the child),
+//   (e) the expert-pair matrices of the 8 layers' choices (routed by the CPU backend):
+//       co-activation of each layer and the 7 transitions, by the reference functions
+//       (one thread), the CPU backend and the OpenCL backend (`--device gpu`), which
+//       must give identical matrices,
 // and prints the ratios against the targets. Built, not run, by the test suite.
 //
 // usage: moescope_bench_route [--data DIR] [--runs N] [--threads N] [--no-python]
 #include "analysis/LogitsChunks.h"
 #include "io/RoutingDump.h"
+#include "routing/BackendFactory.h"
 #include "routing/RoutingBackend.h"
+#include "stats/ExpertPairs.h"
 
 #include <fcntl.h>
 #include <hdf5.h>
@@ -26,6 +32,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -296,6 +303,38 @@ double readAndSum(const std::vector<std::uint16_t> &halves, unsigned threads, do
     return s;
 }
 
+// The 8 co-activation matrices, then the 7 transitions, by one engine; the best time
+// of `runs` for each kind.
+struct PairRun {
+    std::vector<std::vector<std::int64_t>> matrices;
+    double coActivationSeconds = 1e9, transitionSeconds = 1e9;
+};
+
+template <typename CoActivation, typename Transitions>
+PairRun timePairs(const std::vector<moescope::LayerChoices> &layers, int runs, CoActivation coActivation,
+                  Transitions transitions)
+{
+    PairRun r;
+    r.matrices.resize(2 * layers.size() - 1);
+    for (int run = 0; run < runs; ++run) {
+        auto start = std::chrono::steady_clock::now();
+        for (std::size_t l = 0; l < layers.size(); ++l)
+            r.matrices[l] = coActivation(layers[l]);
+        r.coActivationSeconds = std::min(r.coActivationSeconds, seconds(start));
+        start = std::chrono::steady_clock::now();
+        for (std::size_t l = 0; l + 1 < layers.size(); ++l)
+            r.matrices[layers.size() + l] = transitions(layers[l], layers[l + 1]);
+        r.transitionSeconds = std::min(r.transitionSeconds, seconds(start));
+    }
+    return r;
+}
+
+void printPairRun(const char *engine, const PairRun &r)
+{
+    std::printf("    %-44s co-activation %.3f s, transitions %.3f s\n", engine, r.coActivationSeconds,
+                r.transitionSeconds);
+}
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -398,6 +437,22 @@ int main(int argc, char **argv)
     std::printf("    CPU backend routing the same in-memory logits (softmax, top-%d, counts, P[e], z terms):\n"
                 "    best %.3f s = %.2f GB/s = %.0f%% of (b)   [target >= 50%%]\n",
                 kTopK, memorySeconds, memoryRate, 100.0 * memoryRate / sumRate);
+    // Every layer's choices, kept for (e): routed once more, each layer in one call.
+    std::vector<moescope::LayerChoices> layerChoices(kLayers);
+    for (int l = 0; l < kLayers; ++l) {
+        moescope::LayerChoices &c = layerChoices[std::size_t(l)];
+        c.numExperts = kExperts;
+        c.topK = kTopK;
+        c.ids.resize(std::size_t(kTokens) * kTopK);
+        c.valid.resize(std::size_t(kTokens));
+        moescope::ChunkOutput out;
+        out.ids = c.ids.data();
+        out.valid = c.valid.data();
+        out.losses = false;
+        moescope::LossTotals totals;
+        backend->routeChunk(halves.data() + std::size_t(l) * kTokens * kExperts, std::size_t(kTokens), kExperts,
+                            rules, out, totals);
+    }
     halves = {};
 
     // (c) numpy and PyTorch, end to end as they would be used (h5py reads, 65,536-row chunks).
@@ -429,6 +484,34 @@ int main(int argc, char **argv)
     // (d) peak resident memory of route.
     const double peakMB = double(peakKiB) / 1024.0;
     std::printf("(d) peak resident memory of moescope route: %.0f MB   [target < 300 MB]\n\n", peakMB);
+
+    // (e) expert pairs of the routed choices, best of runs + 1 (the first run also
+    // warms up: PoCL compiles a kernel for its work-group size on the first launch).
+    std::printf("(e) expert pairs of the %d layers' choices (%d co-activation matrices, %d transitions; best of %d):\n",
+                kLayers, kLayers, kLayers - 1, runs + 1);
+    const PairRun reference = timePairs(
+        layerChoices, runs + 1, [](const moescope::LayerChoices &c) { return moescope::coActivation(c); },
+        [](const moescope::LayerChoices &a, const moescope::LayerChoices &b) { return moescope::layerTransitions(a, b); });
+    printPairRun("reference functions (1 thread):", reference);
+    const PairRun cpu = timePairs(
+        layerChoices, runs + 1, [&](const moescope::LayerChoices &c) { return backend->coActivation(c); },
+        [&](const moescope::LayerChoices &a, const moescope::LayerChoices &b) { return backend->layerTransitions(a, b); });
+    printPairRun(("CPU backend (" + std::to_string(threads) + " threads):").c_str(), cpu);
+    check(cpu.matrices == reference.matrices, "(e) CPU backend pairs equal to the reference");
+    try {
+        std::string notice;
+        const auto gpu = moescope::makeBackend(moescope::Device::Gpu, notice);
+        const PairRun opencl = timePairs(
+            layerChoices, runs + 1, [&](const moescope::LayerChoices &c) { return gpu->coActivation(c); },
+            [&](const moescope::LayerChoices &a, const moescope::LayerChoices &b) { return gpu->layerTransitions(a, b); });
+        printPairRun("OpenCL backend:", opencl);
+        std::printf("      (%s)\n", gpu->name().c_str());
+        check(opencl.matrices == reference.matrices, "(e) OpenCL backend pairs equal to the reference");
+        std::printf("    all three give identical matrices\n\n");
+    } catch (const std::runtime_error &e) {
+        std::printf("    OpenCL backend: not measured (%s)\n", e.what());
+        std::printf("    the reference and the CPU backend give identical matrices\n\n");
+    }
 
     std::printf("summary\n");
     std::printf("  in-memory routing / read-and-sum : %5.0f%%   target >= 50%%  %s\n", 100.0 * memoryRate / sumRate,

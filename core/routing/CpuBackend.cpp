@@ -1,7 +1,8 @@
 // The CPU backend: a chunk is cut into parts that the thread pool routes; each part
 // goes to the vector kernel (CpuKernel.h) when the rules allow, else to RowRouter.
 // Parts keep their own sums, added in part order, so results do not depend on which
-// thread ran what.
+// thread ran what. The expert-pair matrices are counted the same way: parts of the
+// tokens, each into a matrix of its own, summed at the end.
 #include "routing/RoutingBackend.h"
 
 #include "io/Float16.h"
@@ -11,7 +12,9 @@
 #include "stats/ExpertPairs.h"
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
+#include <utility>
 
 namespace moescope {
 
@@ -187,6 +190,75 @@ void scalarHalfRows(const std::uint16_t *halves, std::size_t begin, std::size_t 
     }
 }
 
+// Expert-pair counting: a part of the tokens per thread, but no part under this many
+// tokens (a part clears and adds a whole E x E matrix), and the parts' matrices
+// together within this many bytes (E = 4096 takes 128 MB a matrix).
+constexpr std::int64_t kPairTokensPerPart = 2048;
+constexpr double kPairPartBytes = 256.0 * 1024 * 1024;
+
+std::size_t pairParts(std::int64_t tokens, std::size_t E, unsigned threads)
+{
+    const double matrixBytes = double(E) * double(E) * sizeof(std::int64_t);
+    const double byMemory = std::max(1.0, std::floor(kPairPartBytes / std::max(matrixBytes, 1.0)));
+    const std::int64_t byTokens = std::max<std::int64_t>(1, tokens / kPairTokensPerPart);
+    return std::size_t(std::min({double(threads), byMemory, double(byTokens)}));
+}
+
+// Adds the matrices of parts 1.. into part 0, rows shared among the pool's threads.
+std::vector<std::int64_t> sumParts(std::vector<std::vector<std::int64_t>> &parts, std::size_t E, ThreadPool &pool)
+{
+    const std::size_t rowBlocks = std::min<std::size_t>(E, std::size_t(pool.size()) * 4);
+    if (parts.size() > 1)
+        pool.run(rowBlocks, [&](std::size_t b) {
+            const std::size_t begin = E * (E * b / rowBlocks), end = E * (E * (b + 1) / rowBlocks);
+            for (std::size_t p = 1; p < parts.size(); ++p)
+                for (std::size_t i = begin; i < end; ++i)
+                    parts[0][i] += parts[p][i];
+        });
+    return std::move(parts[0]);
+}
+
+// Co-activation of tokens [begin, end) into `m`, half of it: each expert a token chose
+// at [e][e], each pair of them once, at [the one chosen first][the other]. The whole
+// matrix is m + its transpose off the diagonal (foldPairs). Putting each pair at
+// [min][max] instead costs a branch that real choices mispredict half the time: four
+// times slower. `seen` (E entries) holds the last token that chose each expert, so a
+// repeated id counts once at any k.
+void coActivationPart(const LayerChoices &c, std::int64_t begin, std::int64_t end, std::vector<std::int64_t> &m)
+{
+    const std::size_t E = std::size_t(c.numExperts), k = std::size_t(c.topK);
+    std::vector<std::int64_t> seen(E, -1);
+    std::vector<std::int32_t> set(k);
+    for (std::int64_t t = begin; t < end; ++t) {
+        if (!c.valid[std::size_t(t)])
+            continue;
+        const std::int32_t *row = c.ids.data() + std::size_t(t) * k;
+        std::size_t n = 0;
+        for (std::size_t i = 0; i < k; ++i)
+            if (std::exchange(seen[std::size_t(row[i])], t) != t)
+                set[n++] = row[i];
+        for (std::size_t i = 0; i < n; ++i) {
+            std::int64_t *counts = m.data() + std::size_t(set[i]) * E;
+            for (std::size_t j = i; j < n; ++j)
+                ++counts[std::size_t(set[j])];
+        }
+    }
+}
+
+// Makes the summed halves of coActivationPart the symmetric matrix: for x < y both
+// [x][y] and [y][x] become their sum. Task b takes the rows x = b, b + tasks, ... and
+// with them the pairs (x, y > x), so no two tasks touch one entry and the long upper
+// rows are spread over all of them.
+void foldPairs(std::vector<std::int64_t> &a, std::size_t E, ThreadPool &pool)
+{
+    const std::size_t tasks = std::min<std::size_t>(E, std::size_t(pool.size()) * 4);
+    pool.run(tasks, [&](std::size_t b) {
+        for (std::size_t x = b; x < E; x += tasks)
+            for (std::size_t y = x + 1; y < E; ++y)
+                a[x * E + y] = a[y * E + x] = a[x * E + y] + a[y * E + x];
+    });
+}
+
 class CpuBackend final : public RoutingBackend {
 public:
     CpuBackend(unsigned threads, CpuKernel kernel) : m_pool(threads), m_kernel(kernel) {}
@@ -264,6 +336,38 @@ public:
         });
         for (const LossTotals &t : partial)
             totals.add(t);
+    }
+
+    std::vector<std::int64_t> coActivation(const LayerChoices &c) override
+    {
+        const std::size_t E = std::size_t(std::max(c.numExperts, 0));
+        const std::int64_t T = c.numPositions();
+        std::vector<std::vector<std::int64_t>> parts(pairParts(T, E, m_pool.size()));
+        m_pool.run(parts.size(), [&](std::size_t p) {
+            parts[p].assign(E * E, 0);
+            coActivationPart(c, T * std::int64_t(p) / std::int64_t(parts.size()),
+                             T * std::int64_t(p + 1) / std::int64_t(parts.size()), parts[p]);
+        });
+        std::vector<std::int64_t> a = sumParts(parts, E, m_pool);
+        foldPairs(a, E, m_pool);
+        return a;
+    }
+
+    std::vector<std::int64_t> layerTransitions(const LayerChoices &from, const LayerChoices &to) override
+    {
+        const std::size_t E = std::size_t(std::max(from.numExperts, 0));
+        const std::int64_t T = std::min(from.numPositions(), to.numPositions());
+        std::vector<std::vector<std::int64_t>> parts(pairParts(T, E, m_pool.size()));
+        m_pool.run(parts.size(), [&](std::size_t p) {
+            std::vector<std::int64_t> &m = parts[p];
+            m.assign(E * E, 0);
+            const std::int64_t end = T * std::int64_t(p + 1) / std::int64_t(parts.size());
+            for (std::int64_t t = T * std::int64_t(p) / std::int64_t(parts.size()); t < end; ++t)
+                if (from.valid[std::size_t(t)] && to.valid[std::size_t(t)])
+                    ++m[std::size_t(from.ids[std::size_t(t * from.topK)]) * E +
+                        std::size_t(to.ids[std::size_t(t * to.topK)])];
+        });
+        return sumParts(parts, E, m_pool);
     }
 
 private:

@@ -148,6 +148,11 @@ MOESCOPE_CL_FORWARD(cl_int, clSetKernelArg,
                     (cl_kernel kernel, cl_uint arg_index, size_t arg_size, const void *arg_value),
                     (kernel, arg_index, arg_size, arg_value), CL_INVALID_KERNEL)
 MOESCOPE_CL_FORWARD(cl_int, clReleaseKernel, (cl_kernel kernel), (kernel), CL_INVALID_KERNEL)
+MOESCOPE_CL_FORWARD(cl_int, clGetKernelWorkGroupInfo,
+                    (cl_kernel kernel, cl_device_id device, cl_kernel_work_group_info param_name,
+                     size_t param_value_size, void *param_value, size_t *param_value_size_ret),
+                    (kernel, device, param_name, param_value_size, param_value, param_value_size_ret),
+                    CL_INVALID_KERNEL)
 MOESCOPE_CL_FORWARD(cl_int, clEnqueueNDRangeKernel,
                     (cl_command_queue command_queue, cl_kernel kernel, cl_uint work_dim,
                      const size_t *global_work_offset, const size_t *global_work_size, const size_t *local_work_size,

@@ -10,6 +10,11 @@
 //
 // sweep_capacity: every capacity factor at once from the admission ranks
 // (CapacitySweep.h): work-item = token, work-group histograms per factor.
+//
+// co_activation / layer_transitions: the expert-pair matrices of stats/ExpertPairs.h.
+// Work-items stride over the tokens and count into a work-group histogram in local
+// memory, added to the global one at the end, or (when the host finds the histogram
+// too big for local memory) straight into the global one.
 
 #define KMAX 32  // largest k routed here; the host sends larger k to the CPU
 #define GMAX 64  // most expert groups
@@ -240,4 +245,98 @@ __kernel void sweep_capacity(__global const int *ranks, __global const int *minR
         if (localFully[j])
             atomic_add(&fully[j], localFully[j]);
     }
+}
+
+#define PAIR_KMAX 32 // largest k of co_activation; the host counts larger k on the CPU
+
+// One count into the work-group histogram or, without one, the global histogram.
+inline void countBin(__local uint *hist, __global uint *pairs, int useLocal, uint bin)
+{
+    if (useLocal)
+        atomic_inc(&hist[bin]);
+    else
+        atomic_inc(&pairs[bin]);
+}
+
+inline void clearHistogram(__local uint *hist, uint bins, int useLocal)
+{
+    if (!useLocal)
+        return;
+    for (uint i = get_local_id(0); i < bins; i += get_local_size(0))
+        hist[i] = 0;
+    barrier(CLK_LOCAL_MEM_FENCE);
+}
+
+// Adds the work-group histogram to the global one: one atomic per non-zero bin.
+inline void flushHistogram(__local uint *hist, uint bins, int useLocal, __global uint *pairs)
+{
+    if (!useLocal)
+        return;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (uint i = get_local_id(0); i < bins; i += get_local_size(0))
+        if (hist[i])
+            atomic_add(&pairs[i], hist[i]);
+}
+
+// The bin of experts lo <= hi in the upper triangle of an E x E matrix stored row by
+// row: row lo starts after the E + (E - 1) + ... + (E - lo + 1) bins of the rows above.
+inline uint triangleBin(uint lo, uint hi, uint E)
+{
+    return lo * (2 * E + 1 - lo) / 2 + (hi - lo);
+}
+
+// Valid tokens [0, tokens): every unordered pair of distinct experts a token chose,
+// and each expert with itself, counted once into the packed upper triangle
+// (E (E + 1) / 2 bins; the matrix is symmetric, so the host mirrors it). A repeated
+// id counts once. An id outside [0, E) sets *bad and its token is skipped.
+__kernel void co_activation(uint tokens, int E, int useLocal, __global uint *pairs, __global uint *bad,
+                            __local uint *hist, __global const int *ids, int k, __global const uchar *valid)
+{
+    const uint bins = (uint)E * (uint)(E + 1) / 2;
+    clearHistogram(hist, bins, useLocal);
+    for (uint t = get_global_id(0); t < tokens; t += get_global_size(0)) {
+        if (!valid[t])
+            continue;
+        int set[PAIR_KMAX];
+        int m = 0, ok = 1;
+        for (int i = 0; i < k; ++i) {
+            const int e = ids[(size_t)t * k + i];
+            ok &= e >= 0 && e < E;
+            int seen = 0;
+            for (int j = 0; j < m; ++j)
+                seen |= set[j] == e;
+            if (!seen)
+                set[m++] = e;
+        }
+        if (!ok) {
+            atomic_or(bad, 1u);
+            continue;
+        }
+        for (int i = 0; i < m; ++i)
+            for (int j = i; j < m; ++j)
+                countBin(hist, pairs, useLocal, triangleBin(min(set[i], set[j]), max(set[i], set[j]), E));
+    }
+    flushHistogram(hist, bins, useLocal, pairs);
+}
+
+// Tokens [0, tokens) valid at both layers: bin from * E + to of their best (first)
+// experts. An id outside [0, E) sets *bad and its token is skipped.
+__kernel void layer_transitions(uint tokens, int E, int useLocal, __global uint *pairs, __global uint *bad,
+                                __local uint *hist, __global const int *fromIds, int fromK,
+                                __global const uchar *fromValid, __global const int *toIds, int toK,
+                                __global const uchar *toValid)
+{
+    const uint bins = (uint)E * (uint)E;
+    clearHistogram(hist, bins, useLocal);
+    for (uint t = get_global_id(0); t < tokens; t += get_global_size(0)) {
+        if (!fromValid[t] || !toValid[t])
+            continue;
+        const int a = fromIds[(size_t)t * fromK], b = toIds[(size_t)t * toK];
+        if (a < 0 || a >= E || b < 0 || b >= E) {
+            atomic_or(bad, 1u);
+            continue;
+        }
+        countBin(hist, pairs, useLocal, (uint)a * (uint)E + (uint)b);
+    }
+    flushHistogram(hist, bins, useLocal, pairs);
 }

@@ -8,6 +8,7 @@
 #include "routing/CapacitySweep.h"
 #include "routing/ExpertChoice.h"
 #include "stats/CapacityDrops.h"
+#include "stats/ExpertPairs.h"
 #include "support/Throws.h"
 
 #include <QTest>
@@ -311,6 +312,41 @@ private slots:
             without += r.maxVioWithout[b];
         }
         QVERIFY2(with < 0.5 * without, qPrintable(QString("with %1, without %2").arg(with).arg(without)));
+    }
+
+    void expertPairsMatchReference_data()
+    {
+        QTest::addColumn<int>("E");
+        for (int E : {1, 2, 7, 64, 90, 91, 256})
+            QTest::newRow(("E" + QByteArray::number(E)).constData()) << E;
+    }
+
+    // The threaded pair counts against stats/ExpertPairs.h: three threads on parts of
+    // the tokens (20,011 make three parts), k from 1 to 8 (past E too), invalid tokens,
+    // repeated ids, another k and validity (and a few more positions) at the second layer.
+    void expertPairsMatchReference()
+    {
+        QFETCH(int, E);
+        const auto backend = makeCpuBackend(3);
+        for (int k = 1; k <= 8; ++k)
+            for (std::int64_t T : {0, 1, 1003, 20011}) {
+                const unsigned seed = unsigned(E * 1000 + k * 10 + T % 7);
+                const LayerChoices from = makePairChoices(T, E, k, seed);
+                const LayerChoices to = makePairChoices(T + k % 3, E, k % 8 + 1, seed + 1);
+                const QString where = QString("k=%1 T=%2").arg(k).arg(T);
+                QVERIFY2(backend->coActivation(from) == coActivation(from), qPrintable(where + ": co-activation"));
+                QVERIFY2(backend->layerTransitions(from, to) == layerTransitions(from, to),
+                         qPrintable(where + ": transitions"));
+            }
+    }
+
+    void expertPairsLargeK()
+    {
+        // k = 40 of E = 300: a repeated id is found by the last token that saw it, not by scanning.
+        const auto backend = makeCpuBackend(2);
+        const LayerChoices from = makePairChoices(9001, 300, 40, 1), to = makePairChoices(9001, 300, 40, 2);
+        QCOMPARE(backend->coActivation(from), coActivation(from));
+        QCOMPARE(backend->layerTransitions(from, to), layerTransitions(from, to));
     }
 
     void rejectsBadArguments()

@@ -10,6 +10,7 @@
 #include "routing/CapacitySweep.h"
 #include "routing/OpenClBackend.h"
 #include "stats/CapacityDrops.h"
+#include "stats/ExpertPairs.h"
 #include "support/Throws.h"
 
 #include <QElapsedTimer>
@@ -24,6 +25,11 @@ namespace {
 constexpr int kTokens = 1237;
 const std::vector<std::int64_t> kOffsets{0, 100, 101, 640, 1000, kTokens};
 
+// Local memory the pair tests give the histograms, as a small GPU would (PoCL offers
+// 2 MiB): co-activation keeps E (E + 1) / 2 uint counters there up to E = 127,
+// transitions E * E up to E = 90; larger E count in global memory.
+constexpr std::size_t kPairLocalBytes = 32768;
+
 // Choices by p + b are compared in float on the device: near ties may flip.
 double keyToleranceFor(const RoutingRules &rules)
 {
@@ -35,6 +41,20 @@ class OpenClBackendTest : public QObject {
     Q_OBJECT
 
     std::unique_ptr<RoutingBackend> m_gpu;
+    std::unique_ptr<RoutingBackend> m_pairs; // kPairLocalBytes of local memory; says which path ran
+    std::string m_pairPath;
+
+    // Co-activation of `from` and the transitions from `from` to `to` on `backend`
+    // against stats/ExpertPairs.h; the paths they took in `paths` ("local global").
+    static QString comparePairs(RoutingBackend &backend, const LayerChoices &from, const LayerChoices &to,
+                                const std::string &path, QString &paths)
+    {
+        const bool coActivationOk = backend.coActivation(from) == coActivation(from);
+        paths = QString::fromStdString(path);
+        const bool transitionsOk = backend.layerTransitions(from, to) == layerTransitions(from, to);
+        paths += " " + QString::fromStdString(path);
+        return QString(coActivationOk ? "" : "co-activation differs; ") + (transitionsOk ? "" : "transitions differ");
+    }
 
 private slots:
     void initTestCase()
@@ -47,6 +67,10 @@ private slots:
         timer.start();
         m_gpu = makeOpenClBackend(false, false);
         qInfo("%s, kernels built in %lld ms", m_gpu->name().c_str(), static_cast<long long>(timer.elapsed()));
+        OpenClTestHooks hooks;
+        hooks.pairLocalBytes = kPairLocalBytes;
+        hooks.pairPath = &m_pairPath;
+        m_pairs = makeOpenClBackend(false, false, hooks);
     }
 
     void matchesReference_data()
@@ -179,6 +203,72 @@ private slots:
         }
         for (int e = 0; e < E; ++e)
             QVERIFY(std::abs(got.finalBias[e] - want.finalBias[e]) <= 4 * rate);
+    }
+
+    void expertPairsMatchReference_data()
+    {
+        QTest::addColumn<int>("E");
+        QTest::addColumn<QString>("paths"); // co-activation's and the transitions'
+        QTest::newRow("E1") << 1 << "local local";
+        QTest::newRow("E2") << 2 << "local local";
+        QTest::newRow("E7") << 7 << "local local";
+        QTest::newRow("E64") << 64 << "local local";
+        QTest::newRow("E90") << 90 << "local local";
+        QTest::newRow("E91") << 91 << "local global";
+        QTest::newRow("E127") << 127 << "local global";
+        QTest::newRow("E128") << 128 << "global global";
+        QTest::newRow("E256") << 256 << "global global";
+    }
+
+    // Both pair kernels, on both histogram paths, against the reference: k from 1 to 8
+    // (past E too, where ids must repeat), T of none, one and no multiple of the
+    // work-group size, invalid tokens, repeated ids, another k and validity (and a few
+    // more positions) at the second layer.
+    void expertPairsMatchReference()
+    {
+        QFETCH(int, E);
+        QFETCH(QString, paths);
+        for (int k = 1; k <= 8; ++k)
+            for (std::int64_t T : {0, 1, 1003, 20011}) {
+                const unsigned seed = unsigned(E * 1000 + k * 10 + T % 7);
+                const LayerChoices from = makePairChoices(T, E, k, seed);
+                const LayerChoices to = makePairChoices(T + k % 3, E, k % 8 + 1, seed + 1);
+                QString ran;
+                const QString diff = comparePairs(*m_pairs, from, to, m_pairPath, ran);
+                const QString where = QString("k=%1 T=%2: ").arg(k).arg(T);
+                QVERIFY2(diff.isEmpty(), qPrintable(where + diff));
+                QVERIFY2(ran == (T ? paths : "cpu cpu"), qPrintable(where + "ran " + ran));
+            }
+    }
+
+    void expertPairsInBatchesAndLargeK()
+    {
+        // Launches of 4,099 tokens (no multiple of the work-group size): 20,011 take five,
+        // adding to one histogram, on either path.
+        std::string path;
+        OpenClTestHooks hooks;
+        hooks.pairLocalBytes = kPairLocalBytes;
+        hooks.pairBatchTokens = 4099;
+        hooks.pairPath = &path;
+        const auto batched = makeOpenClBackend(false, false, hooks);
+        for (auto [E, paths] : {std::pair{7, "local local"}, std::pair{91, "local global"}, std::pair{256, "global global"}}) {
+            const LayerChoices from = makePairChoices(20011, E, 8, unsigned(E));
+            const LayerChoices to = makePairChoices(20011, E, 4, unsigned(E) + 1);
+            QString ran;
+            const QString diff = comparePairs(*batched, from, to, path, ran);
+            QVERIFY2(diff.isEmpty(), qPrintable(QString("E=%1 in batches: ").arg(E) + diff));
+            QCOMPARE(ran, QString(paths));
+        }
+        // k > 32: co-activation goes to the CPU; transitions read one id a token and stay.
+        const LayerChoices wide = makePairChoices(3001, 64, 40, 3), narrow = makePairChoices(3001, 64, 2, 4);
+        QString ran;
+        const QString diff = comparePairs(*m_pairs, wide, narrow, m_pairPath, ran);
+        QVERIFY2(diff.isEmpty(), qPrintable("k=40: " + diff));
+        QCOMPARE(ran, QString("cpu local"));
+        // The device's own local memory (2 MiB on PoCL) gives the same matrices.
+        const LayerChoices from = makePairChoices(20011, 256, 8, 5), to = makePairChoices(20011, 256, 8, 6);
+        QCOMPARE(m_gpu->coActivation(from), coActivation(from));
+        QCOMPARE(m_gpu->layerTransitions(from, to), layerTransitions(from, to));
     }
 
     void deviceChoice()

@@ -45,6 +45,42 @@ LayerChoices choicesOf(const BackendRun &run, int E, int k)
     return c;
 }
 
+LayerChoices makePairChoices(std::int64_t T, int E, int k, unsigned seed)
+{
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    // u squared: low ids come up often, high ids rarely.
+    auto draw = [&] { return std::min(E - 1, int(E * std::pow(unit(rng), 2.0))); };
+    LayerChoices c;
+    c.numExperts = E;
+    c.topK = k;
+    c.ids.resize(std::size_t(T) * std::size_t(k));
+    c.valid.resize(std::size_t(T));
+    for (std::int64_t t = 0; t < T; ++t) {
+        std::int32_t *row = c.ids.data() + std::size_t(t) * std::size_t(k);
+        c.valid[std::size_t(t)] = unit(rng) >= 1.0 / 16;
+        if (!c.valid[std::size_t(t)]) {
+            // Ids no count may read: out of range (a device would flag them) or plausible
+            // (they would change the counts).
+            const bool outOfRange = unit(rng) < 0.5;
+            for (int i = 0; i < k; ++i)
+                row[i] = outOfRange ? (i % 2 ? E : -1) : draw();
+            continue;
+        }
+        for (int i = 0; i < k; ++i) {
+            // Distinct ids while there are experts enough, as routing chooses them.
+            do
+                row[i] = draw();
+            while (k <= E && std::find(row, row + i, row[i]) != row + i);
+        }
+        if (k > 1 && unit(rng) < 1.0 / 8) {
+            const int i = int(unit(rng) * (k - 1)); // row[i] again, at a later slot
+            row[i + 1 + int(unit(rng) * (k - 1 - i))] = row[i];
+        }
+    }
+    return c;
+}
+
 RoutingCase fetchRoutingCase(int T)
 {
     QFETCH(int, E);

@@ -76,4 +76,11 @@ QString compareWithReference(const ReferenceLayer &ref, const BackendRun &run, d
 // A backend run as the statistics take it (E experts, k choices).
 LayerChoices choicesOf(const BackendRun &run, int E, int k);
 
+// Random choices of T tokens for the expert-pair tests, seeded: E experts, k ids a
+// token (repeated ids when k > E), experts favoured unevenly so some pairs are
+// common. About one token in 16 is invalid, its row holding ids no count may read
+// (-1 and E in half of them, ids in range in the others); about one in 8 repeats an
+// id when k > 1.
+LayerChoices makePairChoices(std::int64_t T, int E, int k, unsigned seed);
+
 } // namespace moescope::test
