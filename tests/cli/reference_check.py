@@ -2,6 +2,7 @@
 """An independent implementation of ../shared/spec/routing.md in numpy (float64),
 checked against what `moescope stats|profile|route --json` prints on random dumps of
 every kind written here with h5py. Exits non-zero on the first disagreement."""
+import csv
 import json
 import math
 import os
@@ -238,6 +239,7 @@ def check_dump(path, cf_arg=None, routes=()):
             for t, r in zip(prof["tokens"], rows):
                 close(t["share"], r[2], f"{path} profile share")
                 close(t["lift"], r[3], f"{path} profile lift")
+        check_pairs(path, [refs[n] for n in names], int(f.attrs["num_experts"]))
         for reroute in routes:
             args = ["route", path, "--json", "--device", "cpu", "--capacity-factor", str(cf)]
             if "scoring" in reroute:
@@ -251,6 +253,43 @@ def check_dump(path, cf_arg=None, routes=()):
             for pos, name in enumerate(logit_layers):
                 ref = layer_reference(f, name, k, cf, reroute)
                 compare_layer(got["layers"][pos], ref, f"{path} route {reroute} layer {name}")
+
+
+def read_pairs_csv(path, first):
+    """The E x E counts of an exported pair chart; `first` is the e1 column."""
+    with open(path) as f:
+        rows = list(csv.reader(f))[1:]
+    E = int(round(math.sqrt(len(rows))))
+    m = np.zeros((E, E), np.int64)
+    for r in rows:
+        m[int(r[first]), int(r[first + 1])] = int(r[first + 2])
+    return m
+
+
+def check_pairs(path, refs, E):
+    """Co-activation of the first layer and transitions from it (routing.md,
+    specialisation), as `export` writes them, against the choices of `stats`."""
+    ids, valid = refs[0]["_ids"], refs[0]["_valid"]
+    out = path + ".pairs.csv"
+    if ids.shape[1] > 1:
+        chosen = np.zeros((len(ids), E), np.int64)  # a repeated id counts once
+        rows = np.nonzero(valid)[0]
+        chosen[np.repeat(rows, ids.shape[1]), ids[rows].ravel()] = 1
+        run_export(["export", path, "--chart", "co-activation", "--layer", "0", "-o", out])
+        same(read_pairs_csv(out, 1).ravel().tolist(), (chosen.T @ chosen).ravel().tolist(), f"{path} co-activation")
+    if len(refs) > 1:
+        ids2, valid2 = refs[1]["_ids"], refs[1]["_valid"]
+        both = valid & valid2
+        m = np.zeros((E, E), np.int64)
+        np.add.at(m, (ids[both, 0], ids2[both, 0]), 1)
+        run_export(["export", path, "--chart", "transitions", "--layer", "0", "-o", out])
+        same(read_pairs_csv(out, 2).ravel().tolist(), m.ravel().tolist(), f"{path} transitions")
+
+
+def run_export(args):
+    r = subprocess.run([BIN] + args, capture_output=True, text=True)
+    if r.returncode != 0:
+        fail(f"moescope {' '.join(args)} exited {r.returncode}: {r.stderr}")
 
 
 def write_dump(path, rng, T, E, k, layers, dtype=np.float32, recorded=(), topk_only=(), nan_rows=0,
