@@ -1,5 +1,7 @@
 #include "analysis/LogitsChunks.h"
 
+#include "io/DumpError.h"
+
 #include <algorithm>
 #include <future>
 
@@ -82,6 +84,9 @@ void forEachLogitsChunk(const RoutingDump &dump, std::size_t layer,
             next = std::async(std::launch::async, [&slot, &dump, layer, at, count] { slot.fill(dump, layer, at, count); });
         }
         use(slots[current].view, std::int64_t(begin));
+        if (slots[current].mapped.lost()) // what `use` saw was zeros, not the file
+            throw DumpError(dump.info().path, "/layers/" + dump.info().layers.at(layer).name + "/logits",
+                            "the file was truncated while it was being read (is another program rewriting it?)");
         if (next.valid())
             next.get(); // the next chunk is in (or its read failed: rethrown here)
         progress.report(double(begin + rows) / double(T));

@@ -2,12 +2,14 @@
 // tokens, recorded versus derived choices, probabilities, progress and cancel.
 #include "analysis/DumpReport.h"
 #include "analysis/LayerPass.h"
+#include "analysis/LogitsChunks.h"
 #include "support/TempDump.h"
 #include "support/Throws.h"
 
 #include <QtTest>
 
 #include <cmath>
+#include <unistd.h>
 
 using namespace moescope;
 using namespace moescope::test;
@@ -86,6 +88,40 @@ private slots:
             QCOMPARE(a.meanProb, b.meanProb);
             QCOMPARE(a.zLoss, b.zLoss);
         }
+    }
+
+    // Another program truncating the dump while its mapped rows are in use: a
+    // DumpError that says so, not death by SIGBUS. The chunk in hand is read after the
+    // truncation, as a routing kernel would read it.
+    void truncatedWhileMappedIsAnError()
+    {
+        const DumpFixture f = randomFixture(4000, 64, 8, 1, 5);
+        StorageOptions plain;
+        plain.floatBits = 16;
+        const TempDump file(f, plain);
+        const RoutingDump dump(file.path());
+        QVERIFY(!dump.mapHalves(0, 0, 1).empty());
+        int chunks = 0;
+        std::string message;
+        try {
+            forEachLogitsChunk(
+                dump, 0,
+                [&](const LogitsView &view, std::int64_t) {
+                    if (chunks++ == 0 && ::truncate(file.path().c_str(), 4096) != 0)
+                        throw std::runtime_error("cannot truncate the test file");
+                    std::uint64_t sum = 0;
+                    const auto *halves = static_cast<const std::uint16_t *>(view.data);
+                    for (std::size_t i = 0; i < view.rows * std::size_t(view.numExperts); ++i)
+                        sum += halves[i];
+                    QVERIFY(sum < ~std::uint64_t(0)); // keeps the reads
+                },
+                {}, 500);
+        } catch (const DumpError &e) {
+            message = e.what();
+        }
+        QVERIFY2(message.find("truncated while it was being read") != std::string::npos, message.c_str());
+        QVERIFY2(message.find("/layers/") != std::string::npos, message.c_str());
+        QCOMPARE(chunks, 1);
     }
 
     void reportUsesValidTokens()
