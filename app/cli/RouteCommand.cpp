@@ -313,6 +313,11 @@ int routeCommand(const Words &words)
         LayerPass pass =
             runLayerPass(dump, l, passRequest, overall.part(double(i) / positions.size(), double(i + 1) / positions.size()));
 
+        // The previous layer's statistics ran while this layer was routed; they end
+        // here, so the what-ifs below (expert choice holds E x 9C/8 candidates) run
+        // with only this layer's pass alive.
+        if (pending.valid())
+            report.layers.push_back(pending.get());
         LayerExtras x;
         x.position = l;
         x.name = info.layers[l].name;
@@ -325,8 +330,6 @@ int routeCommand(const Words &words)
         if (options.balanceRate)
             x.balance = replayBalance(dump, l, *backend, *passRequest.reroute, *options.balanceRate, options.batchTokens);
         extras.push_back(std::move(x));
-        if (pending.valid())
-            report.layers.push_back(pending.get());
         pending = std::async(std::launch::async, [&info, &request, l, done = std::move(pass)] {
             return layerReport(info, l, done, request);
         });
