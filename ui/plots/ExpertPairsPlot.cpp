@@ -118,11 +118,8 @@ void ExpertPairsPlot::setPairs(const DumpSnapshotPtr &snapshot, PairMatrix pairs
     m_scale->setDataRange(QCPRange(0, std::max({top, std::isfinite(uniform) ? 200 * uniform : 0.0, 1e-4})));
     p->xAxis->setRange(-0.5, E - 0.5);
     p->yAxis->setRange(-0.5, E - 0.5);
-    QSharedPointer<QCPAxisTickerFixed> ticks(new QCPAxisTickerFixed);
-    ticks->setTickStep(E <= 16 ? 1 : E <= 64 ? 4 : E <= 256 ? 16 : 64);
-    ticks->setScaleStrategy(QCPAxisTickerFixed::ssNone);
-    p->xAxis->setTicker(ticks);
-    p->yAxis->setTicker(ticks);
+    p->xAxis->setTicker(PlotStyle::expertTicker(E));
+    p->yAxis->setTicker(PlotStyle::expertTicker(E));
 
     const QString layer = m_snapshot->layerName(m_pairs.layer);
     const QString uniformText = formatPercent(uniform, 1);

@@ -138,10 +138,7 @@ void LoadHeatmapPlot::rebuild()
     p->yAxis->setRange(-0.5, L - 0.5);
 
     fitLayerLabels(height());
-    QSharedPointer<QCPAxisTickerFixed> expertTicks(new QCPAxisTickerFixed);
-    expertTicks->setTickStep(E <= 16 ? 1 : E <= 64 ? 4 : E <= 256 ? 16 : 64);
-    expertTicks->setScaleStrategy(QCPAxisTickerFixed::ssNone);
-    p->xAxis->setTicker(expertTicks);
+    p->xAxis->setTicker(PlotStyle::expertTicker(E));
     updateMarkSizes();
     setSelection(m_layer, m_expert);
     replotAll();

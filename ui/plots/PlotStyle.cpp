@@ -69,6 +69,26 @@ QCPColorGradient loadGradient()
     return g;
 }
 
+int expertTickStep(int numExperts)
+{
+    if (numExperts <= 16)
+        return 1;
+    if (numExperts <= 256)
+        return numExperts <= 64 ? 4 : 16;
+    int step = 32; // beyond 256: at most about 10 labels
+    while (step * 10 < numExperts)
+        step *= 2;
+    return step;
+}
+
+QSharedPointer<QCPAxisTickerFixed> expertTicker(int numExperts)
+{
+    QSharedPointer<QCPAxisTickerFixed> ticks(new QCPAxisTickerFixed);
+    ticks->setTickStep(expertTickStep(numExperts));
+    ticks->setScaleStrategy(QCPAxisTickerFixed::ssNone);
+    return ticks;
+}
+
 QSharedPointer<QCPAxisTickerText> ratioTicker()
 {
     QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);

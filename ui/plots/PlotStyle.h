@@ -16,6 +16,11 @@ QFont labelFont();
 inline constexpr double kRatioRange = 3.0;
 double ratioValue(double count, double mean);
 QCPColorGradient loadGradient();
+// Every how many experts an expert axis is labelled: every one up to 16, then powers
+// of two that keep 3- and 4-digit ids from running into each other.
+int expertTickStep(int numExperts);
+// Fixed ticks at expertTickStep for an axis of expert ids.
+QSharedPointer<QCPAxisTickerFixed> expertTicker(int numExperts);
 // Ticks "1/8x ... 1x ... 8x" for an axis showing ratioValue.
 QSharedPointer<QCPAxisTickerText> ratioTicker();
 

@@ -192,16 +192,13 @@ void UtilizationPlot::rebuild()
     p->yAxis->setRange(0, std::max(double(maxCount), capacity) * 1.08 + 1);
     if (m_sorted) {
         QSharedPointer<QCPAxisTickerText> ticks(new QCPAxisTickerText);
-        const int step = std::max(1, E / 16);
+        const int step = PlotStyle::expertTickStep(E);
         for (int x = 0; x < E; x += step)
             ticks->addTick(x, QString::number(m_order[std::size_t(x)]));
         p->xAxis->setTicker(ticks);
         p->xAxis->setLabel(tr("expert (ordered by load)"));
     } else {
-        QSharedPointer<QCPAxisTickerFixed> ticks(new QCPAxisTickerFixed);
-        ticks->setTickStep(E <= 16 ? 1 : E <= 64 ? 4 : E <= 256 ? 16 : 64);
-        ticks->setScaleStrategy(QCPAxisTickerFixed::ssNone);
-        p->xAxis->setTicker(ticks);
+        p->xAxis->setTicker(PlotStyle::expertTicker(E));
         p->xAxis->setLabel(tr("expert"));
     }
     m_title->setText(tr("Layer %1: tokens per expert (k \u00b7 T = %2, CV %3, %4 hot, %5 cold)")
