@@ -242,6 +242,13 @@ void RoutingDump::Impl::readLayer(const std::string &name, const Handle &group, 
             checkHalfLayout(h.logits.get(), h.logitsSite);
         Handle type(H5Dget_type(h.logits.get()));
         h.logitsOrder = H5Tget_order(type.get());
+        // Chunks decoded past HDF5 hand back the stored bytes, so only IEEE numbers
+        // (halves are checked above) may take that way; others keep HDF5's conversion.
+        const bool ieee = size == 2 || H5Tequal(type.get(), H5T_IEEE_F32LE) > 0 ||
+                          H5Tequal(type.get(), H5T_IEEE_F32BE) > 0 || H5Tequal(type.get(), H5T_IEEE_F64LE) > 0 ||
+                          H5Tequal(type.get(), H5T_IEEE_F64BE) > 0;
+        if (ieee)
+            h.logitsChunks = io::compressedLayout(h.logits.get());
         layer.hasLogits = true;
         layer.logitsType = logitsTypeName(size);
     }

@@ -25,21 +25,41 @@ bool hostOrder(H5T_order_t order)
     return (order == H5T_ORDER_BE) != hostLittle;
 }
 
+// Reverses the bytes of each of n values of `size` bytes.
+void swapBytes(void *data, std::size_t n, std::size_t size)
+{
+    auto *p = static_cast<unsigned char *>(data);
+    for (std::size_t i = 0; i < n; ++i, p += size)
+        std::reverse(p, p + size);
+}
+
 } // namespace
+
+bool RoutingDump::Impl::readInflated(std::size_t layer, std::uint64_t begin, std::uint64_t count, void *out) const
+{
+    const LayerHandles &h = layers[layer];
+    if (!h.logitsChunks || !io::readCompressedRows(h.logits.get(), *h.logitsChunks, begin, count, out))
+        return false;
+    if (!hostOrder(h.logitsOrder))
+        swapBytes(out, count * std::size_t(info.numExperts), h.logitsChunks->elementSize);
+    return true;
+}
 
 // float16 rows as raw bits in host byte order: no HDF5 conversion (its float16 path is
 // slow), only the byte order fixed.
 void RoutingDump::Impl::readHalves(std::size_t layer, std::uint64_t begin, std::uint64_t count,
                                    std::uint16_t *out) const
 {
+    if (readInflated(layer, begin, count, out))
+        return;
     const LayerHandles &h = layers[layer];
     {
+        auto lock = io::hdf5Lock();
         Handle fileType(H5Dget_type(h.logits.get()));
         io::readRows(h.logits.get(), h.logitsSite, fileType.get(), begin, count, out);
     }
     if (!hostOrder(h.logitsOrder))
-        for (std::size_t i = 0, n = count * std::size_t(info.numExperts); i < n; ++i)
-            out[i] = std::uint16_t((out[i] >> 8) | (out[i] << 8));
+        swapBytes(out, count * std::size_t(info.numExperts), 2);
 }
 
 void RoutingDump::Impl::readLogitsFloat(std::size_t layer, std::uint64_t begin, std::uint64_t count,
@@ -54,10 +74,16 @@ void RoutingDump::Impl::readLogitsFloat(std::size_t layer, std::uint64_t begin, 
         readHalves(layer, begin, count, raw.data());
         halvesToFloats(raw.data(), out, n);
     } else if (type == "float32") {
-        io::readRows(h.logits.get(), h.logitsSite, H5T_NATIVE_FLOAT, begin, count, out);
+        if (!readInflated(layer, begin, count, out)) {
+            auto lock = io::hdf5Lock();
+            io::readRows(h.logits.get(), h.logitsSite, H5T_NATIVE_FLOAT, begin, count, out);
+        }
     } else {
         std::vector<double> wide(n);
-        io::readRows(h.logits.get(), h.logitsSite, H5T_NATIVE_DOUBLE, begin, count, wide.data());
+        if (!readInflated(layer, begin, count, wide.data())) {
+            auto lock = io::hdf5Lock();
+            io::readRows(h.logits.get(), h.logitsSite, H5T_NATIVE_DOUBLE, begin, count, wide.data());
+        }
         for (std::size_t i = 0; i < n; ++i) {
             const double v = wide[i];
             // Keep finite values finite so only real NaN/inf rows count as invalid.
@@ -71,7 +97,10 @@ void RoutingDump::Impl::readLogitsDouble(std::size_t layer, std::uint64_t begin,
 {
     const LayerHandles &h = layers[layer];
     if (info.layers[layer].logitsType == "float64") {
-        io::readRows(h.logits.get(), h.logitsSite, H5T_NATIVE_DOUBLE, begin, count, out);
+        if (!readInflated(layer, begin, count, out)) {
+            auto lock = io::hdf5Lock();
+            io::readRows(h.logits.get(), h.logitsSite, H5T_NATIVE_DOUBLE, begin, count, out);
+        }
         return;
     }
     const std::size_t n = count * std::size_t(info.numExperts);
@@ -130,7 +159,6 @@ void RoutingDump::readLogits(std::size_t layer, std::uint64_t begin, std::uint64
     checkRange(d->info, begin, count, "logits");
     if (!d->info.layers.at(layer).hasLogits)
         d->layers[layer].logitsSite.fail("is missing; this layer has no logits");
-    auto lock = io::hdf5Lock();
     d->readLogitsFloat(layer, begin, count, out);
 }
 
@@ -139,7 +167,6 @@ void RoutingDump::readLogits(std::size_t layer, std::uint64_t begin, std::uint64
     checkRange(d->info, begin, count, "logits");
     if (!d->info.layers.at(layer).hasLogits)
         d->layers[layer].logitsSite.fail("is missing; this layer has no logits");
-    auto lock = io::hdf5Lock();
     d->readLogitsDouble(layer, begin, count, out);
 }
 
@@ -152,7 +179,6 @@ void RoutingDump::readLogits(std::size_t layer, std::uint64_t begin, std::uint64
         d->layers[layer].logitsSite.fail("is missing; this layer has no logits");
     if (li.logitsType != "float16")
         d->layers[layer].logitsSite.fail("holds " + li.logitsType + ", not float16: no raw halves to read");
-    auto lock = io::hdf5Lock();
     d->readHalves(layer, begin, count, out);
 }
 

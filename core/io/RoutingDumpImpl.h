@@ -2,6 +2,7 @@
 // Internal to core/io: what RoutingDump holds, shared by its two halves:
 // DumpSchema.cpp (opening and checking the whole schema) and RoutingDump.cpp (reading
 // rows on request).
+#include "io/CompressedChunks.h"
 #include "io/Hdf5Objects.h"
 #include "io/RoutingDump.h"
 
@@ -14,6 +15,7 @@ struct LayerHandles {
     io::Handle group, logits, topkIds, topkWeights;
     io::Site logitsSite, idsSite, weightsSite;
     H5T_order_t logitsOrder = H5T_ORDER_LE;
+    std::optional<io::ChunkLayout> logitsChunks; // set when the logits can be inflated here
 };
 
 struct RoutingDump::Impl {
@@ -33,6 +35,9 @@ struct RoutingDump::Impl {
     void readLogitsFloat(std::size_t layer, std::uint64_t begin, std::uint64_t count, float *out) const;
     void readHalves(std::size_t layer, std::uint64_t begin, std::uint64_t count, std::uint16_t *out) const;
     void readLogitsDouble(std::size_t layer, std::uint64_t begin, std::uint64_t count, double *out) const;
+    // Logits as stored, put in host byte order, when they come from compressed chunks
+    // decoded here (CompressedChunks.h); false: read them through HDF5.
+    bool readInflated(std::size_t layer, std::uint64_t begin, std::uint64_t count, void *out) const;
     io::Site root() const { return {info.path, "/"}; }
 };
 

@@ -1,5 +1,7 @@
 // The reader against dumps written with the HDF5 C API in every storage variant.
+#include "io/CompressedChunks.h"
 #include "io/Float16.h"
+#include "io/Hdf5Objects.h"
 #include "io/RoutingDump.h"
 #include "support/TempDump.h"
 #include "support/Throws.h"
@@ -8,6 +10,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <fstream>
 
 using namespace moescope;
 using namespace moescope::test;
@@ -50,6 +53,19 @@ private slots:
                     const char *layoutName[] = {"contiguous", "chunked", "deflate+shuffle"};
                     QTest::addRow("f%d %s %s", bits, bigEndian ? "BE" : "LE", layoutName[layout]) << s;
                 }
+        // Compressed chunks are inflated by the reader itself (CompressedChunks.h): each
+        // filter alone, and chunks that split rows (E = 5 in chunks of 2 columns).
+        for (int bits : {16, 32, 64})
+            for (int variant = 0; variant < 3; ++variant) {
+                StorageOptions s;
+                s.floatBits = bits;
+                s.bigEndian = bits == 32;
+                s.deflate = variant != 1;
+                s.shuffle = variant != 0;
+                s.chunkColumns = variant == 2 ? 2 : 0;
+                const char *name[] = {"deflate only", "shuffle only", "2-column chunks"};
+                QTest::addRow("f%d %s %s", bits, s.bigEndian ? "BE" : "LE", name[variant]) << s;
+            }
         for (int idBits : {8, 16, 32, 64})
             for (bool isUnsigned : {false, true}) {
                 StorageOptions s;
@@ -58,6 +74,99 @@ private slots:
                 s.chunked = true;
                 QTest::addRow("ids %s%d", isUnsigned ? "u" : "i", idBits) << s;
             }
+    }
+
+    // The reader's own inflation of compressed chunks gives the bytes HDF5 gives, for
+    // each filter alone and together, rows split over column chunks (64 = 24 + 24 + 16),
+    // windows that start and end inside chunks, and the short chunks at the edges.
+    void inflatedChunksMatchHdf5_data()
+    {
+        QTest::addColumn<StorageOptions>("storage");
+        for (int bits : {16, 32, 64})
+            for (int variant = 0; variant < 4; ++variant) {
+                StorageOptions s;
+                s.floatBits = bits;
+                s.bigEndian = variant == 3;
+                s.deflate = variant != 1;
+                s.shuffle = variant != 0;
+                s.chunkColumns = variant >= 2 ? 24 : 0;
+                QTest::addRow("f%d deflate %d shuffle %d columns %d %s", bits, s.deflate, s.shuffle, s.chunkColumns,
+                              s.bigEndian ? "BE" : "LE")
+                    << s;
+            }
+    }
+
+    void inflatedChunksMatchHdf5()
+    {
+        QFETCH(StorageOptions, storage);
+        const TempDump file(randomFixture(1000, 64, 8, 1, 9), storage);
+        auto lock = io::hdf5Lock();
+        const io::Handle h(H5Fopen(file.path().c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+        const io::Handle ds(H5Dopen2(h.get(), "/layers/layer0/logits", H5P_DEFAULT));
+        QVERIFY(ds.valid());
+        const std::optional<io::ChunkLayout> layout = io::compressedLayout(ds.get());
+        QVERIFY(layout);
+        const std::size_t rowBytes = 64 * std::size_t(storage.floatBits / 8);
+        const io::Handle fileType(H5Dget_type(ds.get()));
+        for (const auto &[begin, count] : {std::pair(0, 1000), std::pair(3, 500), std::pair(997, 3), std::pair(6, 1)}) {
+            std::vector<unsigned char> mine(std::size_t(count) * rowBytes), theirs(mine.size());
+            QVERIFY(io::readCompressedRows(ds.get(), *layout, std::uint64_t(begin), std::uint64_t(count), mine.data()));
+            io::readRows(ds.get(), {file.path(), "logits"}, fileType.get(), std::uint64_t(begin), std::uint64_t(count),
+                         theirs.data());
+            QVERIFY2(mine == theirs, qPrintable(QString("rows %1 + %2").arg(begin).arg(count)));
+        }
+    }
+
+    // Only deflate and shuffle are undone by the reader: plain chunks stay with HDF5.
+    void plainChunksStayWithHdf5()
+    {
+        StorageOptions chunked;
+        chunked.chunked = true;
+        const TempDump file(randomFixture(100, 8, 2, 1, 3), chunked);
+        auto lock = io::hdf5Lock();
+        const io::Handle h(H5Fopen(file.path().c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+        const io::Handle ds(H5Dopen2(h.get(), "/layers/layer0/logits", H5P_DEFAULT));
+        QVERIFY(!io::compressedLayout(ds.get()));
+    }
+
+    // A chunk whose compressed bytes are damaged: the reader's inflation declines it,
+    // HDF5 then reports it, and the error names the file and the dataset.
+    void damagedChunkIsAnError()
+    {
+        StorageOptions gz;
+        gz.deflate = gz.shuffle = true;
+        const DumpFixture f = randomFixture(6000, 16, 2, 1, 4); // past the rows read on opening
+        const TempDump file(f, gz);
+        haddr_t address = 0;
+        hsize_t size = 0;
+        {
+            auto lock = io::hdf5Lock();
+            const io::Handle h(H5Fopen(file.path().c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+            const io::Handle ds(H5Dopen2(h.get(), "/layers/layer0/logits", H5P_DEFAULT));
+            const hsize_t at[2] = {5005, 0};
+            unsigned mask = 0;
+            QVERIFY(H5Dget_chunk_info_by_coord(ds.get(), at, &mask, &address, &size) >= 0);
+            QVERIFY(size > 8);
+        }
+        {
+            std::fstream out(file.path(), std::ios::in | std::ios::out | std::ios::binary);
+            out.seekp(std::streamoff(address + size / 2));
+            const char junk[4] = {'\x13', '\x37', '\x7f', '\x00'};
+            out.write(junk, 4);
+        }
+        const RoutingDump dump(file.path());
+        std::vector<float> rows(100 * 16);
+        QVERIFY(throws<DumpError>([&] { dump.readLogits(0, 5000, 100, rows.data()); }));
+        std::string message;
+        try {
+            dump.readLogits(0, 5000, 100, rows.data());
+        } catch (const DumpError &e) {
+            message = e.what();
+        }
+        QVERIFY2(message.find("/layers/layer0/logits") != std::string::npos, message.c_str());
+        // Rows in undamaged chunks still read.
+        dump.readLogits(0, 200, 100, rows.data());
+        QCOMPARE(rows[0], f.layers[0].logits[200 * 16]);
     }
 
     void storageVariants()
@@ -90,7 +199,7 @@ private slots:
         // nothing, and the pass reads them.
         if (storage.floatBits == 16) {
             const io::MappedRows mapped = dump.mapHalves(0, 6, 11);
-            const bool plain = !storage.chunked && !storage.bigEndian;
+            const bool plain = !storage.chunked && !storage.deflate && !storage.shuffle && !storage.bigEndian;
             QCOMPARE(!mapped.empty(), plain);
             if (plain) {
                 std::vector<std::uint16_t> halves(11 * 5);

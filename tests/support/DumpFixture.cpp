@@ -54,6 +54,8 @@ hid_t createProps(const StorageOptions &s, const std::vector<hsize_t> &dims)
     if ((s.chunked || s.deflate || s.shuffle) && !dims.empty() && dims[0] > 0) {
         std::vector<hsize_t> chunk = dims;
         chunk[0] = std::max<hsize_t>(1, std::min<hsize_t>(dims[0], 7)); // odd size on purpose
+        if (s.chunkColumns > 0 && chunk.size() == 2)
+            chunk[1] = std::min<hsize_t>(chunk[1], hsize_t(s.chunkColumns));
         H5Pset_chunk(dcpl, int(chunk.size()), chunk.data());
         if (s.shuffle)
             H5Pset_shuffle(dcpl);

@@ -29,6 +29,7 @@ struct StorageOptions {
     bool chunked = false;
     bool deflate = false;      // implies chunked
     bool shuffle = false;      // implies chunked
+    int chunkColumns = 0;      // chunks this many columns wide (0: whole rows)
     bool variableStrings = true;
 };
 

@@ -1,0 +1,193 @@
+#include "io/CompressedChunks.h"
+
+#include <libdeflate.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <future>
+#include <memory>
+#include <thread>
+
+namespace moescope::io {
+
+namespace {
+
+constexpr std::size_t kMaxChunkBytes = std::size_t(64) << 20;
+
+// A buffer whose bytes are not zeroed on growth: every byte is written before it is read.
+struct Bytes {
+    std::unique_ptr<unsigned char[]> data;
+    std::size_t size = 0, capacity = 0;
+    void resize(std::size_t n)
+    {
+        if (n > capacity) {
+            data.reset(new unsigned char[n]);
+            capacity = n;
+        }
+        size = n;
+    }
+};
+
+// One chunk as read from the file, before its filters are undone.
+struct RawChunk {
+    hsize_t row = 0, column = 0; // its first row and column
+    std::uint32_t skipped = 0;   // HDF5's filter mask: bit i set = filter i not applied
+    Bytes bytes;                 // as stored, then decoded in place
+};
+
+
+// Undoes the shuffle filter, which had stored byte b of every value together.
+template <std::size_t Size>
+void unshuffleValues(const unsigned char *in, unsigned char *out, std::size_t n)
+{
+    for (std::size_t e = 0; e < n; ++e)
+        for (std::size_t b = 0; b < Size; ++b) // unrolled: a gather the compiler vectorises
+            out[e * Size + b] = in[b * n + e];
+}
+
+void unshuffle(const Bytes &in, Bytes &out, std::size_t size)
+{
+    out.resize(in.size);
+    const std::size_t n = in.size / size;
+    switch (size) {
+    case 2: unshuffleValues<2>(in.data.get(), out.data.get(), n); break;
+    case 4: unshuffleValues<4>(in.data.get(), out.data.get(), n); break;
+    case 8: unshuffleValues<8>(in.data.get(), out.data.get(), n); break;
+    default:
+        for (std::size_t b = 0; b < size; ++b)
+            for (std::size_t e = 0; e < n; ++e)
+                out.data[e * size + b] = in.data[b * n + e];
+    }
+    // Bytes beyond whole values were left in place.
+    std::memcpy(out.data.get() + n * size, in.data.get() + n * size, in.size - n * size);
+}
+
+// The chunk's values as stored, or false when it does not decode to a whole chunk.
+// `a` holds the raw chunk on entry and the values on success; `b` is scratch.
+bool decode(const ChunkLayout &layout, std::uint32_t skipped, Bytes &a, Bytes &b, libdeflate_decompressor *inflater)
+{
+    for (std::size_t i = layout.filters.size(); i-- > 0;) {
+        if (skipped & (1u << i))
+            continue;
+        if (layout.filters[i] == H5Z_FILTER_DEFLATE) {
+            // HDF5's deflate filter writes zlib streams; libdeflate inflates them about
+            // twice as fast as zlib itself.
+            b.resize(layout.chunkBytes());
+            std::size_t length = 0;
+            if (libdeflate_zlib_decompress(inflater, a.data.get(), a.size, b.data.get(), b.size, &length) !=
+                LIBDEFLATE_SUCCESS)
+                return false;
+            b.size = length;
+        } else {
+            unshuffle(a, b, layout.elementSize);
+        }
+        std::swap(a, b);
+    }
+    return a.size == layout.chunkBytes();
+}
+
+// Copies the part of a decoded chunk that lies in rows [begin, begin + count).
+void place(const ChunkLayout &layout, const RawChunk &chunk, const unsigned char *values, std::uint64_t begin,
+           std::uint64_t count, void *out)
+{
+    const std::size_t s = layout.elementSize;
+    const hsize_t first = std::max<hsize_t>(begin, chunk.row);
+    const hsize_t last = std::min<hsize_t>({begin + count, chunk.row + layout.chunkRows, layout.rows});
+    const std::size_t width = std::size_t(std::min(layout.chunkColumns, layout.columns - chunk.column)) * s;
+    for (hsize_t r = first; r < last; ++r)
+        std::memcpy(static_cast<unsigned char *>(out) + ((r - begin) * layout.columns + chunk.column) * s,
+                    values + std::size_t(r - chunk.row) * std::size_t(layout.chunkColumns) * s, width);
+}
+
+} // namespace
+
+std::optional<ChunkLayout> compressedLayout(hid_t dataset)
+{
+    Handle create(H5Dget_create_plist(dataset));
+    Handle space(H5Dget_space(dataset));
+    Handle type(H5Dget_type(dataset));
+    if (!create.valid() || !space.valid() || !type.valid() || H5Pget_layout(create.get()) != H5D_CHUNKED ||
+        H5Sget_simple_extent_ndims(space.get()) != 2)
+        return std::nullopt;
+    ChunkLayout layout;
+    hsize_t dims[2] = {0, 0}, chunk[2] = {0, 0};
+    if (H5Sget_simple_extent_dims(space.get(), dims, nullptr) != 2 || H5Pget_chunk(create.get(), 2, chunk) != 2)
+        return std::nullopt;
+    layout.rows = dims[0];
+    layout.columns = dims[1];
+    layout.chunkRows = chunk[0];
+    layout.chunkColumns = chunk[1];
+    layout.elementSize = H5Tget_size(type.get());
+    const int filters = H5Pget_nfilters(create.get());
+    if (filters < 1 || layout.elementSize == 0 || layout.chunkRows == 0 || layout.chunkColumns == 0 ||
+        layout.chunkBytes() > kMaxChunkBytes)
+        return std::nullopt;
+    for (int i = 0; i < filters; ++i) {
+        unsigned flags = 0, config = 0;
+        std::size_t values = 0;
+        const H5Z_filter_t id =
+            H5Pget_filter2(create.get(), unsigned(i), &flags, &values, nullptr, 0, nullptr, &config);
+        if (id != H5Z_FILTER_DEFLATE && id != H5Z_FILTER_SHUFFLE)
+            return std::nullopt;
+        layout.filters.push_back(id);
+    }
+    return layout;
+}
+
+bool readCompressedRows(hid_t dataset, const ChunkLayout &layout, std::uint64_t begin, std::uint64_t count,
+                        void *out)
+{
+    if (count == 0)
+        return true;
+    if (begin + count > layout.rows)
+        return false;
+    std::vector<RawChunk> chunks;
+    {
+        auto lock = hdf5Lock();
+        for (hsize_t row = begin / layout.chunkRows * layout.chunkRows; row < begin + count; row += layout.chunkRows)
+            for (hsize_t column = 0; column < layout.columns; column += layout.chunkColumns) {
+                RawChunk c;
+                c.row = row;
+                c.column = column;
+                const hsize_t at[2] = {row, column};
+                hsize_t stored = 0;
+                if (H5Dget_chunk_storage_size(dataset, at, &stored) < 0 || stored == 0)
+                    return false;
+                c.bytes.resize(std::size_t(stored));
+                if (H5Dread_chunk(dataset, H5P_DEFAULT, at, &c.skipped, c.bytes.data.get()) < 0)
+                    return false;
+                chunks.push_back(std::move(c));
+            }
+    }
+    // Whole chunks per worker: each decodes into its own spare buffer.
+    const std::size_t workers = std::min<std::size_t>(chunks.size(), std::max(1u, std::thread::hardware_concurrency()));
+    std::atomic<bool> ok = true;
+    auto work = [&](std::size_t w) {
+        Bytes spare;
+        const std::unique_ptr<libdeflate_decompressor, void (*)(libdeflate_decompressor *)> inflater(
+            libdeflate_alloc_decompressor(), libdeflate_free_decompressor);
+        if (!inflater) {
+            ok = false;
+            return;
+        }
+        for (std::size_t i = w; i < chunks.size() && ok; i += workers) {
+            RawChunk &c = chunks[i];
+            if (!decode(layout, c.skipped, c.bytes, spare, inflater.get())) {
+                ok = false;
+                return;
+            }
+            place(layout, c, c.bytes.data.get(), begin, count, out);
+            c.bytes = {}; // its memory goes back as soon as it is placed
+        }
+    };
+    std::vector<std::future<void>> others;
+    for (std::size_t w = 1; w < workers; ++w)
+        others.push_back(std::async(std::launch::async, work, w));
+    work(0);
+    for (auto &f : others)
+        f.get();
+    return ok;
+}
+
+} // namespace moescope::io

@@ -1,0 +1,36 @@
+#pragma once
+// Rows of a compressed, chunked 2-D dataset read past HDF5's filter pipeline: the raw
+// chunks are fetched under the HDF5 lock (file reads only), then inflated and
+// unshuffled on all cores outside it. HDF5 itself decompresses under its global lock,
+// one chunk after another, which made routing a gzip dump ten times slower than a
+// plain one. Only deflate and shuffle are undone here; any other filter, or anything
+// unexpected in a chunk, leaves the read to HDF5, which also reports what is wrong.
+#include "io/Hdf5Door.h"
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+namespace moescope::io {
+
+struct ChunkLayout {
+    hsize_t rows = 0, columns = 0;            // the dataset's extent
+    hsize_t chunkRows = 0, chunkColumns = 0;
+    std::size_t elementSize = 0;              // bytes per value as stored
+    std::vector<H5Z_filter_t> filters;        // the pipeline in writing order
+
+    std::size_t chunkBytes() const { return std::size_t(chunkRows * chunkColumns) * elementSize; }
+};
+
+// The layout when `dataset` qualifies: rank 2, chunked, deflate and/or shuffle and
+// nothing else, chunks of at most 64 MB. Call under hdf5Lock().
+std::optional<ChunkLayout> compressedLayout(hid_t dataset);
+
+// Rows [begin, begin + count) with their bytes as stored (the file's byte order) into
+// `out`, row-major. Takes the HDF5 lock for the raw reads only. False, with `out` in
+// an unspecified state, when a chunk was never written (HDF5 fills it) or does not
+// decode: the caller then reads through HDF5.
+bool readCompressedRows(hid_t dataset, const ChunkLayout &layout, std::uint64_t begin, std::uint64_t count,
+                        void *out);
+
+} // namespace moescope::io
