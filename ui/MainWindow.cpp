@@ -25,6 +25,7 @@
 #include "views/WhatIfView.h"
 
 #include <QAction>
+#include <QLineEdit>
 #include <QApplication>
 #include <QCloseEvent>
 #include <QDockWidget>
@@ -145,6 +146,7 @@ void MainWindow::createDocks()
     auto *training = dock(this, tr("Training"), QStringLiteral("trainingDock"), m_training);
     auto *whatIf = dock(this, tr("What-if"), QStringLiteral("whatIfDock"), m_whatIf);
     auto *pairs = dock(this, tr("Expert pairs"), QStringLiteral("pairsDock"), m_pairs);
+    connect(pairs, &QDockWidget::visibilityChanged, m_pairs, &ExpertPairsView::setOnScreen);
     auto *profile = dock(this, tr("Expert profile"), QStringLiteral("profileDock"), m_profile);
     auto *routing = dock(this, tr("Routing map"), QStringLiteral("routingDock"), m_routingMap);
     addDockWidget(Qt::RightDockWidgetArea, utilization);
@@ -156,7 +158,28 @@ void MainWindow::createDocks()
     utilization->raise();
     addDockWidget(Qt::BottomDockWidgetArea, routing);
     m_viewMenu = new QMenu(tr("&View"), this);
-    for (QDockWidget *d : {utilization, profile, routing, training, pairs, whatIf})
+    // Ctrl+1 .. Ctrl+6 bring a view to the front (shown again if it was closed);
+    // below them, the usual check boxes to show or hide each.
+    const QList<QDockWidget *> docks = {utilization, pairs, training, whatIf, profile, routing};
+    for (int i = 0; i < docks.size(); ++i) {
+        QDockWidget *d = docks[i];
+        QAction *front = m_viewMenu->addAction(tr("Go to %1").arg(d->windowTitle()), this, [d] {
+            d->show();
+            d->raise();
+            d->widget()->setFocus(Qt::ShortcutFocusReason);
+        });
+        front->setShortcut(QKeySequence(Qt::CTRL | Qt::Key(Qt::Key_1 + i)));
+        front->setObjectName(d->objectName() + QStringLiteral("Front"));
+    }
+    QAction *find = m_viewMenu->addAction(tr("&Find token..."), this, [this, profile] {
+        profile->show();
+        profile->raise();
+        m_profile->searchBox()->setFocus(Qt::ShortcutFocusReason);
+        m_profile->searchBox()->selectAll();
+    });
+    find->setShortcut(QKeySequence::Find);
+    m_viewMenu->addSeparator();
+    for (QDockWidget *d : docks)
         m_viewMenu->addAction(d->toggleViewAction());
     resizeDocks({utilization, profile}, {560, 420}, Qt::Horizontal);
     resizeDocks({routing}, {330}, Qt::Vertical);

@@ -18,6 +18,7 @@
 #include "views/RoutingMapCanvas.h"
 #include "views/RoutingMapView.h"
 #include "views/TrainingView.h"
+#include "views/UtilizationView.h"
 #include "views/WhatIfView.h"
 
 #include <QApplication>
@@ -175,6 +176,28 @@ private slots:
         window.openFile(m_other->qpath());
         QVERIFY(shown.wait(15000));
         QVERIFY(!window.training()->plot()->hasChartData());
+    }
+
+    // Ctrl+1 .. Ctrl+6 bring each view to the front, showing it again if it was closed;
+    // Ctrl+F goes to the token search.
+    void keysBringViewsToTheFront()
+    {
+        MainWindow window;
+        QVERIFY(showDump(window, m_dump->qpath()));
+        QVERIFY(QTest::qWaitForWindowActive(&window));
+        auto *training = window.findChild<QDockWidget *>(QStringLiteral("trainingDock"));
+        QTest::keyClick(&window, Qt::Key_1, Qt::ControlModifier);
+        QTRY_VERIFY(!window.pairs()->isOnScreen()); // the same tab stack: one shows at a time
+        QTest::keyClick(&window, Qt::Key_2, Qt::ControlModifier);
+        QTRY_VERIFY(window.pairs()->isOnScreen());
+        QTest::keyClick(&window, Qt::Key_3, Qt::ControlModifier);
+        QTRY_VERIFY(!window.pairs()->isOnScreen());
+        training->close();
+        QTRY_VERIFY(training->isHidden());
+        QTest::keyClick(&window, Qt::Key_3, Qt::ControlModifier);
+        QTRY_VERIFY(!training->isHidden());
+        QTest::keyClick(&window, Qt::Key_F, Qt::ControlModifier);
+        QTRY_VERIFY(window.profile()->searchBox()->hasFocus());
     }
 
     void whatIfRunsAndCancels()

@@ -103,9 +103,9 @@ void ExpertPairsView::setSnapshot(const DumpSnapshotPtr &snapshot)
     refresh();
 }
 
-void ExpertPairsView::showEvent(QShowEvent *event)
+void ExpertPairsView::setOnScreen(bool onScreen)
 {
-    QWidget::showEvent(event);
+    m_onScreen = onScreen;
     refresh();
 }
 
@@ -134,7 +134,7 @@ void ExpertPairsView::refresh()
                             .arg(int(kind))
                             .arg(layer)
                             .arg(int(device));
-    if (key == m_shownKey || !isVisible())
+    if (key == m_shownKey || !m_onScreen)
         return;
     m_shownKey = key;
     m_status->setText(tr("counting..."));

@@ -27,12 +27,14 @@ public:
     JobSlot *job() const { return m_job; }
     void setKind(PairKind kind);
     void setDevice(Device device);
+    // Whether the view is on screen: a dock behind another tab still counts as visible
+    // to Qt, so the window says when its tab is in front (QDockWidget::visibilityChanged).
+    // Pairs are counted only for a view on screen.
+    void setOnScreen(bool onScreen);
+    bool isOnScreen() const { return m_onScreen; }
 
 signals:
     void counted(); // new pairs are on screen (tests wait for it)
-
-protected:
-    void showEvent(QShowEvent *event) override;
 
 private:
     // Counts the pairs the controls and the selection ask for, unless they are on
@@ -47,6 +49,7 @@ private:
     JobSlot *m_job;
     DumpSnapshotPtr m_snapshot;
     QString m_shownKey; // what the plot holds: snapshot, kind, layer, device
+    bool m_onScreen = false;
 };
 
 } // namespace moescope::ui

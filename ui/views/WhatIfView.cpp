@@ -129,6 +129,8 @@ WhatIfView::WhatIfView(SelectionModel *selection, QWidget *parent)
     layout->addWidget(m_status);
     layout->addWidget(m_table, 1);
 
+    m_run->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Return));
+    m_run->setToolTip(tr("Re-route every layer with these settings (Ctrl+Return)"));
     connect(m_run, &QPushButton::clicked, this, &WhatIfView::run);
     connect(m_cancel, &QPushButton::clicked, m_job, &JobSlot::cancel);
     connect(m_job, &JobSlot::busyChanged, this, [this](bool busy) {
