@@ -119,6 +119,11 @@ std::optional<ChunkLayout> compressedLayout(hid_t dataset)
     layout.chunkRows = chunk[0];
     layout.chunkColumns = chunk[1];
     layout.elementSize = H5Tget_size(type.get());
+    // Edge chunks stored unfiltered still report every filter as applied: HDF5 only
+    // knows from this option, so such datasets stay with it.
+    unsigned options = 0;
+    if (H5Pget_chunk_opts(create.get(), &options) < 0 || (options & H5D_CHUNK_DONT_FILTER_PARTIAL_CHUNKS))
+        return std::nullopt;
     const int filters = H5Pget_nfilters(create.get());
     if (filters < 1 || layout.elementSize == 0 || layout.chunkRows == 0 || layout.chunkColumns == 0 ||
         layout.chunkBytes() > kMaxChunkBytes)
@@ -135,59 +140,91 @@ std::optional<ChunkLayout> compressedLayout(hid_t dataset)
     return layout;
 }
 
+namespace {
+
+// Decodes `chunks` on up to `workers` threads and places them; false when one does not
+// decode or the work cannot run (no thread, no memory): the caller asks HDF5 instead.
+bool decodeAll(const ChunkLayout &layout, std::vector<RawChunk> &chunks, std::size_t workers, std::uint64_t begin,
+               std::uint64_t count, void *out)
+{
+    std::atomic<bool> ok = true;
+    auto work = [&](std::size_t w) noexcept {
+        try {
+            Bytes spare;
+            const std::unique_ptr<libdeflate_decompressor, void (*)(libdeflate_decompressor *)> inflater(
+                libdeflate_alloc_decompressor(), libdeflate_free_decompressor);
+            if (!inflater)
+                ok = false;
+            for (std::size_t i = w; i < chunks.size() && ok; i += workers) {
+                RawChunk &c = chunks[i];
+                if (!decode(layout, c.skipped, c.bytes, spare, inflater.get())) {
+                    ok = false;
+                    return;
+                }
+                place(layout, c, c.bytes.data.get(), begin, count, out);
+                c.bytes = {}; // its memory goes back as soon as it is placed
+            }
+        } catch (...) { // bad_alloc: let HDF5 try with less
+            ok = false;
+        }
+    };
+    std::vector<std::future<void>> others;
+    for (std::size_t w = 1; w < workers; ++w) {
+        try {
+            others.push_back(std::async(std::launch::async, work, w));
+        } catch (...) { // no thread to be had: this one does that share too
+            work(w);
+        }
+    }
+    work(0);
+    for (auto &f : others)
+        f.get();
+    return ok;
+}
+
+} // namespace
+
 bool readCompressedRows(hid_t dataset, const ChunkLayout &layout, std::uint64_t begin, std::uint64_t count,
-                        void *out)
+                        void *out, std::size_t batchBytes)
 {
     if (count == 0)
         return true;
     if (begin + count > layout.rows)
         return false;
-    std::vector<RawChunk> chunks;
-    {
-        auto lock = hdf5Lock();
-        for (hsize_t row = begin / layout.chunkRows * layout.chunkRows; row < begin + count; row += layout.chunkRows)
-            for (hsize_t column = 0; column < layout.columns; column += layout.chunkColumns) {
+    const std::size_t workers = std::max(1u, std::thread::hardware_concurrency());
+    // The chunks that hold the rows, row band by row band, in batches of bounded size.
+    hsize_t row = begin / layout.chunkRows * layout.chunkRows, column = 0;
+    while (row < begin + count) {
+        std::vector<RawChunk> batch;
+        std::size_t held = 0;
+        try {
+            auto lock = hdf5Lock();
+            while (row < begin + count && (batch.empty() || held + layout.chunkBytes() <= batchBytes)) {
                 RawChunk c;
                 c.row = row;
                 c.column = column;
                 const hsize_t at[2] = {row, column};
                 hsize_t stored = 0;
                 if (H5Dget_chunk_storage_size(dataset, at, &stored) < 0 || stored == 0)
-                    return false;
+                    return false; // never written: HDF5 knows the fill value
                 c.bytes.resize(std::size_t(stored));
                 if (H5Dread_chunk(dataset, H5P_DEFAULT, at, &c.skipped, c.bytes.data.get()) < 0)
                     return false;
-                chunks.push_back(std::move(c));
+                held += std::max<std::size_t>(std::size_t(stored), layout.chunkBytes());
+                batch.push_back(std::move(c));
+                column += layout.chunkColumns;
+                if (column >= layout.columns) {
+                    column = 0;
+                    row += layout.chunkRows;
+                }
             }
+        } catch (const std::bad_alloc &) {
+            return false;
+        }
+        if (!decodeAll(layout, batch, std::min(workers, batch.size()), begin, count, out))
+            return false;
     }
-    // Whole chunks per worker: each decodes into its own spare buffer.
-    const std::size_t workers = std::min<std::size_t>(chunks.size(), std::max(1u, std::thread::hardware_concurrency()));
-    std::atomic<bool> ok = true;
-    auto work = [&](std::size_t w) {
-        Bytes spare;
-        const std::unique_ptr<libdeflate_decompressor, void (*)(libdeflate_decompressor *)> inflater(
-            libdeflate_alloc_decompressor(), libdeflate_free_decompressor);
-        if (!inflater) {
-            ok = false;
-            return;
-        }
-        for (std::size_t i = w; i < chunks.size() && ok; i += workers) {
-            RawChunk &c = chunks[i];
-            if (!decode(layout, c.skipped, c.bytes, spare, inflater.get())) {
-                ok = false;
-                return;
-            }
-            place(layout, c, c.bytes.data.get(), begin, count, out);
-            c.bytes = {}; // its memory goes back as soon as it is placed
-        }
-    };
-    std::vector<std::future<void>> others;
-    for (std::size_t w = 1; w < workers; ++w)
-        others.push_back(std::async(std::launch::async, work, w));
-    work(0);
-    for (auto &f : others)
-        f.get();
-    return ok;
+    return true;
 }
 
 } // namespace moescope::io

@@ -29,8 +29,10 @@ std::optional<ChunkLayout> compressedLayout(hid_t dataset);
 // Rows [begin, begin + count) with their bytes as stored (the file's byte order) into
 // `out`, row-major. Takes the HDF5 lock for the raw reads only. False, with `out` in
 // an unspecified state, when a chunk was never written (HDF5 fills it) or does not
-// decode: the caller then reads through HDF5.
+// decode: the caller then reads through HDF5. Raw chunks are fetched and decoded in
+// batches of about `batchBytes`, so memory stays bounded whatever the chunks' shape.
+inline constexpr std::size_t kChunkBatchBytes = std::size_t(32) << 20;
 bool readCompressedRows(hid_t dataset, const ChunkLayout &layout, std::uint64_t begin, std::uint64_t count,
-                        void *out);
+                        void *out, std::size_t batchBytes = kChunkBatchBytes);
 
 } // namespace moescope::io

@@ -1,6 +1,7 @@
 #include "io/MappedRows.h"
 
 #include <atomic>
+#include <cerrno>
 #include <cstdint>
 #include <mutex>
 #include <utility>
@@ -23,9 +24,11 @@ namespace {
 
 // The live windows, as the SIGBUS handler sees them: lock-free, since a handler may
 // not take locks. A slot is claimed through `used`; `end` is written last and cleared
-// first, so the handler never sees half a window.
+// first, and `generation` changes with every claim, so the handler can tell a window
+// it read whole from one released and claimed again meanwhile.
 struct Window {
     std::atomic<bool> used{false};
+    std::atomic<std::uint64_t> generation{0};
     std::atomic<std::uintptr_t> begin{0}, end{0};
     std::atomic<bool> lost{false};
 };
@@ -35,18 +38,22 @@ struct sigaction g_previous {};
 
 void onBusError(int signal, siginfo_t *info, void *context)
 {
+    const int savedErrno = errno;
     const auto at = reinterpret_cast<std::uintptr_t>(info->si_addr);
     for (Window &w : g_windows) {
+        const std::uint64_t generation = w.generation.load();
         const std::uintptr_t end = w.end.load(std::memory_order_acquire), begin = w.begin.load();
-        if (end == 0 || at < begin || at >= end)
+        if (end == 0 || at < begin || at >= end || w.generation.load() != generation)
             continue;
         // Zero pages at the same addresses; the faulting read runs again and finds them.
         if (mmap(reinterpret_cast<void *>(begin), end - begin, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
                  -1, 0) != MAP_FAILED) {
             w.lost.store(true);
+            errno = savedErrno;
             return;
         }
     }
+    errno = savedErrno;
     if ((g_previous.sa_flags & SA_SIGINFO) && g_previous.sa_sigaction) {
         g_previous.sa_sigaction(signal, info, context);
         return;
@@ -55,10 +62,14 @@ void onBusError(int signal, siginfo_t *info, void *context)
         g_previous.sa_handler(signal);
         return;
     }
-    // Not ours and nobody else's: die of the fault as without this handler.
+    // Not ours and nobody else's: die of it as without this handler. A fault comes
+    // again when the access is retried; a signal sent by another process is raised
+    // again (it stays pending until this handler returns).
     struct sigaction fallback {};
     fallback.sa_handler = SIG_DFL;
     sigaction(SIGBUS, &fallback, nullptr);
+    if (info->si_code <= 0)
+        raise(SIGBUS);
 }
 
 bool installHandler()
@@ -81,6 +92,7 @@ int claimWindow(const void *base, std::size_t length)
         Window &w = g_windows[i];
         if (w.used.exchange(true))
             continue;
+        w.generation.fetch_add(1);
         w.lost.store(false);
         w.begin.store(reinterpret_cast<std::uintptr_t>(base));
         w.end.store(reinterpret_cast<std::uintptr_t>(base) + length, std::memory_order_release);
@@ -124,6 +136,7 @@ void MappedRows::release()
         Window &w = g_windows[m_slot];
         w.end.store(0, std::memory_order_release);
         w.begin.store(0);
+        w.generation.fetch_add(1);
         munmap(m_base, m_mapped);
         w.used.store(false);
     }

@@ -527,19 +527,28 @@ private:
             kernel.setArg(arg++, cl_int(c->topK));
             kernel.setArg(arg++, valid.back());
         }
-        for (std::size_t first = 0; first < T; first += batch) {
-            const std::size_t n = std::min(batch, T - first);
-            std::size_t i = 0;
-            for (const LayerChoices *c : layers) {
-                const std::size_t k = std::size_t(c->topK);
-                q.enqueueWriteBuffer(ids[i], CL_FALSE, 0, n * k * sizeof(cl_int), c->ids.data() + first * k);
-                q.enqueueWriteBuffer(valid[i], CL_FALSE, 0, n, c->valid.data() + first);
-                ++i;
+        try {
+            for (std::size_t first = 0; first < T; first += batch) {
+                const std::size_t n = std::min(batch, T - first);
+                std::size_t i = 0;
+                for (const LayerChoices *c : layers) {
+                    const std::size_t k = std::size_t(c->topK);
+                    q.enqueueWriteBuffer(ids[i], CL_FALSE, 0, n * k * sizeof(cl_int), c->ids.data() + first * k);
+                    q.enqueueWriteBuffer(valid[i], CL_FALSE, 0, n, c->valid.data() + first);
+                    ++i;
+                }
+                kernel.setArg(0, cl_uint(n));
+                const std::size_t groups = std::min(m_pairGroups, (n + m_pairWorkGroup - 1) / m_pairWorkGroup);
+                q.enqueueNDRangeKernel(kernel, cl::NullRange, cl::NDRange(groups * m_pairWorkGroup),
+                                       cl::NDRange(m_pairWorkGroup));
             }
-            kernel.setArg(0, cl_uint(n));
-            const std::size_t groups = std::min(m_pairGroups, (n + m_pairWorkGroup - 1) / m_pairWorkGroup);
-            q.enqueueNDRangeKernel(kernel, cl::NullRange, cl::NDRange(groups * m_pairWorkGroup),
-                                   cl::NDRange(m_pairWorkGroup));
+        } catch (...) {
+            // Writes already queued read the caller's choices: they end before we do.
+            try {
+                q.finish();
+            } catch (const cl::Error &) {
+            }
+            throw;
         }
         // Blocking reads: nothing is left writing into this frame if a later call throws.
         cl_uint badIds = 0;

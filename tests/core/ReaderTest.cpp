@@ -111,6 +111,11 @@ private slots:
         for (const auto &[begin, count] : {std::pair(0, 1000), std::pair(3, 500), std::pair(997, 3), std::pair(6, 1)}) {
             std::vector<unsigned char> mine(std::size_t(count) * rowBytes), theirs(mine.size());
             QVERIFY(io::readCompressedRows(ds.get(), *layout, std::uint64_t(begin), std::uint64_t(count), mine.data()));
+            // The same in batches of a few chunks.
+            std::vector<unsigned char> batched(mine.size());
+            QVERIFY(io::readCompressedRows(ds.get(), *layout, std::uint64_t(begin), std::uint64_t(count),
+                                           batched.data(), 3 * layout->chunkBytes()));
+            QVERIFY(batched == mine);
             io::readRows(ds.get(), {file.path(), "logits"}, fileType.get(), std::uint64_t(begin), std::uint64_t(count),
                          theirs.data());
             QVERIFY2(mine == theirs, qPrintable(QString("rows %1 + %2").arg(begin).arg(count)));
@@ -127,6 +132,31 @@ private slots:
         const io::Handle h(H5Fopen(file.path().c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
         const io::Handle ds(H5Dopen2(h.get(), "/layers/layer0/logits", H5P_DEFAULT));
         QVERIFY(!io::compressedLayout(ds.get()));
+    }
+
+    // Edge chunks stored unfiltered (an option of newer files) look filtered to a raw
+    // read: such datasets stay with HDF5.
+    void unfilteredEdgeChunksStayWithHdf5()
+    {
+        QTemporaryDir dir;
+        const std::string path = (dir.path() + "/edges.h5").toStdString();
+        auto lock = io::hdf5Lock();
+        const io::Handle access(H5Pcreate(H5P_FILE_ACCESS));
+        H5Pset_libver_bounds(access.get(), H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
+        const io::Handle file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get()));
+        const hsize_t dims[2] = {100, 8}, chunk[2] = {64, 3};
+        const io::Handle space(H5Screate_simple(2, dims, nullptr));
+        for (const bool partialUnfiltered : {false, true}) {
+            const io::Handle create(H5Pcreate(H5P_DATASET_CREATE));
+            H5Pset_chunk(create.get(), 2, chunk);
+            H5Pset_shuffle(create.get());
+            if (partialUnfiltered)
+                QVERIFY(H5Pset_chunk_opts(create.get(), H5D_CHUNK_DONT_FILTER_PARTIAL_CHUNKS) >= 0);
+            const io::Handle ds(H5Dcreate2(file.get(), partialUnfiltered ? "edges" : "plain", H5T_IEEE_F32LE,
+                                           space.get(), H5P_DEFAULT, create.get(), H5P_DEFAULT));
+            QVERIFY(ds.valid());
+            QCOMPARE(io::compressedLayout(ds.get()).has_value(), !partialUnfiltered);
+        }
     }
 
     // A chunk whose compressed bytes are damaged: the reader's inflation declines it,

@@ -335,6 +335,47 @@ private slots:
         QCOMPARE(plot->pairs().counts, onCpu);
     }
 
+    // A new dump while the pairs view is behind another tab: the old dump's pairs are
+    // gone (no export of them). A cancelled count says so, and F5 counts again.
+    void expertPairsNeverShowStalePairs()
+    {
+        MainWindow window;
+        QVERIFY(showDump(window, m_dump->qpath()));
+        QVERIFY(QTest::qWaitForWindowActive(&window));
+        ExpertPairsView *view = window.pairs();
+        ExpertPairsPlot *plot = view->plot();
+        QSignalSpy counted(view, &ExpertPairsView::counted);
+        view->setDevice(Device::Cpu);
+        view->setKind(PairKind::Transitions);
+        window.selection()->setLayer(0);
+        QTest::keyClick(&window, Qt::Key_2, Qt::ControlModifier);
+        QTRY_VERIFY(plot->hasChartData());
+        QCOMPARE(plot->pairs().numExperts, 8);
+        QTest::keyClick(&window, Qt::Key_1, Qt::ControlModifier);
+        QTRY_VERIFY(!view->isOnScreen());
+        QSignalSpy shown(&window, &MainWindow::dumpShown);
+        window.openFile(m_other->qpath());
+        QVERIFY(shown.wait(15000));
+        QVERIFY(!plot->hasChartData());
+        QTest::keyClick(&window, Qt::Key_2, Qt::ControlModifier);
+        QTRY_VERIFY(plot->hasChartData());
+        QCOMPARE(plot->pairs().numExperts, 4);
+
+        // Cancelled: nothing under the title, a word in the status; F5 counts again.
+        view->setKind(PairKind::CoActivation); // k = 1 there: nothing to count
+        QVERIFY(!plot->hasChartData());
+        view->setKind(PairKind::Transitions);
+        QVERIFY(view->job()->isBusy());
+        view->job()->cancel();
+        QTest::qWait(50);
+        QVERIFY(!plot->hasChartData());
+        QCOMPARE(plot->chartName(), QStringLiteral("transitions"));
+        counted.clear();
+        QTest::keyClick(view, Qt::Key_F5);
+        QVERIFY(counted.count() > 0 || counted.wait(15000));
+        QVERIFY(plot->hasChartData());
+    }
+
     void whatIfReplaysBiasBalancing()
     {
         MainWindow window;

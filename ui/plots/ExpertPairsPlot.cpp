@@ -71,14 +71,13 @@ ExpertPairsPlot::ExpertPairsPlot(QWidget *parent) : PlotWidget(parent)
 
 void ExpertPairsPlot::setKind(PairKind kind)
 {
-    m_pairs.kind = kind;
+    m_kind = kind;
 }
 
 void ExpertPairsPlot::clear(const QString &why)
 {
-    const PairKind kind = m_pairs.kind;
     m_pairs = {};
-    m_pairs.kind = kind;
+    m_snapshot.reset(); // an old dump is not kept alive by an empty chart
     m_map->data()->clear();
     setPlaceholder(why);
     replotAll();

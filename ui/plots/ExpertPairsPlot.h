@@ -20,16 +20,16 @@ class ExpertPairsPlot : public PlotWidget {
 public:
     explicit ExpertPairsPlot(QWidget *parent = nullptr);
 
-    // The kind shown (and named in exports) until the next setPairs.
+    // The kind named in exports while no pairs are shown.
     void setKind(PairKind kind);
-    PairKind kind() const { return m_pairs.kind; }
+    PairKind kind() const { return hasChartData() ? m_pairs.kind : m_kind; }
     void setPairs(const DumpSnapshotPtr &snapshot, PairMatrix pairs);
     // Nothing to show, and why (k = 1, the last layer, still counting...).
     void clear(const QString &why);
     void setSelectedExpert(int expert);
     const PairMatrix &pairs() const { return m_pairs; }
 
-    QString chartName() const override { return QString::fromLatin1(pairKindChartName(m_pairs.kind)); }
+    QString chartName() const override { return QString::fromLatin1(pairKindChartName(kind())); }
     bool hasChartData() const override { return m_snapshot && !m_pairs.isEmpty(); }
     QSize defaultExportSize() const override;
     void writeCsv(QTextStream &out) const override;
@@ -49,6 +49,7 @@ private:
 
     DumpSnapshotPtr m_snapshot;
     PairMatrix m_pairs;
+    PairKind m_kind = PairKind::CoActivation;
     QCPColorMap *m_map = nullptr;
     QCPColorScale *m_scale = nullptr;
     QCPTextElement *m_title = nullptr;

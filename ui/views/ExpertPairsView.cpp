@@ -11,7 +11,10 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QSettings>
+#include <QShortcut>
 #include <QVBoxLayout>
+
+#include <mutex>
 
 namespace moescope::ui {
 
@@ -75,6 +78,20 @@ ExpertPairsView::ExpertPairsView(SelectionModel *selection, QWidget *parent)
         if (now.layer != before.layer)
             refresh();
     });
+    auto *again = new QShortcut(QKeySequence::Refresh, this, this, [this] { refresh(); });
+    again->setContext(Qt::WidgetWithChildrenShortcut);
+    // A cancel (the status bar's button) ends the job with no result: say so, and let
+    // the next change count again. Queued: a finished job's result is handled first.
+    connect(m_job, &JobSlot::busyChanged, this, [this](bool busy) {
+        if (!busy)
+            QMetaObject::invokeMethod(this, [this] {
+                if (m_job->isBusy() || m_pendingKey.isEmpty() || m_pendingKey == m_shownKey)
+                    return;
+                m_pendingKey.clear();
+                m_status->setText(tr("cancelled"));
+                m_plot->clear(tr("Counting was cancelled. Press F5 to count again."));
+            }, Qt::QueuedConnection);
+    });
     connect(m_plot, &ExpertPairsPlot::cellClicked, this, [this](int, int e2) {
         const PairMatrix &pairs = m_plot->pairs();
         if (pairs.kind == PairKind::Transitions)
@@ -114,19 +131,13 @@ void ExpertPairsView::refresh()
     const PairKind kind = PairKind(m_kind->currentData().toInt());
     const Device device = Device(m_device->currentData().toInt());
     const int layer = m_selection->current().layer;
-    if (!m_snapshot) {
-        m_job->cancel();
-        m_shownKey.clear();
-        m_status->clear();
-        m_plot->clear(tr("Open a dump to see which experts work together."));
-        return;
-    }
     QString why;
-    if (!pairsApply(*m_snapshot, kind, layer, &why)) {
+    if (!m_snapshot || !pairsApply(*m_snapshot, kind, layer, &why)) {
         m_job->cancel();
         m_shownKey.clear();
+        m_pendingKey.clear();
         m_status->clear();
-        m_plot->clear(why);
+        m_plot->clear(m_snapshot ? why : tr("Open a dump to see which experts work together."));
         return;
     }
     const QString key = QStringLiteral("%1/%2/%3/%4")
@@ -134,13 +145,23 @@ void ExpertPairsView::refresh()
                             .arg(int(kind))
                             .arg(layer)
                             .arg(int(device));
-    if (key == m_shownKey || !m_onScreen)
+    if (key == m_shownKey)
         return;
-    m_shownKey = key;
+    // Never another layer's or kind's pairs under this title, nor in an export.
+    m_shownKey.clear();
+    m_plot->clear(m_onScreen ? tr("Counting...") : tr("Not counted yet."));
+    if (!m_onScreen || (m_job->isBusy() && key == m_pendingKey))
+        return;
+    m_pendingKey = key;
     m_status->setText(tr("counting..."));
     const DumpSnapshotPtr snapshot = m_snapshot;
     m_job->start<CountedPairs>(
         [snapshot, kind, layer, device](const Progress &progress) {
+            // One count at a time: each holds an E x E matrix per thread, and a count
+            // that a newer one replaced gives up here instead of adding to the load.
+            static std::mutex oneAtATime;
+            const std::lock_guard lock(oneAtATime);
+            progress.checkCancelled();
             CountedPairs result;
             std::string notice;
             std::unique_ptr<RoutingBackend> backend = makeBackend(device, notice);
@@ -155,9 +176,10 @@ void ExpertPairsView::refresh()
             progress.report(1.0);
             return result;
         },
-        [this, snapshot](CountedPairs result) {
-            if (snapshot != m_snapshot)
+        [this, snapshot, key](CountedPairs result) {
+            if (snapshot != m_snapshot || key != m_pendingKey)
                 return;
+            m_shownKey = key;
             // The engine's first word ("cpu", "opencl"); its whole name in the tooltip.
             m_status->setText(tr("%1, %2 ms").arg(result.pairs.device.section(u' ', 0, 0),
                                                  formatNumber(result.seconds * 1e3, 2)));
@@ -168,6 +190,7 @@ void ExpertPairsView::refresh()
         },
         [this](const QString &message) {
             m_shownKey.clear();
+            m_pendingKey.clear();
             m_status->setText(tr("could not count"));
             m_plot->clear(tr("Could not count the pairs: %1").arg(message));
         });

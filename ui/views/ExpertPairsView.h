@@ -48,7 +48,8 @@ private:
     QLabel *m_status;
     JobSlot *m_job;
     DumpSnapshotPtr m_snapshot;
-    QString m_shownKey; // what the plot holds: snapshot, kind, layer, device
+    // What the plot holds and what the running job counts: snapshot, kind, layer, device.
+    QString m_shownKey, m_pendingKey;
     bool m_onScreen = false;
 };
 
