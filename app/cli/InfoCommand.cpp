@@ -48,6 +48,7 @@ std::string infoJson(const DumpInfo &info)
         w.key("index").value(li.index);
         w.key("logits").value(li.hasLogits ? std::optional<std::string>(li.logitsType) : std::nullopt);
         w.key("logits_are_probabilities").value(li.logitsAreProbabilities);
+        w.key("logits_storage").value(li.hasLogits ? std::optional<std::string>(li.logitsStorage) : std::nullopt);
         w.key("topk_ids").value(li.hasTopkIds);
         w.key("topk_weights").value(li.hasTopkWeights);
         w.key("expert_bias").value(li.hasExpertBias);
@@ -83,7 +84,8 @@ std::string infoText(const DumpInfo &info)
         out += "    " + std::to_string(l) + ": " + li.name +
                (li.index ? " (index " + std::to_string(*li.index) + ")" : "") + ":";
         if (li.hasLogits)
-            out += " logits " + li.logitsType + (li.logitsAreProbabilities ? " (probabilities)" : "");
+            out += " logits " + li.logitsType + (li.logitsAreProbabilities ? " (probabilities)" : "") + " [" +
+                   li.logitsStorage + "]";
         if (li.hasTopkIds)
             out += " topk_ids";
         if (li.hasTopkWeights)

@@ -184,6 +184,42 @@ bool decodeAll(const ChunkLayout &layout, std::vector<RawChunk> &chunks, std::si
 
 } // namespace
 
+std::string storageSummary(hid_t dataset)
+{
+    Handle create(H5Dget_create_plist(dataset));
+    if (!create.valid())
+        return "unknown";
+    switch (H5Pget_layout(create.get())) {
+    case H5D_CONTIGUOUS: return "contiguous";
+    case H5D_COMPACT: return "compact";
+    case H5D_CHUNKED: break;
+    default: return "unknown";
+    }
+    hsize_t chunk[H5S_MAX_RANK] = {};
+    const int rank = H5Pget_chunk(create.get(), H5S_MAX_RANK, chunk);
+    std::string out = "chunks of ";
+    for (int i = 0; i < rank; ++i)
+        out += (i ? " x " : "") + std::to_string(chunk[i]);
+    const int filters = H5Pget_nfilters(create.get());
+    std::string names;
+    for (int i = 0; i < filters; ++i) {
+        unsigned flags = 0, config = 0;
+        std::size_t values = 0;
+        const H5Z_filter_t id = H5Pget_filter2(create.get(), unsigned(i), &flags, &values, nullptr, 0, nullptr, &config);
+        const std::string name = id == H5Z_FILTER_DEFLATE       ? "gzip"
+                                 : id == H5Z_FILTER_SHUFFLE     ? "shuffle"
+                                 : id == H5Z_FILTER_FLETCHER32  ? "fletcher32"
+                                 : id == H5Z_FILTER_SZIP        ? "szip"
+                                 : id == H5Z_FILTER_NBIT        ? "nbit"
+                                 : id == H5Z_FILTER_SCALEOFFSET ? "scale-offset"
+                                                                : "filter " + std::to_string(id);
+        names += (names.empty() ? "" : " + ") + name;
+    }
+    if (!names.empty())
+        out += ", " + names + (compressedLayout(dataset) ? ", inflated on every core" : ", decoded by HDF5");
+    return out;
+}
+
 bool readCompressedRows(hid_t dataset, const ChunkLayout &layout, std::uint64_t begin, std::uint64_t count,
                         void *out, std::size_t batchBytes)
 {

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace moescope::io {
@@ -25,6 +26,11 @@ struct ChunkLayout {
 // The layout when `dataset` qualifies: rank 2, chunked, deflate and/or shuffle and
 // nothing else, chunks of at most 64 MB. Call under hdf5Lock().
 std::optional<ChunkLayout> compressedLayout(hid_t dataset);
+
+// How `dataset` is stored, for `info`: "contiguous", or "chunks of 8192 x 64, gzip +
+// shuffle, inflated on every core" (or "..., decoded by HDF5" when this reader leaves
+// the filters to it). Call under hdf5Lock().
+std::string storageSummary(hid_t dataset);
 
 // Rows [begin, begin + count) with their bytes as stored (the file's byte order) into
 // `out`, row-major. Takes the HDF5 lock for the raw reads only. False, with `out` in

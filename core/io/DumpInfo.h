@@ -19,6 +19,7 @@ struct LayerInfo {
     bool hasTopkWeights = false;
     bool hasExpertBias = false;
     std::string logitsType;           // "float16", "float32" or "float64"
+    std::string logitsStorage;        // how they are stored, for `info` (CompressedChunks.h)
     bool logitsAreProbabilities = false; // detected on the first chunk (see spec)
     std::vector<double> expertBias;   // [E] when hasExpertBias
 };

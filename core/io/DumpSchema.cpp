@@ -249,6 +249,7 @@ void RoutingDump::Impl::readLayer(const std::string &name, const Handle &group, 
                           H5Tequal(type.get(), H5T_IEEE_F64BE) > 0;
         if (ieee)
             h.logitsChunks = io::compressedLayout(h.logits.get());
+        layer.logitsStorage = io::storageSummary(h.logits.get());
         layer.hasLogits = true;
         layer.logitsType = logitsTypeName(size);
     }

@@ -82,6 +82,8 @@ private slots:
         QCOMPARE(layers[0].toObject()["topk_ids"].toBool(), true);
         QVERIFY(layers[0].toObject()["logits"].isNull());
         QCOMPARE(layers[1].toObject()["logits"].toString(), QString("float32"));
+        QCOMPARE(layers[1].toObject()["logits_storage"].toString(), QString("contiguous"));
+        QVERIFY(layers[0].toObject()["logits_storage"].isNull());
         const Run text = runMoescope({"info", file.qpath()});
         QCOMPARE(text.exitCode, 0);
         QVERIFY(text.out.contains("E=3, k=1"));

@@ -106,6 +106,7 @@ private slots:
         QVERIFY(ds.valid());
         const std::optional<io::ChunkLayout> layout = io::compressedLayout(ds.get());
         QVERIFY(layout);
+        QVERIFY2(io::storageSummary(ds.get()).ends_with(", inflated on every core"), io::storageSummary(ds.get()).c_str());
         const std::size_t rowBytes = 64 * std::size_t(storage.floatBits / 8);
         const io::Handle fileType(H5Dget_type(ds.get()));
         for (const auto &[begin, count] : {std::pair(0, 1000), std::pair(3, 500), std::pair(997, 3), std::pair(6, 1)}) {
@@ -132,6 +133,7 @@ private slots:
         const io::Handle h(H5Fopen(file.path().c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
         const io::Handle ds(H5Dopen2(h.get(), "/layers/layer0/logits", H5P_DEFAULT));
         QVERIFY(!io::compressedLayout(ds.get()));
+        QCOMPARE(io::storageSummary(ds.get()), std::string("chunks of 7 x 8"));
     }
 
     // Edge chunks stored unfiltered (an option of newer files) look filtered to a raw
@@ -156,6 +158,8 @@ private slots:
                                            space.get(), H5P_DEFAULT, create.get(), H5P_DEFAULT));
             QVERIFY(ds.valid());
             QCOMPARE(io::compressedLayout(ds.get()).has_value(), !partialUnfiltered);
+            QCOMPARE(io::storageSummary(ds.get()), std::string("chunks of 64 x 3, shuffle, ") +
+                                                        (partialUnfiltered ? "decoded by HDF5" : "inflated on every core"));
         }
     }
 
