@@ -50,7 +50,6 @@ ExpertPairsView::ExpertPairsView(SelectionModel *selection, QWidget *parent)
     m_status->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
     m_status->setAlignment(Qt::AlignRight | Qt::AlignVCenter);
 
-
     auto *controls = new QHBoxLayout;
     controls->setContentsMargins(6, 2, 6, 0);
     controls->addWidget(m_kind);
@@ -115,6 +114,7 @@ void ExpertPairsView::setSnapshot(const DumpSnapshotPtr &snapshot)
 {
     m_snapshot = snapshot;
     m_shownKey.clear();
+    m_pendingKey.clear(); // a new dump, not a cancel
     m_job->cancel();
     m_plot->setSelectedExpert(m_selection->current().expert);
     refresh();
