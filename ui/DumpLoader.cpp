@@ -1,4 +1,5 @@
 #include "DumpLoader.h"
+#include "io/DumpPreflight.h"
 
 #include "JobSlot.h"
 
@@ -14,7 +15,10 @@ void DumpLoader::open(const QString &path)
     m_job->setLabel(tr("Opening %1").arg(QFileInfo(path).fileName()));
     using DumpPtr = std::shared_ptr<const RoutingDump>;
     m_job->start<DumpPtr>(
-        [path](const Progress &) { return std::make_shared<const RoutingDump>(path.toStdString()); },
+        [path](const Progress &) {
+            io::preflightDump(path.toStdString());
+            return std::make_shared<const RoutingDump>(path.toStdString());
+        },
         [this, path](DumpPtr dump) {
             emit opened(path, dump->info());
             analyse(path, std::move(dump));

@@ -1,4 +1,5 @@
 #include "DumpSnapshot.h"
+#include "io/DumpPreflight.h"
 
 #include "Format.h"
 
@@ -43,6 +44,7 @@ DumpSnapshotPtr loadSnapshot(const QString &path, const Progress &progress)
 {
     auto snapshot = std::make_shared<DumpSnapshot>();
     snapshot->path = path;
+    io::preflightDump(path.toStdString());
     auto dump = std::make_shared<RoutingDump>(path.toStdString());
     progress.report(0.02);
     snapshot->analysis = analyzeDump(*dump, {}, progress.part(0.02, 1.0));

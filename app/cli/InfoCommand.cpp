@@ -1,6 +1,7 @@
 #include "cli/Arguments.h"
 #include "cli/Commands.h"
 #include "cli/JsonWriter.h"
+#include "io/DumpPreflight.h"
 #include "io/RoutingDump.h"
 
 #include <iostream>
@@ -101,6 +102,7 @@ std::string infoText(const DumpInfo &info)
 int infoCommand(const Words &words)
 {
     const Arguments args(words, {"json"}, {});
+    io::preflightDump(args.file());
     const RoutingDump dump(args.file());
     for (const auto &w : dump.info().warnings)
         std::cerr << "warning: " << w << "\n";

@@ -1,4 +1,5 @@
 #include "analysis/LayerPass.h"
+#include "io/DumpPreflight.h"
 #include "cli/Arguments.h"
 #include "cli/Commands.h"
 #include "cli/JsonWriter.h"
@@ -23,6 +24,7 @@ int profileCommand(const Words &words)
     if (top < 0)
         throw ArgumentError("--top must not be negative");
 
+    io::preflightDump(file);
     const RoutingDump dump(file);
     const DumpInfo &info = dump.info();
     if (*layer < 0 || *layer >= (long long)info.layers.size())

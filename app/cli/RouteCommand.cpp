@@ -5,6 +5,7 @@
 //   --balance-bias U [--batch-tokens B]  DeepSeek-V3's bias balancing replayed.
 // Each adds one top-level object to the JSON (per layer inside), after "layers".
 #include "analysis/BalanceReplay.h"
+#include "io/DumpPreflight.h"
 #include "analysis/LogitsChunks.h"
 #include "cli/Arguments.h"
 #include "cli/Commands.h"
@@ -247,6 +248,7 @@ int routeCommand(const Words &words)
     const auto topK = args.integer("top-k");
     const RouteOptions options = parseOptions(args);
 
+    io::preflightDump(file);
     const RoutingDump dump(file);
     const DumpInfo &info = dump.info();
     if (topK && (*topK < 1 || *topK > info.numExperts))

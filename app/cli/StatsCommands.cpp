@@ -1,5 +1,6 @@
 // `stats`: the recorded routing (`route`, the routing re-run, is in RouteCommand.cpp).
 #include "cli/Arguments.h"
+#include "io/DumpPreflight.h"
 #include "cli/Commands.h"
 #include "cli/ReportPrinter.h"
 #include "cli/TerminalProgress.h"
@@ -29,6 +30,7 @@ int statsCommand(const Words &words)
     const auto cf = args.number("capacity-factor");
     if (cf)
         checkCapacityFactor(*cf);
+    io::preflightDump(file);
     const RoutingDump dump(file);
     ReportRequest request;
     request.capacityFactor = effectiveCapacityFactor(dump.info(), cf);

@@ -20,10 +20,12 @@ struct Run {
     QJsonObject json() const { return QJsonDocument::fromJson(out).object(); }
 };
 
-Run runMoescope(const QStringList &args)
+Run runMoescope(const QStringList &args, const QString &preflightSeconds = {})
 {
     QProcess p;
     QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    if (!preflightSeconds.isEmpty())
+        env.insert("MOESCOPE_PREFLIGHT_SECONDS", preflightSeconds);
     // Headless means headless: no display and no platform plugin hint.
     env.remove("DISPLAY");
     env.remove("WAYLAND_DISPLAY");
@@ -182,6 +184,37 @@ private slots:
         QCOMPARE(r.exitCode, 2);
         QVERIFY2(QString(r.err).contains(message), r.err.constData());
         QVERIFY(r.out.isEmpty());
+    }
+
+    // A global heap damaged under a string attribute makes HDF5 itself crash (object
+    // size garbled) or loop (its first byte): the first look at the file happens in a
+    // child process, so this one reports a damaged file instead of dying or hanging.
+    void damagedFileThatCrashesOrHangsHdf5()
+    {
+        const TempDump file(smallFixture());
+        QFile in(file.qpath());
+        QVERIFY(in.open(QIODevice::ReadOnly));
+        const QByteArray bytes = in.readAll();
+        const qsizetype heap = bytes.indexOf("GCOL"); // strings of variable length live there
+        QVERIFY(heap > 0);
+        for (const auto &[offset, expected] : {std::pair(25, "HDF5 crashed"), std::pair(24, "did not finish in 2 s")}) {
+            QByteArray damaged = bytes;
+            damaged[heap + offset] = char(0xff);
+            const QString path = file.dir() + QString("/damaged%1.h5").arg(offset);
+            QFile out(path);
+            QVERIFY(out.open(QIODevice::WriteOnly));
+            out.write(damaged);
+            out.close();
+            for (const char *command : {"info", "stats"}) {
+                QElapsedTimer clock;
+                clock.start();
+                const Run r = runMoescope({command, path}, "2");
+                QCOMPARE(r.exitCode, 1);
+                QVERIFY2(r.err.contains(expected) && r.err.contains("damaged") && r.err.contains(path.toUtf8()),
+                         r.err.constData());
+                QVERIFY(clock.elapsed() < 30000);
+            }
+        }
     }
 
     void refusedFile()

@@ -86,6 +86,23 @@ private slots:
         window.openFile(m_out.filePath(QStringLiteral("absent.h5")));
         QVERIFY(failed.wait(10000));
         QVERIFY(window.banner()->text().contains(QStringLiteral("absent.h5")));
+
+        // A file so damaged that HDF5 itself crashes on it: an error, not a dead window.
+        QFile good(m_dump->qpath());
+        QVERIFY(good.open(QIODevice::ReadOnly));
+        QByteArray bytes = good.readAll();
+        const qsizetype heap = bytes.indexOf("GCOL");
+        QVERIFY(heap > 0);
+        bytes[heap + 25] = char(0xff); // a string's size in the global heap
+        const QString damaged = m_out.filePath(QStringLiteral("damaged.h5"));
+        QFile out(damaged);
+        QVERIFY(out.open(QIODevice::WriteOnly));
+        out.write(bytes);
+        out.close();
+        window.openFile(damaged);
+        QVERIFY(failed.wait(10000));
+        QVERIFY2(window.banner()->text().contains(QStringLiteral("damaged")), qPrintable(window.banner()->text()));
+        QCOMPARE(window.snapshot()->path, m_dump->qpath());
         QCOMPARE(window.snapshot()->path, m_dump->qpath());
         QVERIFY(window.windowTitle().contains(QStringLiteral("dump.h5")));
     }
