@@ -101,7 +101,7 @@ private slots:
         out.close();
         window.openFile(damaged);
         QVERIFY(failed.wait(10000));
-        QVERIFY2(window.banner()->text().contains(QStringLiteral("damaged")), qPrintable(window.banner()->text()));
+        QVERIFY2(window.banner()->text().contains(QStringLiteral("damaged.h5")), qPrintable(window.banner()->text()));
         QCOMPARE(window.snapshot()->path, m_dump->qpath());
         QCOMPARE(window.snapshot()->path, m_dump->qpath());
         QVERIFY(window.windowTitle().contains(QStringLiteral("dump.h5")));
