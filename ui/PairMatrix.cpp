@@ -8,14 +8,16 @@
 
 namespace moescope::ui {
 
-std::int64_t PairMatrix::rowTotal(int e1) const
+void PairMatrix::setCounts(std::vector<std::int64_t> matrix)
 {
-    if (kind == PairKind::CoActivation)
-        return count(e1, e1);
-    std::int64_t total = 0;
-    for (int e2 = 0; e2 < numExperts; ++e2)
-        total += count(e1, e2);
-    return total;
+    counts = std::move(matrix);
+    totals.assign(std::size_t(numExperts), 0);
+    for (int e1 = 0; e1 < numExperts; ++e1)
+        if (kind == PairKind::CoActivation)
+            totals[std::size_t(e1)] = count(e1, e1);
+        else
+            for (int e2 = 0; e2 < numExperts; ++e2)
+                totals[std::size_t(e1)] += count(e1, e2);
 }
 
 double PairMatrix::share(int e1, int e2) const
@@ -60,9 +62,10 @@ PairMatrix countPairs(const DumpSnapshot &snapshot, PairKind kind, int layer, Ro
     m.numExperts = snapshot.numExperts();
     m.device = QString::fromStdString(backend.name());
     const auto &passes = snapshot.analysis.passes;
-    m.counts = kind == PairKind::CoActivation
-                   ? backend.coActivation(passes[std::size_t(layer)].choices)
-                   : backend.layerTransitions(passes[std::size_t(layer)].choices, passes[std::size_t(layer) + 1].choices);
+    m.setCounts(kind == PairKind::CoActivation
+                    ? backend.coActivation(passes[std::size_t(layer)].choices)
+                    : backend.layerTransitions(passes[std::size_t(layer)].choices,
+                                               passes[std::size_t(layer) + 1].choices));
     return m;
 }
 

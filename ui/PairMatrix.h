@@ -24,13 +24,16 @@ struct PairMatrix {
     int layer = -1;
     int numExperts = 0;
     std::vector<std::int64_t> counts; // [E * E], row e1 first
+    std::vector<std::int64_t> totals; // [E] rowTotal of each row, set with the counts
     QString device;                   // the backend that counted them
 
     bool isEmpty() const { return counts.empty(); }
     std::int64_t count(int e1, int e2) const { return counts[std::size_t(e1) * std::size_t(numExperts) + std::size_t(e2)]; }
     // The row's reference total: c[e1] for co-activation (the diagonal), the tokens
-    // whose best expert is e1 for transitions (the row sum).
-    std::int64_t rowTotal(int e1) const;
+    // whose best expert is e1 for transitions (the row sum). Kept, not summed on each
+    // call: the chart asks for every cell's share, E^2 times.
+    std::int64_t rowTotal(int e1) const { return totals[std::size_t(e1)]; }
+    void setCounts(std::vector<std::int64_t> matrix);
     // count / rowTotal; NaN for an empty row and for the co-activation diagonal (always 1).
     double share(int e1, int e2) const;
     // The share every cell would have if experts were picked independently and

@@ -184,7 +184,7 @@ bool decodeAll(const ChunkLayout &layout, std::vector<RawChunk> &chunks, std::si
 
 } // namespace
 
-std::string storageSummary(hid_t dataset)
+std::string storageSummary(hid_t dataset, bool inflatedHere)
 {
     Handle create(H5Dget_create_plist(dataset));
     if (!create.valid())
@@ -216,7 +216,7 @@ std::string storageSummary(hid_t dataset)
         names += (names.empty() ? "" : " + ") + name;
     }
     if (!names.empty())
-        out += ", " + names + (compressedLayout(dataset) ? ", inflated on every core" : ", decoded by HDF5");
+        out += ", " + names + (inflatedHere ? ", inflated on every core" : ", decoded by HDF5");
     return out;
 }
 

@@ -28,9 +28,9 @@ struct ChunkLayout {
 std::optional<ChunkLayout> compressedLayout(hid_t dataset);
 
 // How `dataset` is stored, for `info`: "contiguous", or "chunks of 8192 x 64, gzip +
-// shuffle, inflated on every core" (or "..., decoded by HDF5" when this reader leaves
-// the filters to it). Call under hdf5Lock().
-std::string storageSummary(hid_t dataset);
+// shuffle, inflated on every core" when `inflatedHere` (the reader decodes it), else
+// "..., decoded by HDF5". Call under hdf5Lock().
+std::string storageSummary(hid_t dataset, bool inflatedHere);
 
 // Rows [begin, begin + count) with their bytes as stored (the file's byte order) into
 // `out`, row-major. Takes the HDF5 lock for the raw reads only. False, with `out` in

@@ -60,6 +60,23 @@ void checkHalfLayout(hid_t dataset, const Site &site)
         site.fail("16-bit floats that are not IEEE half precision are not supported");
 }
 
+// A layer's optional [T, k] dataset of recorded choices (topk_ids, topk_weights):
+// invalid when absent; refused when its shape or class is wrong.
+Handle openChoices(hid_t group, const Site &layerSite, const char *name, H5T_class_t typeClass, const char *holds,
+                   hsize_t T, int k)
+{
+    const Site site = layerSite.child(name);
+    Handle dataset = io::openMember(group, layerSite, name, H5I_DATASET);
+    if (dataset.valid()) {
+        const auto dims = io::shapeOf(dataset.get(), site);
+        if (dims.size() != 2 || dims[0] != T || dims[1] != hsize_t(k))
+            site.fail("must have shape [T, k] = [" + std::to_string(T) + ", " + std::to_string(k) + "]");
+        if (io::typeClassOf(dataset.get(), site) != typeClass)
+            site.fail(std::string("must hold ") + holds);
+    }
+    return dataset;
+}
+
 } // namespace
 
 void RoutingDump::Impl::openFile(const std::string &path)
@@ -249,34 +266,17 @@ void RoutingDump::Impl::readLayer(const std::string &name, const Handle &group, 
                           H5Tequal(type.get(), H5T_IEEE_F64BE) > 0;
         if (ieee)
             h.logitsChunks = io::compressedLayout(h.logits.get());
-        layer.logitsStorage = io::storageSummary(h.logits.get());
+        layer.logitsStorage = io::storageSummary(h.logits.get(), h.logitsChunks.has_value());
         layer.hasLogits = true;
         layer.logitsType = logitsTypeName(size);
     }
 
     h.idsSite = site.child("topk_ids");
-    h.topkIds = io::openMember(group.get(), site, "topk_ids", H5I_DATASET);
-    if (h.topkIds.valid()) {
-        const auto dims = io::shapeOf(h.topkIds.get(), h.idsSite);
-        if (dims.size() != 2 || dims[0] != T || dims[1] != hsize_t(info.topK))
-            h.idsSite.fail("must have shape [T, k] = [" + std::to_string(T) + ", " +
-                           std::to_string(info.topK) + "]");
-        if (io::typeClassOf(h.topkIds.get(), h.idsSite) != H5T_INTEGER)
-            h.idsSite.fail("must hold integers");
-        layer.hasTopkIds = true;
-    }
-
+    h.topkIds = openChoices(group.get(), site, "topk_ids", H5T_INTEGER, "integers", T, info.topK);
+    layer.hasTopkIds = h.topkIds.valid();
     h.weightsSite = site.child("topk_weights");
-    h.topkWeights = io::openMember(group.get(), site, "topk_weights", H5I_DATASET);
-    if (h.topkWeights.valid()) {
-        const auto dims = io::shapeOf(h.topkWeights.get(), h.weightsSite);
-        if (dims.size() != 2 || dims[0] != T || dims[1] != hsize_t(info.topK))
-            h.weightsSite.fail("must have shape [T, k] = [" + std::to_string(T) + ", " +
-                               std::to_string(info.topK) + "]");
-        if (io::typeClassOf(h.topkWeights.get(), h.weightsSite) != H5T_FLOAT)
-            h.weightsSite.fail("must hold floating-point numbers");
-        layer.hasTopkWeights = true;
-    }
+    h.topkWeights = openChoices(group.get(), site, "topk_weights", H5T_FLOAT, "floating-point numbers", T, info.topK);
+    layer.hasTopkWeights = h.topkWeights.valid();
 
     const Site biasSite = site.child("expert_bias");
     Handle bias = io::openMember(group.get(), site, "expert_bias", H5I_DATASET);
