@@ -13,7 +13,7 @@
 //
 // usage: moescope_bench_route [--data DIR] [--runs N] [--threads N] [--no-python]
 #include "analysis/LogitsChunks.h"
-#include "io/RoutingDump.h"
+#include "io/OpenDump.h"
 #include "routing/BackendFactory.h"
 #include "routing/RoutingBackend.h"
 #include "stats/ExpertPairs.h"
@@ -397,9 +397,9 @@ int main(int argc, char **argv)
     // (b) the same logits in memory: read-and-sum, and the CPU backend routing them.
     std::vector<std::uint16_t> halves(std::size_t(kTokens) * kLayers * kExperts);
     {
-        const moescope::RoutingDump dump(path);
+        const auto dump = moescope::openDump(path);
         for (int l = 0; l < kLayers; ++l)
-            dump.readLogits(std::size_t(l), 0, std::uint64_t(kTokens), halves.data() + std::size_t(l) * kTokens * kExperts);
+            dump->readLogits(std::size_t(l), 0, std::uint64_t(kTokens), halves.data() + std::size_t(l) * kTokens * kExperts);
     }
     double sumSeconds = 1e9, total = 0;
     for (int r = 0; r < runs + 2; ++r)
@@ -411,7 +411,7 @@ int main(int argc, char **argv)
     const auto backend = moescope::makeCpuBackend(threads);
     moescope::RoutingRules rules;
     rules.topK = kTopK;
-    const std::size_t chunk = moescope::defaultChunkRows(moescope::RoutingDump(path).info(), 0); // as the pass streams
+    const std::size_t chunk = moescope::defaultChunkRows(moescope::openDump(path)->info(), 0); // as the pass streams
     std::vector<std::int32_t> ids(std::size_t(kTokens) * kTopK);
     std::vector<std::uint8_t> valid(static_cast<std::size_t>(kTokens));
     double memorySeconds = 1e9;

@@ -80,9 +80,6 @@ int runDesktopApp(int argc, char **argv)
     clock.start();
     QApplication app(argc, argv);
     setApplicationNames();
-    // Jobs partly wait on the file (HDF5 calls are serialised): more threads than
-    // cores keep a long analysis from holding up the routing map or a profile.
-    QThreadPool::globalInstance()->setMaxThreadCount(std::max(4, QThread::idealThreadCount()));
 
     const QStringList args = QApplication::arguments();
     QString path;

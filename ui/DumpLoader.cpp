@@ -1,7 +1,7 @@
 #include "DumpLoader.h"
-#include "io/DumpPreflight.h"
 
 #include "JobSlot.h"
+#include "io/OpenDump.h"
 
 #include <QFileInfo>
 
@@ -15,10 +15,7 @@ void DumpLoader::open(const QString &path)
     m_job->setLabel(tr("Opening %1").arg(QFileInfo(path).fileName()));
     using DumpPtr = std::shared_ptr<const RoutingDump>;
     m_job->start<DumpPtr>(
-        [path](const Progress &) {
-            io::preflightDump(path.toStdString());
-            return std::make_shared<const RoutingDump>(path.toStdString());
-        },
+        [path](const Progress &progress) { return openDump(path.toStdString(), progress); },
         [this, path](DumpPtr dump) {
             emit opened(path, dump->info());
             analyse(path, std::move(dump));

@@ -1,7 +1,7 @@
 #include "DumpSnapshot.h"
-#include "io/DumpPreflight.h"
 
 #include "Format.h"
+#include "io/OpenDump.h"
 
 #include <algorithm>
 
@@ -44,9 +44,7 @@ DumpSnapshotPtr loadSnapshot(const QString &path, const Progress &progress)
 {
     auto snapshot = std::make_shared<DumpSnapshot>();
     snapshot->path = path;
-    io::preflightDump(path.toStdString());
-    auto dump = std::make_shared<RoutingDump>(path.toStdString());
-    progress.report(0.02);
+    auto dump = openDump(path.toStdString(), progress.part(0.0, 0.02));
     snapshot->analysis = analyzeDump(*dump, {}, progress.part(0.02, 1.0));
     snapshot->dump = std::move(dump);
     return snapshot;

@@ -1,31 +1,60 @@
 #include "JobSlot.h"
 
+#include "Engines.h"
+
+#include <QMetaObject>
 #include <QPromise>
+
+#include <mutex>
 
 namespace moescope::ui {
 
-JobSlot::JobSlot(const QString &label, QObject *parent) : QObject(parent), m_label(label) {}
+// Workers post partial results through this; the slot empties it when it goes, so a
+// worker that outlives it posts nothing.
+struct JobSlot::Mailbox {
+    std::mutex mutex;
+    JobSlot *slot = nullptr;
+};
+
+JobSlot::JobSlot(const QString &label, QObject *parent)
+    : QObject(parent), m_label(label), m_mailbox(std::make_shared<Mailbox>())
+{
+    m_mailbox->slot = this;
+}
 
 JobSlot::~JobSlot()
 {
+    {
+        const std::lock_guard lock(m_mailbox->mutex);
+        m_mailbox->slot = nullptr;
+    }
     // Running workers hold their own reference to the flag; they stop at their next
     // check and their results are dropped with the watchers (children of this slot).
     if (m_cancel)
         m_cancel->store(true);
 }
 
-void JobSlot::cancel()
+bool JobSlot::stop()
 {
     if (m_cancel)
         m_cancel->store(true);
     ++m_generation;
-    if (m_busy) {
-        m_busy = false;
-        emit busyChanged(false);
-    }
+    if (!m_busy)
+        return false;
+    m_busy = false;
+    emit busyChanged(false);
+    return true;
 }
 
-void JobSlot::launch(std::function<Finisher(const Progress &)> task)
+void JobSlot::cancel()
+{
+    if (stop())
+        emit cancelled();
+}
+
+void JobSlot::discard() { stop(); }
+
+void JobSlot::launch(std::function<Finisher(const Progress &, const Poster &)> task)
 {
     if (m_cancel)
         m_cancel->store(true);
@@ -48,13 +77,28 @@ void JobSlot::launch(std::function<Finisher(const Progress &)> task)
         if (finish)
             finish();
     });
+    // Partial results are queued to this slot's thread, so they arrive in order and
+    // before the watcher's finished() (posted later by the same worker).
+    const Poster post = [mailbox = m_mailbox, generation](Finisher deliver) {
+        const std::lock_guard lock(mailbox->mutex);
+        JobSlot *slot = mailbox->slot;
+        if (!slot)
+            return;
+        QMetaObject::invokeMethod(
+            slot,
+            [slot, generation, deliver = std::move(deliver)] {
+                if (generation == slot->m_generation)
+                    deliver();
+            },
+            Qt::QueuedConnection);
+    };
     watcher->setFuture(QtConcurrent::run(
-        [task = std::move(task), cancelFlag](QPromise<Finisher> &promise) {
+        Engines::instance().jobs(), [task = std::move(task), cancelFlag, post](QPromise<Finisher> &promise) {
             promise.setProgressRange(0, 1000);
             // QFutureInterface limits how often progress reaches the GUI thread.
             const Progress progress([&promise](double f) { promise.setProgressValue(int(f * 1000.0)); },
                                     cancelFlag.get());
-            promise.addResult(task(progress));
+            promise.addResult(task(progress, post));
         }));
     if (!m_busy) {
         m_busy = true;

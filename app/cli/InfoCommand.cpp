@@ -1,7 +1,7 @@
 #include "cli/Arguments.h"
 #include "cli/Commands.h"
 #include "cli/JsonWriter.h"
-#include "io/DumpPreflight.h"
+#include "io/OpenDump.h"
 #include "io/RoutingDump.h"
 
 #include <iostream>
@@ -102,8 +102,8 @@ std::string infoText(const DumpInfo &info)
 int infoCommand(const Words &words)
 {
     const Arguments args(words, {"json"}, {});
-    io::preflightDump(args.file());
-    const RoutingDump dump(args.file());
+    const auto opened = openDump(args.file());
+    const RoutingDump &dump = *opened;
     for (const auto &w : dump.info().warnings)
         std::cerr << "warning: " << w << "\n";
     std::cout << (args.flag("json") ? infoJson(dump.info()) : infoText(dump.info()));

@@ -1,5 +1,5 @@
-#include "analysis/LayerPass.h"
-#include "io/DumpPreflight.h"
+#include "analysis/AnalysisPipeline.h"
+#include "io/OpenDump.h"
 #include "cli/Arguments.h"
 #include "cli/Commands.h"
 #include "cli/JsonWriter.h"
@@ -24,8 +24,8 @@ int profileCommand(const Words &words)
     if (top < 0)
         throw ArgumentError("--top must not be negative");
 
-    io::preflightDump(file);
-    const RoutingDump dump(file);
+    const auto opened = openDump(file);
+    const RoutingDump &dump = *opened;
     const DumpInfo &info = dump.info();
     if (*layer < 0 || *layer >= (long long)info.layers.size())
         throw ArgumentError("--layer must be 0 to " + std::to_string(info.layers.size() - 1) +
@@ -35,10 +35,13 @@ int profileCommand(const Words &words)
     for (const auto &w : info.warnings)
         std::cerr << "warning: " << w << "\n";
 
-    const LayerPass pass = runLayerPass(dump, std::size_t(*layer), {});
-    const auto ids = dump.readTokenIds(0, std::uint64_t(info.numTokens));
-    const auto vocab = dump.readVocab();
-    ExpertProfile profile = expertProfile(pass.choices, ids, int(*expert));
+    AnalysisRequest request;
+    request.onlyLayers = {std::size_t(*layer)};
+    request.keepPasses = true;
+    request.readTokens = true;
+    const AnalysisResult analysis = runAnalysis(dump, request);
+    const std::vector<std::string> &vocab = analysis.vocab;
+    ExpertProfile profile = expertProfile(analysis.layers.at(0).pass->choices, analysis.tokenIds, int(*expert));
     if ((long long)profile.tokens.size() > top)
         profile.tokens.resize(std::size_t(top));
 

@@ -4,22 +4,16 @@
 //   --expert-choice             each expert takes its C best tokens: who is left out;
 //   --balance-bias U [--batch-tokens B]  DeepSeek-V3's bias balancing replayed.
 // Each adds one top-level object to the JSON (per layer inside), after "layers".
-#include "analysis/BalanceReplay.h"
-#include "io/DumpPreflight.h"
-#include "analysis/LogitsChunks.h"
+#include "analysis/AnalysisPipeline.h"
+#include "io/OpenDump.h"
 #include "cli/Arguments.h"
 #include "cli/Commands.h"
 #include "cli/JsonWriter.h"
 #include "cli/ReportPrinter.h"
 #include "cli/TerminalProgress.h"
 #include "routing/BackendFactory.h"
-#include "routing/BalanceSimulation.h"
-#include "routing/CapacitySweep.h"
-#include "routing/ExpertChoice.h"
 
 #include <cstdio>
-#include <functional>
-#include <future>
 #include <iostream>
 #include <optional>
 
@@ -34,15 +28,6 @@ struct RouteOptions {
     bool expertChoice = false;
     std::optional<double> balanceRate;          // U
     std::int64_t batchTokens = kDefaultBatchTokens;
-};
-
-// What the what-ifs found for one layer.
-struct LayerExtras {
-    std::size_t position = 0;
-    std::string name;
-    std::optional<CapacitySweepResult> sweep;
-    std::optional<ExpertChoiceResult> expertChoice;
-    std::optional<BalanceResult> balance;
 };
 
 std::vector<double> parseSweep(const std::string &text)
@@ -77,26 +62,6 @@ RouteOptions parseOptions(const Arguments &args)
     return o;
 }
 
-ExpertChoiceResult expertChoiceOf(const RoutingDump &dump, std::size_t layer, const LayerPass &pass,
-                                  const RoutingRules &rules, double capacityFactor, CapacityGroup grouping)
-{
-    const DumpInfo &info = dump.info();
-    std::vector<std::int64_t> bounds{0, info.numTokens};
-    if (grouping == CapacityGroup::Sequence && info.sequenceOffsets.size() >= 2)
-        bounds = info.sequenceOffsets;
-    std::vector<std::int64_t> validPerGroup;
-    for (std::size_t g = 0; g + 1 < bounds.size(); ++g) {
-        std::int64_t n = 0;
-        for (std::int64_t t = bounds[g]; t < bounds[g + 1]; ++t)
-            n += pass.choices.valid[t] != 0;
-        validPerGroup.push_back(n);
-    }
-    ExpertChoiceRouter router(info.numExperts, rules, capacityFactor, bounds, validPerGroup);
-    forEachLogitsChunk(dump, layer, [&](const LogitsView &chunk, std::int64_t begin) { router.add(chunk, begin); });
-    return router.finish(info.sequenceOffsets);
-}
-
-
 // `members` written as an object's members (no braces) and spliced into `json`, a
 // single JSON object followed by a newline.
 std::string withMembers(const std::string &json, const std::string &object)
@@ -108,7 +73,7 @@ std::string withMembers(const std::string &json, const std::string &object)
     return json.substr(0, close) + "," + inner + json.substr(close);
 }
 
-std::string extrasJson(const std::vector<LayerExtras> &extras, const RouteOptions &o, DropPolicy sweepPolicy,
+std::string extrasJson(const std::vector<LayerAnalysis> &extras, const RouteOptions &o, DropPolicy sweepPolicy,
                        CapacityGroup grouping, double capacityFactor)
 {
     JsonWriter w;
@@ -120,10 +85,10 @@ std::string extrasJson(const std::vector<LayerExtras> &extras, const RouteOption
         w.key("capacity_group").value(group);
         w.key("capacity_factors").array(*o.sweep);
         w.key("layers").beginArray();
-        for (const LayerExtras &l : extras) {
+        for (const LayerAnalysis &l : extras) {
             w.beginObject();
             w.key("position").value(l.position);
-            w.key("name").value(l.name);
+            w.key("name").value(l.report.name);
             w.key("capacity").array(l.sweep->capacity);
             w.key("dropped_fraction").array(l.sweep->droppedFraction);
             w.key("fully_dropped_fraction").array(l.sweep->fullyDroppedFraction);
@@ -136,7 +101,7 @@ std::string extrasJson(const std::vector<LayerExtras> &extras, const RouteOption
         w.key("capacity_factor").value(capacityFactor);
         w.key("capacity_group").value(group);
         w.key("layers").beginArray();
-        for (const LayerExtras &l : extras) {
+        for (const LayerAnalysis &l : extras) {
             const ExpertChoiceResult &r = *l.expertChoice;
             // Valid tokens by how many experts took them (0, 1, 2, ...).
             std::vector<std::int64_t> perToken;
@@ -150,7 +115,7 @@ std::string extrasJson(const std::vector<LayerExtras> &extras, const RouteOption
                 perToken[0] = r.unrouted;
             w.beginObject();
             w.key("position").value(l.position);
-            w.key("name").value(l.name);
+            w.key("name").value(l.report.name);
             w.key("capacity").array(r.capacity);
             w.key("counts").array(r.taken);
             w.key("unrouted_tokens").value(r.unrouted);
@@ -166,10 +131,10 @@ std::string extrasJson(const std::vector<LayerExtras> &extras, const RouteOption
         w.key("update_rate").value(*o.balanceRate);
         w.key("batch_tokens").value(o.batchTokens);
         w.key("layers").beginArray();
-        for (const LayerExtras &l : extras) {
+        for (const LayerAnalysis &l : extras) {
             w.beginObject();
             w.key("position").value(l.position);
-            w.key("name").value(l.name);
+            w.key("name").value(l.report.name);
             w.key("max_vio_with").array(l.balance->maxVioWith);
             w.key("max_vio_without").array(l.balance->maxVioWithout);
             w.key("final_bias").array(l.balance->finalBias);
@@ -193,14 +158,14 @@ double meanOf(const std::vector<double> &v, std::size_t from)
     return n ? sum / double(n) : 0.0 / 0.0;
 }
 
-std::string extrasText(const std::vector<LayerExtras> &extras, const RouteOptions &o, DropPolicy sweepPolicy)
+std::string extrasText(const std::vector<LayerAnalysis> &extras, const RouteOptions &o, DropPolicy sweepPolicy)
 {
     std::string out;
     char line[256];
-    for (const LayerExtras &l : extras) {
+    for (const LayerAnalysis &l : extras) {
         if (l.sweep) {
             std::snprintf(line, sizeof line, "capacity sweep, layer %s (%s): CF dropped fully-dropped\n",
-                          l.name.c_str(), dropPolicyName(sweepPolicy));
+                          l.report.name.c_str(), dropPolicyName(sweepPolicy));
             out += line;
             for (std::size_t j = 0; j < l.sweep->factors.size(); ++j) {
                 std::snprintf(line, sizeof line, "  %8.4f %8.4f %8.4f\n", l.sweep->factors[j],
@@ -211,7 +176,7 @@ std::string extrasText(const std::vector<LayerExtras> &extras, const RouteOption
         if (l.expertChoice) {
             const ExpertChoiceResult &r = *l.expertChoice;
             std::snprintf(line, sizeof line, "expert choice, layer %s: C=%lld, %lld of %lld tokens taken by no expert (%.4f)\n",
-                          l.name.c_str(), static_cast<long long>(r.capacity.empty() ? 0 : r.capacity.front()),
+                          l.report.name.c_str(), static_cast<long long>(r.capacity.empty() ? 0 : r.capacity.front()),
                           static_cast<long long>(r.unrouted), static_cast<long long>(r.validTokens),
                           r.unroutedFraction());
             out += line;
@@ -222,7 +187,7 @@ std::string extrasText(const std::vector<LayerExtras> &extras, const RouteOption
             std::snprintf(line, sizeof line,
                           "balance, layer %s: %zu batches of %lld, mean MaxVio with bias %.4f (last quarter %.4f), "
                           "without %.4f\n",
-                          l.name.c_str(), b.maxVioWith.size(), static_cast<long long>(o.batchTokens),
+                          l.report.name.c_str(), b.maxVioWith.size(), static_cast<long long>(o.batchTokens),
                           meanOf(b.maxVioWith, 0), meanOf(b.maxVioWith, lastQuarter), meanOf(b.maxVioWithout, 0));
             out += line;
         }
@@ -248,8 +213,8 @@ int routeCommand(const Words &words)
     const auto topK = args.integer("top-k");
     const RouteOptions options = parseOptions(args);
 
-    io::preflightDump(file);
-    const RoutingDump dump(file);
+    const auto opened = openDump(file);
+    const RoutingDump &dump = *opened;
     const DumpInfo &info = dump.info();
     if (topK && (*topK < 1 || *topK > info.numExperts))
         throw ArgumentError("--top-k must be 1 to E = " + std::to_string(info.numExperts));
@@ -273,71 +238,22 @@ int routeCommand(const Words &words)
     if (!notice.empty())
         std::cerr << notice << "\n";
 
-    ReportRequest request;
-    request.capacityFactor = effectiveCapacityFactor(info, cf);
+    AnalysisRequest request;
+    request.capacityFactor = cf;
     request.drops.policy = drop == "none" ? DropPolicy::None
                          : drop == "score-priority" ? DropPolicy::ScorePriority
                                                     : DropPolicy::TokenOrder;
     request.drops.group = group == "sequence" ? CapacityGroup::Sequence : CapacityGroup::Dump;
     request.reroute = rules;
-    request.logitsLayersOnly = true;
+    request.capacitySweep = options.sweep;
+    request.expertChoice = options.expertChoice;
+    if (options.balanceRate)
+        request.balance = BalanceRequest{*options.balanceRate, options.batchTokens};
     request.backend = backend.get();
-    // The sweep ranks by the --drop policy; without dropping, by token order.
-    const DropPolicy sweepPolicy =
-        request.drops.policy == DropPolicy::ScorePriority ? DropPolicy::ScorePriority : DropPolicy::TokenOrder;
-
-    // As buildReport, one layer at a time, keeping each pass for the what-ifs.
-    DumpReport report;
-    report.file = info.path;
-    report.tokens = info.numTokens;
-    report.numExperts = info.numExperts;
-    report.topK = rules.topK;
-    report.capacityFactor = request.capacityFactor;
-    report.warnings = info.warnings;
-    std::vector<LayerExtras> extras;
-    std::vector<std::size_t> positions;
-    for (std::size_t l = 0; l < info.layers.size(); ++l)
-        if (info.layers[l].hasLogits)
-            positions.push_back(l);
     TerminalProgress progress("route");
-    const Progress overall = progress.progress();
-    // A layer's statistics (single-threaded) run while the next layer is routed (on
-    // the backend's threads): at most two passes are alive at a time.
-    std::future<LayerReport> pending;
-    for (std::size_t i = 0; i < positions.size(); ++i) {
-        const std::size_t l = positions[i];
-        LayerPassRequest passRequest;
-        passRequest.backend = backend.get();
-        passRequest.reroute = rules;
-        passRequest.reroute->expertBias = info.layers[l].expertBias; // the layer's own bias is part of its rules
-        passRequest.reroute->inputsAreProbabilities = info.layers[l].logitsAreProbabilities;
-        passRequest.keepGateProbs = sweepPolicy == DropPolicy::ScorePriority;
-        LayerPass pass =
-            runLayerPass(dump, l, passRequest, overall.part(double(i) / positions.size(), double(i + 1) / positions.size()));
-
-        // The previous layer's statistics ran while this layer was routed; they end
-        // here, so the what-ifs below (expert choice holds E x 9C/8 candidates) run
-        // with only this layer's pass alive.
-        if (pending.valid())
-            report.layers.push_back(pending.get());
-        LayerExtras x;
-        x.position = l;
-        x.name = info.layers[l].name;
-        if (options.sweep)
-            x.sweep = backend->sweepCapacity(
-                rankAssignments(pass.choices, info.sequenceOffsets, sweepPolicy, request.drops.group), *options.sweep);
-        if (options.expertChoice)
-            x.expertChoice = expertChoiceOf(dump, l, pass, *passRequest.reroute, request.capacityFactor,
-                                            request.drops.group);
-        if (options.balanceRate)
-            x.balance = replayBalance(dump, l, *backend, *passRequest.reroute, *options.balanceRate, options.batchTokens);
-        extras.push_back(std::move(x));
-        pending = std::async(std::launch::async, [&info, &request, l, done = std::move(pass)] {
-            return layerReport(info, l, done, request);
-        });
-    }
-    if (pending.valid())
-        report.layers.push_back(pending.get());
+    const AnalysisResult result = runAnalysis(dump, request, progress.progress());
+    const DumpReport &report = result.report;
+    const DropPolicy sweepPolicy = result.sweepPolicy;
     for (const auto &w : report.warnings)
         std::cerr << "warning: " << w << "\n";
     for (const auto &w : backend->takeWarnings())
@@ -346,11 +262,11 @@ int routeCommand(const Words &words)
     if (args.flag("json")) {
         const bool anyExtras = options.sweep || options.expertChoice || options.balanceRate;
         const std::string json = reportJson(report);
-        std::cout << (anyExtras ? withMembers(json, extrasJson(extras, options, sweepPolicy, request.drops.group,
-                                                                 request.capacityFactor))
+        std::cout << (anyExtras ? withMembers(json, extrasJson(result.layers, options, sweepPolicy, result.drops.group,
+                                                                 result.drops.capacityFactor))
                                 : json);
     } else {
-        std::cout << reportText(report) << extrasText(extras, options, sweepPolicy);
+        std::cout << reportText(report) << extrasText(result.layers, options, sweepPolicy);
     }
     return 0;
 }

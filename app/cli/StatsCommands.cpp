@@ -1,6 +1,7 @@
 // `stats`: the recorded routing (`route`, the routing re-run, is in RouteCommand.cpp).
+#include "analysis/AnalysisPipeline.h"
 #include "cli/Arguments.h"
-#include "io/DumpPreflight.h"
+#include "io/OpenDump.h"
 #include "cli/Commands.h"
 #include "cli/ReportPrinter.h"
 #include "cli/TerminalProgress.h"
@@ -30,10 +31,10 @@ int statsCommand(const Words &words)
     const auto cf = args.number("capacity-factor");
     if (cf)
         checkCapacityFactor(*cf);
-    io::preflightDump(file);
-    const RoutingDump dump(file);
-    ReportRequest request;
-    request.capacityFactor = effectiveCapacityFactor(dump.info(), cf);
+    const auto opened = openDump(file);
+    const RoutingDump &dump = *opened;
+    AnalysisRequest request;
+    request.capacityFactor = cf;
     request.drops.policy = DropPolicy::TokenOrder;
     TerminalProgress progress("stats");
     const DumpReport report = buildReport(dump, request, progress.progress());

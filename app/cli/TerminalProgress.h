@@ -1,7 +1,7 @@
 #pragma once
 // Progress of a long headless command on stderr, only when stderr is a terminal (so
 // scripts and logs stay clean), at most one update per percent.
-#include "analysis/Progress.h"
+#include "io/Progress.h"
 
 #include <cstdio>
 #include <string>

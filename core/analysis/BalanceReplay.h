@@ -3,7 +3,7 @@
 // the layer's logits streamed through a BalanceSimulator (routing/BalanceSimulation.h).
 // The simulated bias replaces the layer's own. Throws DumpError, Cancelled, and
 // std::invalid_argument for a rate <= 0 or batchTokens < 1.
-#include "analysis/Progress.h"
+#include "io/Progress.h"
 #include "io/RoutingDump.h"
 #include "routing/BalanceSimulation.h"
 

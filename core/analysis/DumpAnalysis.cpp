@@ -1,6 +1,7 @@
 #include "analysis/DumpAnalysis.h"
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace moescope {
 
@@ -28,41 +29,24 @@ int DumpAnalysis::bestExpert(std::size_t layer, std::int64_t position) const
     return c.ids[std::size_t(position) * std::size_t(c.topK)];
 }
 
-DumpAnalysis analyzeDump(const RoutingDump &dump, const AnalysisRequest &request, const Progress &progress)
+DumpAnalysis analyzeDump(const RoutingDump &dump, const AnalysisRequest &request, const Progress &progress,
+                         const LayerReady &onLayer)
 {
-    // Shares of the progress bar: the token arrays are quick, the layers are the work.
-    constexpr double kTokensPart = 0.04, kTrainingPart = 0.02;
+    if (request.reroute || request.logitsLayersOnly || !request.onlyLayers.empty())
+        throw std::invalid_argument("the window's analysis covers every layer as recorded");
+    AnalysisRequest windowRequest = request;
+    windowRequest.keepPasses = true;
+    windowRequest.readTokens = true;
+    AnalysisResult r = runAnalysis(dump, windowRequest, progress, onLayer);
     DumpAnalysis a;
-    a.info = dump.info();
-    const DumpInfo &info = a.info;
-
-    progress.checkCancelled();
-    a.tokenIds = dump.readTokenIds(0, std::uint64_t(info.numTokens));
-    a.vocab = dump.readVocab();
-    progress.report(kTokensPart);
-
-    ReportRequest reportRequest;
-    reportRequest.capacityFactor = effectiveCapacityFactor(info, request.capacityFactor);
-    reportRequest.backend = request.backend;
-    a.report.file = info.path;
-    a.report.tokens = info.numTokens;
-    a.report.numExperts = info.numExperts;
-    a.report.topK = info.topK;
-    a.report.capacityFactor = reportRequest.capacityFactor;
-    a.report.warnings = info.warnings;
-
-    const Progress layers = progress.part(kTokensPart, 1.0 - kTrainingPart);
-    const std::size_t L = info.layers.size();
-    a.passes.reserve(L);
-    for (std::size_t l = 0; l < L; ++l) {
-        LayerPassRequest passRequest;
-        passRequest.backend = request.backend;
-        a.passes.push_back(runLayerPass(dump, l, passRequest, layers.part(double(l) / L, double(l + 1) / L)));
-        a.report.layers.push_back(layerReport(info, l, a.passes.back(), reportRequest));
-    }
-    if (info.hasTraining)
-        a.training = dump.readTraining();
-    progress.report(1.0);
+    a.info = std::move(r.info);
+    a.tokenIds = std::move(r.tokenIds);
+    a.vocab = std::move(r.vocab);
+    a.report = std::move(r.report);
+    a.training = std::move(r.training);
+    a.passes.reserve(r.layers.size());
+    for (LayerAnalysis &l : r.layers)
+        a.passes.push_back(std::move(*l.pass));
     return a;
 }
 

@@ -8,9 +8,8 @@
 // token for the ids. Thread-safety: a finished DumpAnalysis is immutable and may be
 // read from any thread. analyzeDump throws DumpError on malformed data and Cancelled
 // when the progress's cancel flag is set.
-#include "analysis/DumpReport.h"
-#include "analysis/LayerPass.h"
-#include "analysis/Progress.h"
+#include "analysis/AnalysisPipeline.h"
+#include "io/Progress.h"
 #include "io/RoutingDump.h"
 
 #include <optional>
@@ -18,11 +17,6 @@
 #include <vector>
 
 namespace moescope {
-
-struct AnalysisRequest {
-    std::optional<double> capacityFactor; // nullopt: the dump's own, else the default
-    RoutingBackend *backend = nullptr;    // for layers routed from logits; null: CPU
-};
 
 struct DumpAnalysis {
     DumpInfo info;
@@ -42,6 +36,9 @@ struct DumpAnalysis {
     int bestExpert(std::size_t layer, std::int64_t position) const;
 };
 
-DumpAnalysis analyzeDump(const RoutingDump &dump, const AnalysisRequest &request, const Progress &progress = {});
+// The pipeline's result for the window: `request` with keepPasses and readTokens set.
+// `onLayer` sees each layer as soon as it is ready (AnalysisPipeline.h).
+DumpAnalysis analyzeDump(const RoutingDump &dump, const AnalysisRequest &request, const Progress &progress = {},
+                         const LayerReady &onLayer = {});
 
 } // namespace moescope

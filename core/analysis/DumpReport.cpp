@@ -33,39 +33,6 @@ LayerReport layerReport(const DumpInfo &info, std::size_t position, const LayerP
     return r;
 }
 
-DumpReport buildReport(const RoutingDump &dump, const ReportRequest &request, const Progress &progress)
-{
-    const DumpInfo &info = dump.info();
-    DumpReport report;
-    report.file = info.path;
-    report.tokens = info.numTokens;
-    report.numExperts = info.numExperts;
-    report.topK = request.reroute ? request.reroute->topK : info.topK;
-    report.capacityFactor = request.capacityFactor;
-    report.warnings = info.warnings;
-
-    std::vector<std::size_t> positions;
-    for (std::size_t l = 0; l < info.layers.size(); ++l)
-        if (!request.logitsLayersOnly || info.layers[l].hasLogits)
-            positions.push_back(l);
-    for (std::size_t i = 0; i < positions.size(); ++i) {
-        const std::size_t l = positions[i];
-        LayerPassRequest passRequest;
-        passRequest.backend = request.backend;
-        if (request.reroute) {
-            passRequest.reroute = *request.reroute;
-            // The layer's own bias stays part of the rules being re-run.
-            passRequest.reroute->expertBias = info.layers[l].expertBias;
-            passRequest.reroute->inputsAreProbabilities = info.layers[l].logitsAreProbabilities;
-        }
-        passRequest.keepGateProbs = request.drops.policy == DropPolicy::ScorePriority;
-        const Progress part = progress.part(double(i) / positions.size(), double(i + 1) / positions.size());
-        const LayerPass pass = runLayerPass(dump, l, passRequest, part);
-        report.layers.push_back(layerReport(info, l, pass, request));
-    }
-    return report;
-}
-
 double effectiveCapacityFactor(const DumpInfo &info, std::optional<double> requested)
 {
     if (requested)

@@ -1,6 +1,7 @@
 #pragma once
 // The per-layer health report of a dump: what `moescope stats` and `route` print and
-// what the overview shows. Built from one LayerPass per layer.
+// what the overview shows. Built from one LayerPass per layer by the analysis
+// pipeline (AnalysisPipeline.h).
 #include "analysis/LayerPass.h"
 #include "stats/CapacityDrops.h"
 #include "stats/LoadMetrics.h"
@@ -27,12 +28,10 @@ struct LayerReport {
     std::optional<double> agreement;     // route only: re-routed vs recorded
 };
 
+// How a layer's report counts drops: the capacity factor and the capacity simulation.
 struct ReportRequest {
     double capacityFactor = kDefaultCapacityFactor;
-    CapacityRequest drops;               // policy and grouping of the capacity simulation
-    std::optional<RoutingRules> reroute; // route: re-run the routing with these rules
-    bool logitsLayersOnly = false;       // route: skip layers without logits
-    RoutingBackend *backend = nullptr;
+    CapacityRequest drops;               // policy and grouping (its capacityFactor is ignored)
 };
 
 struct DumpReport {
@@ -47,8 +46,6 @@ struct DumpReport {
 // The report of one layer from its pass (kept separate so the UI can reuse passes).
 LayerReport layerReport(const DumpInfo &info, std::size_t position, const LayerPass &pass,
                         const ReportRequest &request);
-
-DumpReport buildReport(const RoutingDump &dump, const ReportRequest &request, const Progress &progress = {});
 
 // The capacity factor a command uses: the one asked for, else the dump's own when it
 // has one (> 0), else the default 1.25.

@@ -1,7 +1,7 @@
 #pragma once
 // One pass over one layer of a dump: stream the logits (and recorded choices) chunk
 // by chunk from the reader, route them with a backend, and keep what statistics need.
-#include "analysis/Progress.h"
+#include "io/Progress.h"
 #include "io/RoutingDump.h"
 #include "routing/RoutingBackend.h"
 #include "stats/LayerChoices.h"

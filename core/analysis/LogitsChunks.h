@@ -7,7 +7,7 @@
 // io lock, in RoutingDump); float16 stored plainly is mapped in place instead of
 // copied, the reader taking the page faults. Throws DumpError, and Cancelled between
 // chunks when `progress` says so.
-#include "analysis/Progress.h"
+#include "io/Progress.h"
 #include "io/RoutingDump.h"
 #include "routing/RoutingBackend.h"
 

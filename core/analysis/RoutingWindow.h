@@ -7,7 +7,7 @@
 // (first) expert of the valid tokens in the run (ties: the lower id), and its
 // highlight the share of those tokens that chose the highlighted expert in any slot.
 // Pure computation over LayerChoices, no I/O; throws Cancelled via `progress`.
-#include "analysis/Progress.h"
+#include "io/Progress.h"
 #include "stats/LayerChoices.h"
 
 #include <cstdint>

@@ -1,87 +1,161 @@
 #include "io/DumpPreflight.h"
 
 #include "io/DumpError.h"
-#include "io/Hdf5Door.h"
 #include "io/RoutingDump.h"
 
-#if __has_include(<sys/wait.h>)
 #include <signal.h>
+#include <fcntl.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#define MOESCOPE_HAVE_FORK 1
-#endif
 
+#include <chrono>
+#include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <thread>
+#include <vector>
+
+extern char **environ;
 
 namespace moescope::io {
 
-#if MOESCOPE_HAVE_FORK
-
 namespace {
+
 std::chrono::milliseconds timeLimit()
 {
     const char *seconds = std::getenv("MOESCOPE_PREFLIGHT_SECONDS");
     const double s = seconds ? std::atof(seconds) : 0.0;
     return std::chrono::milliseconds(s > 0 ? static_cast<long long>(s * 1000) : 30000);
 }
-} // namespace
 
-void preflightDump(const std::string &path)
+bool isExecutable(const std::filesystem::path &p)
 {
-    const std::chrono::milliseconds limit = timeLimit();
-    pid_t child = -1;
+    std::error_code ec;
+    return std::filesystem::is_regular_file(p, ec) && access(p.c_str(), X_OK) == 0;
+}
+
+std::filesystem::path thisProgramDir()
+{
+    std::error_code ec;
+    const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    return ec ? std::filesystem::path() : self.parent_path();
+}
+
+// Kills and reaps the helper when the wait ends early (cancel, time limit, exception).
+struct ChildGuard {
+    pid_t pid = -1;
+    ~ChildGuard()
     {
-        // Forked while holding the HDF5 lock, so no other thread of ours is inside
-        // HDF5 and the child inherits it in a consistent state.
-        auto lock = hdf5Lock();
-        child = fork();
-        if (child == 0) {
-            lock.release(); // the child's lock is a new one (the parent still unlocks its own)
-            freshHdf5LockInChild();
-            // Die of a crash plainly: no test harness or mapping handler in the child.
-            for (int s : {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL})
-                signal(s, SIG_DFL);
-            try {
-                const RoutingDump dump(path);
-                dump.readVocab();
-            } catch (...) {
-                _exit(1);
-            }
-            _exit(0);
+        if (pid > 0) {
+            kill(pid, SIGKILL);
+            int status = 0;
+            waitpid(pid, &status, 0);
         }
     }
-    if (child < 0)
-        return; // no process to spare: open it here as before
-    const auto deadline = std::chrono::steady_clock::now() + limit;
+};
+
+pid_t spawnHelper(const std::string &program, const std::string &path)
+{
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    // The helper has nothing to say: its exit status is the answer.
+    for (int fd : {0, 1, 2})
+        posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0);
+    posix_spawnattr_t attributes;
+    posix_spawnattr_init(&attributes);
+    // A crash must end the helper plainly, whatever this process does with signals.
+    sigset_t defaults, none;
+    sigemptyset(&defaults);
+    for (int s : {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL, SIGTERM, SIGPIPE})
+        sigaddset(&defaults, s);
+    sigemptyset(&none);
+    posix_spawnattr_setsigdefault(&attributes, &defaults);
+    posix_spawnattr_setsigmask(&attributes, &none);
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+
+    std::string arg0 = program, arg1 = path;
+    char *argv[] = {arg0.data(), arg1.data(), nullptr};
+    pid_t pid = -1;
+    const int error = posix_spawn(&pid, program.c_str(), &actions, &attributes, argv, environ);
+    posix_spawnattr_destroy(&attributes);
+    posix_spawn_file_actions_destroy(&actions);
+    if (error != 0)
+        throw DumpError(path, "", "could not start the file check " + program + ": " + std::strerror(error));
+    return pid;
+}
+
+} // namespace
+
+std::string preflightProgram()
+{
+    if (const char *set = std::getenv("MOESCOPE_PREFLIGHT_PROGRAM"); set && *set)
+        return set;
+    const std::filesystem::path here = thisProgramDir();
+    std::vector<std::filesystem::path> candidates;
+    if (!here.empty()) {
+        candidates.push_back(here / "moescope-preflight");
+        candidates.push_back(here / ".." / "libexec" / "moescope" / "moescope-preflight");
+    }
+#ifdef MOESCOPE_PREFLIGHT_BUILD_PATH
+    candidates.emplace_back(MOESCOPE_PREFLIGHT_BUILD_PATH);
+#endif
+    for (const auto &c : candidates)
+        if (isExecutable(c))
+            return c.lexically_normal().string();
+    return {};
+}
+
+void preflightDump(const std::string &path, const Progress &progress)
+{
+    const std::string program = preflightProgram();
+    if (program.empty())
+        throw DumpError(path, "",
+                        "cannot check the file before opening it: the helper program moescope-preflight is missing "
+                        "(it belongs beside moescope or in libexec/moescope; reinstall MoE Scope, or set "
+                        "MOESCOPE_PREFLIGHT_PROGRAM)");
+    const std::chrono::milliseconds limit = timeLimit();
+    ChildGuard child{spawnHelper(program, path)};
+    const auto start = std::chrono::steady_clock::now();
     int status = 0;
-    for (auto pause = std::chrono::milliseconds(1);; pause = std::min(pause * 2, std::chrono::milliseconds(50))) {
-        const pid_t done = waitpid(child, &status, WNOHANG);
-        if (done == child)
+    for (auto pause = std::chrono::milliseconds(1);; pause = std::min(pause * 2, std::chrono::milliseconds(20))) {
+        const pid_t done = waitpid(child.pid, &status, WNOHANG);
+        if (done == child.pid) {
+            child.pid = -1;
             break;
-        if (done < 0)
+        }
+        if (done < 0 && errno != EINTR) {
+            child.pid = -1; // reaped elsewhere (a SIGCHLD handler set to ignore): nothing to wait for
             return;
-        if (std::chrono::steady_clock::now() > deadline) {
-            kill(child, SIGKILL);
-            waitpid(child, &status, 0);
+        }
+        progress.checkCancelled();
+        const auto waited = std::chrono::steady_clock::now() - start;
+        if (waited > limit)
             throw DumpError(path, "",
                             "reading the file's structure did not finish in " +
                                 std::to_string((limit.count() + 999) / 1000) +
                                 " s (HDF5 loops on damaged files): the file is probably damaged");
-        }
+        progress.report(std::min(0.9, double(waited.count()) / double(std::chrono::nanoseconds(limit).count())));
         std::this_thread::sleep_for(pause);
     }
     if (WIFSIGNALED(status))
         throw DumpError(path, "",
                         std::string("HDF5 crashed while reading the file's structure (") + strsignal(WTERMSIG(status)) +
                             "): the file is damaged");
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+        throw DumpError(path, "", "could not run the file check " + program);
 }
 
-#else
-
-void preflightDump(const std::string &) {}
-
-#endif
+int runPreflightChild(const std::string &path)
+{
+    try {
+        const RoutingDump dump(path);
+        dump.readVocab();
+    } catch (...) {
+        return 1;
+    }
+    return 0;
+}
 
 } // namespace moescope::io

@@ -1,20 +1,35 @@
 #pragma once
-// A first look at a user's dump in a child process. A damaged file can make HDF5
+// A first look at a user's dump in a separate process. A damaged file can make HDF5
 // itself crash or loop forever (a corrupt global heap under a variable-length string
 // is enough, in the HDF5 1.10 of Debian 12), and no error handling in this process
-// can catch that. So the programs open a dump once in a forked child, with a time
-// limit, before they open it for real: a child that dies or hangs becomes a DumpError
-// naming the file, and this process never touches the damage.
-#include <chrono>
+// can catch that. So openDump (io/OpenDump.h) first has a helper program,
+// moescope-preflight, open the dump and read its strings, with a time limit: a helper
+// that dies or hangs becomes a DumpError naming the file, and this process never
+// touches the damage.
+//
+// The helper is started with posix_spawn (a fresh program, not a fork of this one):
+// a forked copy of a multithreaded process inherits every lock some other thread
+// held at that moment, and hangs on the first one it needs.
+#include "io/Progress.h"
+
 #include <string>
 
 namespace moescope::io {
 
-// Opens `path` as RoutingDump does, and reads its strings, in a child process.
-// Returns when the child finishes (whether or not it refused the file: the caller's
-// own open then reports that). Throws DumpError when the child crashes or runs past
-// the time limit: 30 s, or MOESCOPE_PREFLIGHT_SECONDS (for very slow file systems,
-// and for the tests). Where fork() is not available it does nothing.
-void preflightDump(const std::string &path);
+// Runs the helper on `path` and returns when it finishes, whether or not it refused
+// the file (the caller's own open then reports why). Throws DumpError when the helper
+// crashes, runs past the time limit (30 s, or MOESCOPE_PREFLIGHT_SECONDS, for very
+// slow file systems and for the tests) or cannot be found or started; Cancelled when
+// `progress` is cancelled meanwhile (the helper is killed).
+void preflightDump(const std::string &path, const Progress &progress = {});
+
+// Where the helper program is: $MOESCOPE_PREFLIGHT_PROGRAM when set, else beside this
+// program, else in ../libexec/moescope/ from it (an installed tree), else where the
+// build tree made it. "" when none of these exists.
+std::string preflightProgram();
+
+// The helper's own work (its main() calls this): 0 when the dump opened and its
+// strings read, 1 when it was refused.
+int runPreflightChild(const std::string &path);
 
 } // namespace moescope::io

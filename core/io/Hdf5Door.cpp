@@ -1,6 +1,5 @@
 #include "io/Hdf5Door.h"
 
-#include <new>
 
 namespace moescope::io {
 
@@ -29,11 +28,6 @@ herr_t keepInnermost(unsigned n, const H5E_error2_t *err, void *data)
 std::unique_lock<std::recursive_mutex> hdf5Lock()
 {
     return std::unique_lock<std::recursive_mutex>(doorMutex());
-}
-
-void freshHdf5LockInChild()
-{
-    new (&doorMutex()) std::recursive_mutex; // the old one is owned by a thread that is not here
 }
 
 std::string lastHdf5Message()

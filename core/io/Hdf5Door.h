@@ -12,9 +12,6 @@ namespace moescope::io {
 
 // Recursive so that helpers holding the lock can call each other.
 std::unique_lock<std::recursive_mutex> hdf5Lock();
-// In a child forked while the lock was held (DumpPreflight): the lock records the
-// parent's thread as its owner, so the child starts over with a free one.
-void freshHdf5LockInChild();
 
 // The innermost message on HDF5's error stack ("" when empty), for error texts.
 std::string lastHdf5Message();

@@ -1,6 +1,6 @@
 // The streaming pass and the per-layer report on real files: chunking, invalid
 // tokens, recorded versus derived choices, probabilities, progress and cancel.
-#include "analysis/DumpReport.h"
+#include "analysis/AnalysisPipeline.h"
 #include "analysis/LayerPass.h"
 #include "analysis/LogitsChunks.h"
 #include "support/TempDump.h"
@@ -145,7 +145,7 @@ private slots:
         QCOMPARE(*l.lbLoss, 3 * lb);
         // Capacity 1.25: C = ceil(1.25 * 6 / 3) = 3: nothing dropped; at 1.0 C = 2: one drop.
         QCOMPARE(l.drops.droppedFraction, 0.0);
-        ReportRequest tight;
+        AnalysisRequest tight;
         tight.capacityFactor = 1.0;
         QCOMPARE(buildReport(dump, tight).layers[0].drops.droppedFraction, 1.0 / 6.0);
     }
@@ -166,7 +166,7 @@ private slots:
         QCOMPARE(l.invalidTokens, 1);
         QVERIFY(l.lbLoss.has_value());
         // Re-routing from the logits compares with the recorded choice.
-        ReportRequest reroute;
+        AnalysisRequest reroute;
         RoutingRules rules = dump.info().routingRules(0);
         reroute.reroute = rules;
         const DumpReport routed = buildReport(dump, reroute);

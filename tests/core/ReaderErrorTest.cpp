@@ -1,6 +1,6 @@
 // Every malformed dump is refused with a DumpError naming the file, the object and
 // the problem; nothing crashes.
-#include "analysis/DumpReport.h"
+#include "analysis/AnalysisPipeline.h"
 #include "io/RoutingDump.h"
 #include "support/TempDump.h"
 

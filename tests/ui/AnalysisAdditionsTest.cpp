@@ -130,7 +130,7 @@ private slots:
         test::TempDump file(test::uiFixture(500, 8, 2, 3));
         const RoutingDump dump(file.path());
         const DumpAnalysis a = analyzeDump(dump, {});
-        ReportRequest request;
+        AnalysisRequest request;
         request.capacityFactor = effectiveCapacityFactor(dump.info(), std::nullopt);
         const DumpReport report = buildReport(dump, request);
         QCOMPARE(a.passes.size(), std::size_t(3));

@@ -46,6 +46,7 @@ QVariant WhatIfModel::data(const QModelIndex &index, int role) const
         case AgreementColumn: return r.after.agreement.value_or(-1.0);
         case MaxVioWithoutBiasColumn: return r.maxVioWithoutBias.value_or(-1.0);
         case MaxVioWithBiasColumn: return r.maxVioWithBias.value_or(-1.0);
+        case ExpertChoiceUnroutedColumn: return r.expertChoiceUnrouted.value_or(-1.0);
         default: return r.layer;
         }
     };
@@ -61,6 +62,8 @@ QVariant WhatIfModel::data(const QModelIndex &index, int role) const
         case AgreementColumn: return r.after.agreement ? formatPercent(*r.after.agreement, 1) : QStringLiteral("-");
         case MaxVioWithoutBiasColumn:
         case MaxVioWithBiasColumn: return number(c) < 0 ? QStringLiteral("-") : formatNumber(number(c), 3);
+        case ExpertChoiceUnroutedColumn:
+            return r.expertChoiceUnrouted ? formatPercent(*r.expertChoiceUnrouted, 2) : QStringLiteral("-");
         default: return QString::number(int(number(c)));
         }
     case SortRole: return number(c);
@@ -108,6 +111,7 @@ QVariant WhatIfModel::headerData(int section, Qt::Orientation orientation, int r
         case AgreementColumn: return tr("Same\nexperts");
         case MaxVioWithoutBiasColumn: return tr("MaxVio\nno bias");
         case MaxVioWithBiasColumn: return tr("MaxVio\nbias");
+        case ExpertChoiceUnroutedColumn: return tr("Unrouted\nexpert choice");
         default: return {};
         }
     }
@@ -122,6 +126,9 @@ QVariant WhatIfModel::headerData(int section, Qt::Orientation orientation, int r
         case MaxVioWithBiasColumn:
             return tr("Bias balancing replay (DeepSeek-V3): MaxVio per batch with the simulated bias, mean of the "
                       "second half of the batches, once the bias has settled");
+        case ExpertChoiceUnroutedColumn:
+            return tr("Expert-choice routing (each expert takes its C best tokens by score): the share of tokens "
+                      "that no expert takes");
         default: return {};
         }
     }

@@ -15,6 +15,8 @@ struct WhatIfRow {
     // Bias balancing replay (when asked for): steady-state MaxVio without and with
     // the simulated auxiliary-loss-free bias.
     std::optional<double> maxVioWithoutBias, maxVioWithBias;
+    // Expert-choice routing (when asked for): the share of valid tokens no expert took.
+    std::optional<double> expertChoiceUnrouted;
 };
 
 class WhatIfModel : public QAbstractTableModel {
@@ -22,7 +24,8 @@ class WhatIfModel : public QAbstractTableModel {
 public:
     enum Column { LayerColumn, DroppedBeforeColumn, DroppedAfterColumn, FullyDroppedAfterColumn, HotBeforeColumn,
                   HotAfterColumn, ColdBeforeColumn, ColdAfterColumn, CvBeforeColumn, CvAfterColumn,
-                  AgreementColumn, MaxVioWithoutBiasColumn, MaxVioWithBiasColumn, ColumnCount };
+                  AgreementColumn, MaxVioWithoutBiasColumn, MaxVioWithBiasColumn, ExpertChoiceUnroutedColumn,
+                  ColumnCount };
     enum Role { SortRole = Qt::UserRole, LayerRole };
     static constexpr int InitialSortColumn = LayerColumn;
 

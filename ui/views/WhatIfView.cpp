@@ -1,11 +1,14 @@
 #include "WhatIfView.h"
 
+#include "Engines.h"
 #include "Format.h"
 #include "JobSlot.h"
 #include "SelectionModel.h"
+#include "analysis/AnalysisPipeline.h"
 #include "analysis/BalanceReplay.h"
 #include "models/WhatIfModel.h"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QFormLayout>
@@ -43,6 +46,7 @@ WhatIfSettings rememberedSettings()
     s.device = Device(settings.value(QStringLiteral("device"), int(s.device)).toInt());
     s.balanceRate = settings.value(QStringLiteral("balanceRate"), s.balanceRate).toDouble();
     s.balanceBatchTokens = settings.value(QStringLiteral("balanceBatchTokens"), s.balanceBatchTokens).toInt();
+    s.expertChoice = settings.value(QStringLiteral("expertChoice"), s.expertChoice).toBool();
     return s;
 }
 
@@ -55,13 +59,14 @@ void remember(const WhatIfSettings &s)
     settings.setValue(QStringLiteral("device"), int(s.device));
     settings.setValue(QStringLiteral("balanceRate"), s.balanceRate);
     settings.setValue(QStringLiteral("balanceBatchTokens"), s.balanceBatchTokens);
+    settings.setValue(QStringLiteral("expertChoice"), s.expertChoice);
 }
 } // namespace
 
 WhatIfView::WhatIfView(SelectionModel *selection, QWidget *parent)
     : QWidget(parent), m_selection(selection), m_scoring(new QComboBox(this)), m_policy(new QComboBox(this)),
       m_group(new QComboBox(this)), m_device(new QComboBox(this)), m_topK(new QSpinBox(this)),
-      m_batchTokens(new QSpinBox(this)), m_capacity(new QDoubleSpinBox(this)), m_balanceRate(new QDoubleSpinBox(this)),
+      m_batchTokens(new QSpinBox(this)), m_expertChoice(new QCheckBox(tr("Expert choice"), this)), m_capacity(new QDoubleSpinBox(this)), m_balanceRate(new QDoubleSpinBox(this)),
       m_run(new QPushButton(tr("Run"), this)),
       m_cancel(new QPushButton(tr("Cancel"), this)), m_progress(new QProgressBar(this)), m_status(new QLabel(this)),
       m_model(new WhatIfModel(this)), m_table(new QTableView(this)), m_job(new JobSlot(tr("What-if"), this))
@@ -89,6 +94,8 @@ WhatIfView::WhatIfView(SelectionModel *selection, QWidget *parent)
     m_batchTokens->setRange(1, 1 << 24);
     m_batchTokens->setValue(4096);
     m_batchTokens->setToolTip(tr("Tokens per balancing batch B: the bias is updated after each batch"));
+    m_expertChoice->setToolTip(tr("Also route by expert choice (each expert takes its C best tokens by score, "
+                                  "C = CF x k x T / E) and show the share of tokens no expert takes"));
     m_progress->setRange(0, 1000);
     m_progress->setTextVisible(false);
     m_progress->hide();
@@ -104,6 +111,7 @@ WhatIfView::WhatIfView(SelectionModel *selection, QWidget *parent)
     form->addRow(tr("Capacity per:"), m_group);
     form->addRow(tr("Bias balancing rate u:"), m_balanceRate);
     form->addRow(tr("Balancing batch (tokens):"), m_batchTokens);
+    form->addRow(QString(), m_expertChoice);
     form->addRow(tr("Device:"), m_device);
     auto *buttons = new QHBoxLayout;
     buttons->addWidget(m_run);
@@ -187,6 +195,7 @@ WhatIfSettings WhatIfView::settings() const
     s.device = Device(m_device->currentData().toInt());
     s.balanceRate = m_balanceRate->value();
     s.balanceBatchTokens = m_batchTokens->value();
+    s.expertChoice = m_expertChoice->isChecked();
     return s;
 }
 
@@ -200,6 +209,7 @@ void WhatIfView::setSettings(const WhatIfSettings &s)
     m_device->setCurrentIndex(m_device->findData(int(s.device)));
     m_balanceRate->setValue(s.balanceRate);
     m_batchTokens->setValue(s.balanceBatchTokens);
+    m_expertChoice->setChecked(s.expertChoice);
 }
 
 void WhatIfView::run()
@@ -214,45 +224,32 @@ void WhatIfView::run()
         [snapshot, s](const Progress &progress) {
             WhatIfResult result;
             std::string notice;
-            std::unique_ptr<RoutingBackend> backend = makeBackend(s.device, notice);
+            const std::shared_ptr<RoutingBackend> backend = Engines::instance().backend(s.device, notice);
             result.notice = QString::fromStdString(notice);
             result.backend = QString::fromStdString(backend->name());
-            const DumpInfo &info = snapshot->info();
-            ReportRequest request;
+            AnalysisRequest request;
             request.capacityFactor = s.capacityFactor;
             request.drops = {s.capacityFactor, s.policy, s.group};
-            RoutingRules rules = info.routingRules(0);
+            RoutingRules rules = snapshot->info().routingRules(0);
             rules.scoring = s.scoring;
             rules.topK = s.topK;
             request.reroute = rules;
-            request.logitsLayersOnly = true;
+            request.compareWithRecorded = true;
+            request.recorded = &snapshot->analysis.passes;
+            request.expertChoice = s.expertChoice;
+            if (s.balanceRate > 0)
+                request.balance = BalanceRequest{s.balanceRate, s.balanceBatchTokens};
             request.backend = backend.get();
-            const double routedShare = s.balanceRate > 0 ? 0.5 : 0.95;
-            const DumpReport after = buildReport(*snapshot->dump, request, progress.part(0.0, routedShare));
-
-            // Before: the dump's own choices under the same capacity. Score priority
-            // needs gate probabilities the recorded choices lack; the dropped fraction
-            // is the same under both policies (routing.md), so token order stands in.
-            ReportRequest baseline = request;
-            baseline.reroute.reset();
-            if (baseline.drops.policy == DropPolicy::ScorePriority)
-                baseline.drops.policy = DropPolicy::TokenOrder;
-            for (const LayerReport &layer : after.layers) {
-                progress.checkCancelled();
-                const std::size_t l = layer.position;
-                result.rows.push_back({int(l), layerReport(info, l, snapshot->analysis.passes[l], baseline), layer, {}, {}});
-            }
-            if (s.balanceRate > 0) {
-                // The replay routes with the chosen rules and its own bias, batch by batch.
-                for (std::size_t i = 0; i < result.rows.size(); ++i) {
-                    WhatIfRow &row = result.rows[i];
-                    const double from = routedShare + (0.98 - routedShare) * double(i) / double(result.rows.size());
-                    const double to = routedShare + (0.98 - routedShare) * double(i + 1) / double(result.rows.size());
-                    const BalanceResult b = replayBalance(*snapshot->dump, std::size_t(row.layer), *backend, rules,
-                                                          s.balanceRate, s.balanceBatchTokens, progress.part(from, to));
-                    row.maxVioWithoutBias = meanOfLastBatches(b.maxVioWithout, 0.5);
-                    row.maxVioWithBias = meanOfLastBatches(b.maxVioWith, 0.5);
+            const AnalysisResult analysis = runAnalysis(*snapshot->dump, request, progress);
+            for (const LayerAnalysis &layer : analysis.layers) {
+                WhatIfRow row{int(layer.position), *layer.recorded, layer.report, {}, {}, {}};
+                if (layer.balance) {
+                    row.maxVioWithoutBias = meanOfLastBatches(layer.balance->maxVioWithout, 0.5);
+                    row.maxVioWithBias = meanOfLastBatches(layer.balance->maxVioWith, 0.5);
                 }
+                if (layer.expertChoice)
+                    row.expertChoiceUnrouted = layer.expertChoice->unroutedFraction();
+                result.rows.push_back(std::move(row));
             }
             progress.report(1.0);
             return result;

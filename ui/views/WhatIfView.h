@@ -9,6 +9,7 @@
 
 #include <QWidget>
 
+class QCheckBox;
 class QComboBox;
 class QDoubleSpinBox;
 class QLabel;
@@ -32,6 +33,7 @@ struct WhatIfSettings {
     Device device = Device::Cpu;
     double balanceRate = 0;            // bias balancing update rate u; 0: no replay
     int balanceBatchTokens = 4096;     // B, tokens per balancing batch
+    bool expertChoice = false;         // also route by expert choice (who is left out)
 };
 
 class WhatIfView : public QWidget {
@@ -55,6 +57,7 @@ private:
     DumpSnapshotPtr m_snapshot;
     QComboBox *m_scoring, *m_policy, *m_group, *m_device;
     QSpinBox *m_topK, *m_batchTokens;
+    QCheckBox *m_expertChoice;
     QDoubleSpinBox *m_capacity, *m_balanceRate;
     QPushButton *m_run, *m_cancel;
     QProgressBar *m_progress;
