@@ -1,5 +1,5 @@
 #pragma once
-// The headless commands of ../shared/spec/cli.md. Each takes the words after the
+// The headless commands of docs/cli.md. Each takes the words after the
 // command name, writes JSON or text to stdout and messages to stderr, and returns the
 // exit code: 0 success, 1 a file refused, 2 bad arguments.
 #include <string>

@@ -1,6 +1,6 @@
 #pragma once
 // What a routing dump holds, as plain values read once when it is opened
-// (../shared/spec/dump-format.md). Large arrays (logits, choices, token ids) are not
+// (docs/dump-format.md). Large arrays (logits, choices, token ids) are not
 // here: RoutingDump reads them in chunks on request.
 #include "routing/RoutingRules.h"
 

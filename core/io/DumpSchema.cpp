@@ -1,4 +1,4 @@
-// Opening a routing dump: every rule of the schema checked (../shared/spec/dump-format.md),
+// Opening a routing dump: every rule of the schema checked (docs/dump-format.md),
 // the small parts read. Each failure names the file, the object and the problem.
 #include "io/RoutingDumpImpl.h"
 

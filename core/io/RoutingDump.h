@@ -1,5 +1,5 @@
 #pragma once
-// The reader of a routing dump (../shared/spec/dump-format.md). Opening checks the
+// The reader of a routing dump (docs/dump-format.md). Opening checks the
 // whole schema and reads the small parts (attributes, offsets, labels, biases);
 // large arrays are read on request, by rows, so memory stays bounded whatever the
 // file's size. The file is opened read-only.

@@ -1,6 +1,6 @@
 #pragma once
 // Which engine routes: the user's --device choice turned into a backend
-// (../shared/spec/cli.md, `--device`).
+// (docs/cli.md, `--device`).
 #include "routing/RoutingBackend.h"
 
 #include <memory>

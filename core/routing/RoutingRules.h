@@ -1,6 +1,6 @@
 #pragma once
 // The rules a router follows to turn one token's logits into its chosen experts and
-// gate weights (../shared/spec/routing.md, "Scoring and choice").
+// gate weights (docs/routing.md, "Scoring and choice").
 #include <vector>
 
 namespace moescope {

@@ -1,6 +1,6 @@
 #pragma once
 // The routing rules applied to one token: the plain scalar definition of
-// ../shared/spec/routing.md that every backend must agree with. Templated on the
+// docs/routing.md that every backend must agree with. Templated on the
 // logits' precision so float64 dumps are routed in double.
 #include "routing/RoutingRules.h"
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""An independent implementation of ../shared/spec/routing.md in numpy (float64),
+"""An independent implementation of docs/routing.md in numpy (float64),
 checked against what `moescope stats|profile|route --json` prints on random dumps of
 every kind written here with h5py. Exits non-zero on the first disagreement."""
 import csv

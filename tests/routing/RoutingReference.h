@@ -1,5 +1,5 @@
 #pragma once
-// A plain scalar implementation of ../shared/spec/routing.md written for the tests
+// A plain scalar implementation of docs/routing.md written for the tests
 // alone: sorting instead of selection, no vectors, no shared code with core/routing
 // (only its plain request structs). Slow and obvious on purpose.
 #include "routing/RoutingRules.h"
