@@ -8,6 +8,7 @@
 #include <QDateTime>
 #include <QElapsedTimer>
 #include <QFileInfo>
+#include <QIcon>
 #include <QThread>
 #include <QThreadPool>
 #include <QTimer>
@@ -24,6 +25,8 @@ void setApplicationNames()
     QApplication::setApplicationName(QStringLiteral("MoE Scope"));
     QApplication::setOrganizationName(QStringLiteral("MoEScope"));
     QApplication::setApplicationVersion(QStringLiteral(MOESCOPE_VERSION));
+    // The installed .desktop entry and icon carry this id: desktops match the window to them.
+    QGuiApplication::setDesktopFileName(QStringLiteral("io.moescope.MoEScope"));
 }
 
 // MOESCOPE_TIMING=1 prints to stderr the milliseconds from start to the window's
@@ -80,6 +83,7 @@ int runDesktopApp(int argc, char **argv)
     clock.start();
     QApplication app(argc, argv);
     setApplicationNames();
+    QApplication::setWindowIcon(QIcon::fromTheme(QStringLiteral("io.moescope.MoEScope")));
 
     const QStringList args = QApplication::arguments();
     QString path;
@@ -94,6 +98,8 @@ int runDesktopApp(int argc, char **argv)
         timer = std::make_unique<PaintTimer>(&window, clock);
         app.installEventFilter(timer.get());
         QObject::connect(&window, &MainWindow::dumpShown, &window, [&timer] { timer->dumpShown(); });
+        if (!path.isEmpty()) // which file is timed (a sample: which copy of it)
+            std::cerr << "moescope timing: opening " << path.toStdString() << "\n";
     }
     window.show();
     // Open once the window is up, so it paints before any file work starts.

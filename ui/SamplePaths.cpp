@@ -11,7 +11,9 @@ QString resourceDirectory()
     const QString fromEnv = qEnvironmentVariable("MOESCOPE_RESOURCES");
     if (!fromEnv.isEmpty() && QFileInfo(fromEnv).isDir())
         return fromEnv;
-    const QString installed = QCoreApplication::applicationDirPath() + "/../share/moescope";
+    // MOESCOPE_DATA_FROM_BINDIR is where the install rules put the samples, as seen from
+    // the installed binary's folder, so a moved or DESTDIR tree finds its own copy.
+    const QString installed = QCoreApplication::applicationDirPath() + "/" MOESCOPE_DATA_FROM_BINDIR;
     if (QFileInfo(installed + "/sample-balanced.h5").exists())
         return QDir::cleanPath(installed);
     return QStringLiteral(MOESCOPE_RESOURCE_DIR);

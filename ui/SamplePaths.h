@@ -1,6 +1,7 @@
 #pragma once
 // Where the bundled sample dumps are: $MOESCOPE_RESOURCES, next to an installed
-// binary (../share/moescope), or the source tree's resources/ for a build tree.
+// binary (../share/moescope in the GNU layout), or the source tree's resources/ for a
+// build tree.
 #include <QString>
 
 namespace moescope::ui {
