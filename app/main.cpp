@@ -3,8 +3,8 @@
 #include "cli/Commands.h"
 #include "ui/DesktopApp.h"
 
-#include <cstring>
 #include <iostream>
+#include <string>
 
 namespace {
 void printUsage()
@@ -31,13 +31,14 @@ void printUsage()
 
 int main(int argc, char **argv)
 {
-    if (argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
+    if (argc < 2)
+        return moescope::ui::runDesktopApp(argc, argv);
+    const std::string first = argv[1];
+    if (first == "--help" || first == "-h") {
         printUsage();
         return 0;
     }
-    if (argc >= 2 && moescope::cli::isHeadlessCommand(argv[1]))
-        return moescope::cli::runHeadlessCommand(argv[1], {argv + 2, argv + argc});
-    if (argc >= 2 && moescope::ui::isExportCommand(argv[1]))
-        return moescope::ui::runExportCommand(argc, argv);
+    if (moescope::cli::isHeadlessCommand(first))
+        return moescope::cli::runHeadlessCommand(first, {argv + 2, argv + argc});
     return moescope::ui::runDesktopApp(argc, argv);
 }
