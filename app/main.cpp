@@ -3,6 +3,7 @@
 #include "cli/Commands.h"
 #include "ui/DesktopApp.h"
 
+#include <filesystem>
 #include <iostream>
 #include <string>
 
@@ -27,6 +28,22 @@ void printUsage()
                  "                         co-activation, transitions (layer L to L + 1), report\n"
                  "Exit codes: 0 success, 1 a file refused, 2 bad arguments.\n";
 }
+
+// A first word that is neither a command, an option (Qt's own, such as -style) nor
+// an existing file must not open the window: a script with a typo would wait forever.
+// A word that names a file (a '/' or a '.' in it) reports the missing file (exit 1, as
+// the commands do); any other word is an unknown command (exit 2).
+int refuseFirstWord(const std::string &word)
+{
+    if (word.find('/') != std::string::npos || word.find('.') != std::string::npos) {
+        std::cerr << "moescope: " << word << ": no such file\n";
+        return 1;
+    }
+    std::cerr << "moescope: unknown command '" << word << "'\n"
+              << "commands: " << moescope::cli::commandList() << "; or a FILE to open in the window"
+              << " (see moescope --help)\n";
+    return 2;
+}
 } // namespace
 
 int main(int argc, char **argv)
@@ -40,5 +57,8 @@ int main(int argc, char **argv)
     }
     if (moescope::cli::isHeadlessCommand(first))
         return moescope::cli::runHeadlessCommand(first, {argv + 2, argv + argc});
+    std::error_code unreadable;
+    if (first.empty() || (first[0] != '-' && !std::filesystem::exists(first, unreadable)))
+        return refuseFirstWord(first);
     return moescope::ui::runDesktopApp(argc, argv);
 }
