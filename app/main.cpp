@@ -3,8 +3,9 @@
 #include "cli/Commands.h"
 #include "ui/DesktopApp.h"
 
-#include <cstring>
+#include <filesystem>
 #include <iostream>
+#include <string>
 
 namespace {
 void printUsage()
@@ -27,17 +28,37 @@ void printUsage()
                  "                         co-activation, transitions (layer L to L + 1), report\n"
                  "Exit codes: 0 success, 1 a file refused, 2 bad arguments.\n";
 }
+
+// A first word that is neither a command, an option (Qt's own, such as -style) nor
+// an existing file must not open the window: a script with a typo would wait forever.
+// A word that names a file (a '/' or a '.' in it) reports the missing file (exit 1, as
+// the commands do); any other word is an unknown command (exit 2).
+int refuseFirstWord(const std::string &word)
+{
+    if (word.find('/') != std::string::npos || word.find('.') != std::string::npos) {
+        std::cerr << "moescope: " << word << ": no such file\n";
+        return 1;
+    }
+    std::cerr << "moescope: unknown command '" << word << "'\n"
+              << "commands: " << moescope::cli::commandList() << "; or a FILE to open in the window"
+              << " (see moescope --help)\n";
+    return 2;
+}
 } // namespace
 
 int main(int argc, char **argv)
 {
-    if (argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
+    if (argc < 2)
+        return moescope::ui::runDesktopApp(argc, argv);
+    const std::string first = argv[1];
+    if (first == "--help" || first == "-h") {
         printUsage();
         return 0;
     }
-    if (argc >= 2 && moescope::cli::isHeadlessCommand(argv[1]))
-        return moescope::cli::runHeadlessCommand(argv[1], {argv + 2, argv + argc});
-    if (argc >= 2 && moescope::ui::isExportCommand(argv[1]))
-        return moescope::ui::runExportCommand(argc, argv);
+    if (moescope::cli::isHeadlessCommand(first))
+        return moescope::cli::runHeadlessCommand(first, {argv + 2, argv + argc});
+    std::error_code unreadable;
+    if (first.empty() || (first[0] != '-' && !std::filesystem::exists(first, unreadable)))
+        return refuseFirstWord(first);
     return moescope::ui::runDesktopApp(argc, argv);
 }

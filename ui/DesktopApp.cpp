@@ -2,7 +2,6 @@
 
 #include "MainWindow.h"
 #include "SamplePaths.h"
-#include "export/ExportCommand.h"
 
 #include <QApplication>
 #include <QDateTime>
@@ -13,21 +12,11 @@
 #include <QThreadPool>
 #include <QTimer>
 
-#include <cstring>
 #include <iostream>
 
 namespace moescope::ui {
 
 namespace {
-
-void setApplicationNames()
-{
-    QApplication::setApplicationName(QStringLiteral("MoE Scope"));
-    QApplication::setOrganizationName(QStringLiteral("MoEScope"));
-    QApplication::setApplicationVersion(QStringLiteral(MOESCOPE_VERSION));
-    // The installed .desktop entry and icon carry this id: desktops match the window to them.
-    QGuiApplication::setDesktopFileName(QStringLiteral("io.moescope.MoEScope"));
-}
 
 // MOESCOPE_TIMING=1 prints to stderr the milliseconds from start to the window's
 // first paint and to the first paint showing the analysed dump. For measurement only.
@@ -77,6 +66,15 @@ private:
 
 } // namespace
 
+void setApplicationNames()
+{
+    QApplication::setApplicationName(QStringLiteral("MoE Scope"));
+    QApplication::setOrganizationName(QStringLiteral("MoEScope"));
+    QApplication::setApplicationVersion(QStringLiteral(MOESCOPE_VERSION));
+    // The installed .desktop entry and icon carry this id: desktops match the window to them.
+    QGuiApplication::setDesktopFileName(QStringLiteral("io.moescope.MoEScope"));
+}
+
 int runDesktopApp(int argc, char **argv)
 {
     QElapsedTimer clock;
@@ -106,32 +104,6 @@ int runDesktopApp(int argc, char **argv)
     if (!path.isEmpty())
         QTimer::singleShot(0, &window, [&window, path] { window.openFile(path); });
     return app.exec();
-}
-
-bool isExportCommand(const char *command) { return std::strcmp(command, "export") == 0; }
-
-int runExportCommand(int argc, char **argv)
-{
-    QStringList words;
-    for (int i = 2; i < argc; ++i)
-        words << QString::fromLocal8Bit(argv[i]);
-    QString error;
-    const auto args = parseExportArguments(words, error);
-    if (!args) {
-        std::cerr << "moescope export: " << error.toStdString()
-                  << "\nusage: moescope export FILE --chart NAME [--layer L] [--expert E] [--sequence S] -o OUT\n";
-        return 2;
-    }
-    // Headless: with no display to talk to, draw offscreen rather than fail.
-    if (qEnvironmentVariableIsEmpty("DISPLAY") && qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY") &&
-        qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
-        qputenv("QT_QPA_PLATFORM", "offscreen");
-    // Only the program name reaches QApplication, so none of our options is taken for one of Qt's.
-    int qtArgc = 1;
-    char *qtArgv[] = {argv[0], nullptr};
-    QApplication app(qtArgc, qtArgv);
-    setApplicationNames();
-    return runExport(*args);
 }
 
 } // namespace moescope::ui

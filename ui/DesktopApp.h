@@ -5,8 +5,7 @@ namespace moescope::ui {
 // Opens the main window on argv[1] or the bundled sample; returns the exit code.
 int runDesktopApp(int argc, char **argv);
 
-bool isExportCommand(const char *command);
-// `moescope export ...` (cli.md): renders a chart headless; returns the exit code.
-int runExportCommand(int argc, char **argv);
+// The names QSettings and the about box use; call once a Q(Gui)Application exists.
+void setApplicationNames();
 
 } // namespace moescope::ui

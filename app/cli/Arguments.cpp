@@ -6,10 +6,16 @@
 namespace moescope::cli {
 
 Arguments::Arguments(const std::vector<std::string> &words, const std::set<std::string> &flags,
-                     const std::set<std::string> &options)
+                     const std::set<std::string> &options, const std::map<std::string, std::string> &shortNames)
 {
     for (std::size_t i = 0; i < words.size(); ++i) {
         std::string word = words[i];
+        if (word.size() == 2 && word[0] == '-' && word[1] != '-') {
+            const auto longName = shortNames.find(word.substr(1));
+            if (longName == shortNames.end())
+                throw ArgumentError("unknown option " + word);
+            word = "--" + longName->second;
+        }
         if (word.rfind("--", 0) != 0 || word == "--") {
             m_positional.push_back(word);
             continue;

@@ -1,6 +1,7 @@
 #pragma once
-// The command line of one headless command: positional words and --options, checked
-// against what the command accepts. Anything wrong throws ArgumentError (exit 2).
+// The command line of one headless command: positional words and --options (--name
+// VALUE or --name=VALUE; a few have a one-letter form, -o VALUE), checked against what
+// the command accepts. Anything wrong throws ArgumentError (exit 2).
 #include <map>
 #include <optional>
 #include <set>
@@ -16,9 +17,10 @@ struct ArgumentError : std::runtime_error {
 
 class Arguments {
 public:
-    // flags: options without a value (--json); options: options taking one value.
+    // flags: options without a value (--json); options: options taking one value;
+    // shortNames: one-letter forms of options ({"o", "output"}: -o OUT is --output OUT).
     Arguments(const std::vector<std::string> &words, const std::set<std::string> &flags,
-              const std::set<std::string> &options);
+              const std::set<std::string> &options, const std::map<std::string, std::string> &shortNames = {});
 
     const std::vector<std::string> &positional() const { return m_positional; }
     std::string file() const; // the one FILE argument

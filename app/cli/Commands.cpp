@@ -3,13 +3,26 @@
 #include "cli/Arguments.h"
 #include "io/DumpError.h"
 
+#include <algorithm>
 #include <iostream>
 
 namespace moescope::cli {
 
+namespace {
+const std::vector<std::string> kCommands = {"info", "stats", "route", "profile", "export"};
+} // namespace
+
 bool isHeadlessCommand(const std::string &name)
 {
-    return name == "info" || name == "stats" || name == "route" || name == "profile";
+    return std::find(kCommands.begin(), kCommands.end(), name) != kCommands.end();
+}
+
+std::string commandList()
+{
+    std::string list;
+    for (const std::string &command : kCommands)
+        list += (list.empty() ? "" : ", ") + command;
+    return list;
 }
 
 int runHeadlessCommand(const std::string &name, const Words &words)
@@ -23,6 +36,8 @@ int runHeadlessCommand(const std::string &name, const Words &words)
             return routeCommand(words);
         if (name == "profile")
             return profileCommand(words);
+        if (name == "export")
+            return exportCommand(words);
         std::cerr << "moescope: unknown command '" << name << "'\n";
         return 2;
     } catch (const ArgumentError &e) {

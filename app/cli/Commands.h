@@ -16,5 +16,9 @@ int infoCommand(const Words &words);
 int statsCommand(const Words &words);
 int routeCommand(const Words &words);
 int profileCommand(const Words &words);
+int exportCommand(const Words &words); // needs no QApplication: it makes its own
+
+// The command names, for usage messages: "info, stats, route, profile, export".
+std::string commandList();
 
 } // namespace moescope::cli

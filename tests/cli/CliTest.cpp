@@ -192,6 +192,41 @@ private slots:
     // (With Debian 12's HDF5 1.10.8 the messages say which; an HDF5 that refuses such
     // files by itself would give its own error, which passes too: exit 1, file named,
     // no crash, no hang.)
+    // A first word that is no command and no file never opens the window (a script
+    // would wait forever): a plain word is an unknown command (exit 2, the commands
+    // listed), a word naming a missing file says so (exit 1).
+    void unknownFirstWordExitsAtOnce_data()
+    {
+        QTest::addColumn<QStringList>("args");
+        QTest::addColumn<int>("exitCode");
+        QTest::addColumn<QStringList>("messages");
+        const QStringList commands = {"info", "stats", "route", "profile", "export"};
+        QTest::newRow("misspelt command") << QStringList{"staats", "@FILE"} << 2
+                                          << QStringList{"unknown command 'staats'"} + commands;
+        QTest::newRow("command to come") << QStringList{"compare", "@FILE", "@FILE"} << 2
+                                         << QStringList{"unknown command 'compare'"} + commands;
+        QTest::newRow("missing dump") << QStringList{"missing.h5"} << 1 << QStringList{"missing.h5: no such file"};
+        QTest::newRow("missing path") << QStringList{"@DIR/absent/run"} << 1 << QStringList{"absent/run: no such file"};
+    }
+
+    void unknownFirstWordExitsAtOnce()
+    {
+        QFETCH(QStringList, args);
+        QFETCH(int, exitCode);
+        QFETCH(QStringList, messages);
+        const TempDump file(smallFixture());
+        args.replaceInStrings("@FILE", file.qpath());
+        args.replaceInStrings("@DIR", file.dir());
+        QElapsedTimer clock;
+        clock.start();
+        const Run r = runMoescope(args);
+        QCOMPARE(r.exitCode, exitCode);
+        QVERIFY2(clock.elapsed() < 20000, "moescope waited instead of refusing");
+        for (const QString &message : messages)
+            QVERIFY2(QString(r.err).contains(message), r.err.constData());
+        QVERIFY(r.out.isEmpty());
+    }
+
     void damagedFileThatCrashesOrHangsHdf5()
     {
         const TempDump file(smallFixture());

@@ -1,11 +1,18 @@
-// Exports: every chart to PNG, SVG, PDF and CSV, each file loading back; the report
-// PDF with the expected page count; and no half-written file on failure.
+// Exports: every chart to PNG, SVG, PDF and CSV, each file loading back and holding
+// the chart's words (SVG, PDF) or the dump's numbers (CSV); the report PDF with the
+// expected pages and headings; a chart set up outside the window equal to the one the
+// window shows; and no half-written file on failure.
+#include "ExportedText.h"
 #include "MainWindow.h"
 #include "SelectionModel.h"
 #include "UiFixture.h"
 #include "export/ChartExport.h"
 #include "export/ChartSource.h"
 #include "export/ReportWriter.h"
+#include "plots/LoadHeatmapPlot.h"
+#include "plots/UtilizationPlot.h"
+#include "views/OverviewView.h"
+#include "views/UtilizationView.h"
 
 #include <QFile>
 #include <QImage>
@@ -33,6 +40,26 @@ int pdfPageCount(const QString &path)
     for (auto it = page.globalMatch(QString::fromLatin1(pdf)); it.hasNext(); it.next())
         ++n;
     return n;
+}
+
+// A phrase each chart always shows, title or axis label.
+QString chartWords(const QString &chart)
+{
+    if (chart == u"overview")
+        return QStringLiteral("expert load / layer mean");
+    if (chart == u"utilization")
+        return QStringLiteral("tokens per expert");
+    if (chart == u"routing-map")
+        return QStringLiteral("Routing map: sequence");
+    if (chart == u"profile")
+        return QStringLiteral("tokens routed to the expert");
+    return QStringLiteral("Router health over training");
+}
+
+QString readAll(const QString &path)
+{
+    QFile f(path);
+    return f.open(QIODevice::ReadOnly) ? QString::fromUtf8(f.readAll()) : QString();
 }
 } // namespace
 
@@ -90,8 +117,13 @@ private slots:
             QSvgRenderer svg(path);
             QVERIFY(svg.isValid());
             QCOMPARE(svg.defaultSize(), QSize(800, 500));
+            const QString text = test::svgText(path);
+            QVERIFY2(text.startsWith(QStringLiteral("MoE Scope: ") + chart), qPrintable(text.left(200)));
+            QVERIFY2(text.contains(chartWords(chart)), qPrintable(text));
         } else if (suffix == u"pdf") {
             QCOMPARE(pdfPageCount(path), 1);
+            const QString text = test::pdfText(path);
+            QVERIFY2(text.contains(chartWords(chart)), qPrintable(text));
         } else {
             QFile f(path);
             QVERIFY(f.open(QIODevice::ReadOnly));
@@ -99,6 +131,52 @@ private slots:
             QVERIFY(lines.size() > 2);
             const int columns = int(lines[0].count(',')) + 1;
             QVERIFY(columns >= 3);
+        }
+    }
+
+    // The histogram's CSV: the selected layer's counts and shares, as the analysis
+    // holds them, one row per expert.
+    void utilizationCsvHoldsTheLayersCounts()
+    {
+        const QString path = m_out.filePath(QStringLiteral("layer-counts.csv"));
+        QCOMPARE(exportChart(*chart(QStringLiteral("utilization")), path), QString());
+        const QStringList lines = readAll(path).split(u'\n', Qt::SkipEmptyParts);
+        const LayerReport &layer = m_window->snapshot()->analysis.report.layers[1];
+        QCOMPARE(lines.size(), 1 + int(layer.counts.size()));
+        std::int64_t total = 0;
+        for (qsizetype e = 0; e < qsizetype(layer.counts.size()); ++e) {
+            const QStringList fields = lines[e + 1].split(u',');
+            QCOMPARE(fields[1].toLongLong(), e);
+            QCOMPARE(fields[2].toLongLong(), layer.counts[std::size_t(e)]);
+            QVERIFY(qAbs(fields[3].toDouble() - layer.load.share[std::size_t(e)]) < 1e-9); // 10 digits in CSV
+            total += fields[2].toLongLong();
+        }
+        QCOMPARE(total, std::int64_t(layer.tokens) * m_window->snapshot()->analysis.report.topK);
+    }
+
+    // The window's charts and a chart set up from (snapshot, parameters) alone, as
+    // `moescope export` and the report do it, are the same chart: the same data out.
+    void viewAndStandaloneChartAgree()
+    {
+        const DumpSnapshotPtr snapshot = m_window->snapshot();
+        UtilizationPlot histogram;
+        histogram.showChart(snapshot, {1, 2});
+        LoadHeatmapPlot heatmap;
+        heatmap.showChart(snapshot, {1, 2});
+        for (const auto &[shown, standalone] :
+             {std::pair<ChartSource *, ChartSource *>{m_window->utilization()->plot(), &histogram},
+              std::pair<ChartSource *, ChartSource *>{m_window->overview()->heatmap(), &heatmap}}) {
+            const QString name = shown->chartName();
+            const QString a = m_out.filePath(name + QStringLiteral("-view.svg")),
+                          b = m_out.filePath(name + QStringLiteral("-alone.svg"));
+            ExportOptions options;
+            options.size = QSize(700, 400);
+            QCOMPARE(exportChart(*shown, a, options), QString());
+            QCOMPARE(exportChart(*standalone, b, options), QString());
+            QCOMPARE(test::svgText(b), test::svgText(a));
+            QCOMPARE(exportChart(*shown, a + ".csv"), QString());
+            QCOMPARE(exportChart(*standalone, b + ".csv"), QString());
+            QCOMPARE(readAll(b + ".csv"), readAll(a + ".csv"));
         }
     }
 
@@ -131,6 +209,12 @@ private slots:
         QCOMPARE(writeReport(content, path), QString());
         QCOMPARE(pdfPageCount(path), reportPageCount(3, kReportProfiles));
         QCOMPARE(reportPageCount(3, 4), 1 + 1 + 2 + 1 + 2);
+        const QString text = test::pdfText(path);
+        for (const QString &heading : {QStringLiteral("MoE Scope report"), QStringLiteral("Layer health"),
+                                       QStringLiteral("Utilization by layer"), QStringLiteral("Routing map"),
+                                       QStringLiteral("Busiest experts of layer"), QStringLiteral("tokens routed"),
+                                       QStringLiteral("page 7 of 7")})
+            QVERIFY2(text.contains(heading), qPrintable(heading + u'\n' + text));
     }
 
     void failureLeavesNoHalfWrittenFile()

@@ -211,7 +211,7 @@ QString writeReport(const ReportContent &content, const QString &path)
     const int summaryHeight = 86;
     drawSummary(p, s, QRect(area.topLeft(), QSize(area.width(), summaryHeight)));
     LoadHeatmapPlot heatmap;
-    heatmap.setSnapshot(content.snapshot);
+    heatmap.showChart(content.snapshot, {});
     report.drawChart(heatmap, area.adjusted(0, summaryHeight, 0, 0));
 
     // 2. The health table.
@@ -222,12 +222,11 @@ QString writeReport(const ReportContent &content, const QString &path)
 
     // 3. Every layer's utilization, two a page.
     UtilizationPlot histogram;
-    histogram.setSnapshot(content.snapshot);
     for (int l = 0; l < L; l += 2) {
         area = report.startPage(QObject::tr("Utilization by layer"));
         const int half = (area.height() - 10) / 2;
         for (int i = 0; i < 2 && l + i < L; ++i) {
-            histogram.setLayer(l + i);
+            histogram.showChart(content.snapshot, {l + i});
             report.drawChart(histogram, QRect(area.left(), area.top() + i * (half + 10), area.width(), half));
         }
     }
@@ -248,7 +247,7 @@ QString writeReport(const ReportContent &content, const QString &path)
         area = report.startPage(QObject::tr("Busiest experts of layer %1: what they receive").arg(s.layerName(content.layer)));
         const int half = (area.height() - 10) / 2;
         for (int j = 0; j < 2 && i + j < profiles; ++j) {
-            profile.setProfile(content.snapshot, content.layer, content.profiles[std::size_t(i + j)]);
+            profile.showChart(content.snapshot, {content.layer, content.profiles[std::size_t(i + j)]});
             report.drawChart(profile, QRect(area.left(), area.top() + j * (half + 10), area.width(), half));
         }
     }

@@ -74,9 +74,15 @@ void ExpertPairsPlot::setKind(PairKind kind)
     m_kind = kind;
 }
 
+const PairMatrix &ExpertPairsPlot::pairs() const
+{
+    static const PairMatrix none;
+    return m_pairs ? *m_pairs : none;
+}
+
 void ExpertPairsPlot::clear(const QString &why)
 {
-    m_pairs = {};
+    m_pairs.reset();
     m_snapshot.reset(); // an old dump is not kept alive by an empty chart
     m_map->data()->clear();
     setPlaceholder(why);
@@ -85,27 +91,32 @@ void ExpertPairsPlot::clear(const QString &why)
 
 QString ExpertPairsPlot::toLayerName() const
 {
-    const int to = m_pairs.kind == PairKind::Transitions ? m_pairs.layer + 1 : m_pairs.layer;
+    const int to = pairs().kind == PairKind::Transitions ? pairs().layer + 1 : pairs().layer;
     return m_snapshot ? m_snapshot->layerName(to) : QString();
 }
 
-void ExpertPairsPlot::setPairs(const DumpSnapshotPtr &snapshot, PairMatrix pairs)
+void ExpertPairsPlot::showChart(const DumpSnapshotPtr &snapshot, const PairsParameters &parameters)
 {
+    m_expert = parameters.expert;
+    if (snapshot == m_snapshot && parameters.pairs == m_pairs) {
+        placeSelectedRow();
+        return;
+    }
     m_snapshot = snapshot;
-    m_pairs = std::move(pairs);
-    if (!m_snapshot || m_pairs.isEmpty()) {
+    m_pairs = parameters.pairs;
+    if (!m_snapshot || pairs().isEmpty()) {
         clear(tr("Nothing to show."));
         return;
     }
     setPlaceholder(QString());
     QCustomPlot *p = plot();
-    const int E = m_pairs.numExperts;
+    const int E = pairs().numExperts;
     const QCPRange range(0, std::max(1, E - 1));
     auto *cells = new QCPColorMapData(E, E, range, range);
     double top = 0;
     for (int e1 = 0; e1 < E; ++e1)
         for (int e2 = 0; e2 < E; ++e2) {
-            const double s = 100.0 * m_pairs.share(e1, e2); // percent: the scale's ticks read "40"
+            const double s = 100.0 * pairs().share(e1, e2); // percent: the scale's ticks read "40"
             cells->setCell(e2, e1, s);
             if (std::isfinite(s))
                 top = std::max(top, s);
@@ -113,16 +124,16 @@ void ExpertPairsPlot::setPairs(const DumpSnapshotPtr &snapshot, PairMatrix pairs
     m_map->setData(cells);
     // The scale ends at the strongest pair, so a weak structure is still visible; at
     // least the uniform share, so noise around it stays pale.
-    const double uniform = m_pairs.uniformShare(m_snapshot->info().topK);
+    const double uniform = pairs().uniformShare(m_snapshot->info().topK);
     m_scale->setDataRange(QCPRange(0, std::max({top, std::isfinite(uniform) ? 200 * uniform : 0.0, 1e-4})));
     p->xAxis->setRange(-0.5, E - 0.5);
     p->yAxis->setRange(-0.5, E - 0.5);
     p->xAxis->setTicker(PlotStyle::expertTicker(E));
     p->yAxis->setTicker(PlotStyle::expertTicker(E));
 
-    const QString layer = m_snapshot->layerName(m_pairs.layer);
+    const QString layer = m_snapshot->layerName(pairs().layer);
     const QString uniformText = formatPercent(uniform, 1);
-    if (m_pairs.kind == PairKind::CoActivation) {
+    if (pairs().kind == PairKind::CoActivation) {
         m_title->setText(tr("Layer %1 co-activation: % of e1's tokens (row) that also chose e2\n"
                             "independent choices: %2 per cell \u00b7 grey: the diagonal")
                              .arg(layer, uniformText));
@@ -135,36 +146,36 @@ void ExpertPairsPlot::setPairs(const DumpSnapshotPtr &snapshot, PairMatrix pairs
         p->xAxis->setLabel(tr("best expert at layer %1 (e2)").arg(toLayerName()));
         p->yAxis->setLabel(tr("best expert at layer %1 (e1)").arg(layer));
     }
-    setSelectedExpert(m_expert);
+    placeSelectedRow();
     replotAll();
 }
 
-void ExpertPairsPlot::setSelectedExpert(int expert)
+void ExpertPairsPlot::placeSelectedRow()
 {
-    m_expert = expert;
-    const bool shown = !m_pairs.isEmpty() && expert >= 0 && expert < m_pairs.numExperts;
+    const int expert = m_expert;
+    const bool shown = !pairs().isEmpty() && expert >= 0 && expert < pairs().numExperts;
     m_row->setVisible(shown);
     if (shown) {
         m_row->topLeft->setCoords(-0.5, expert - 0.5);
-        m_row->bottomRight->setCoords(m_pairs.numExperts - 0.5, expert + 0.5);
+        m_row->bottomRight->setCoords(pairs().numExperts - 0.5, expert + 0.5);
     }
     replotOverlay();
 }
 
 QSize ExpertPairsPlot::defaultExportSize() const
 {
-    const int E = std::max(1, m_pairs.numExperts);
+    const int E = std::max(1, pairs().numExperts);
     const int side = std::clamp(120 + E * 12, 480, 2000);
     return {side + 140, side + 40};
 }
 
 bool ExpertPairsPlot::cellAt(const QPoint &pos, int &e1, int &e2) const
 {
-    if (m_pairs.isEmpty() || !plot()->axisRect()->rect().contains(pos))
+    if (pairs().isEmpty() || !plot()->axisRect()->rect().contains(pos))
         return false;
     e2 = int(std::lround(plot()->xAxis->pixelToCoord(pos.x())));
     e1 = int(std::lround(plot()->yAxis->pixelToCoord(pos.y())));
-    return e1 >= 0 && e1 < m_pairs.numExperts && e2 >= 0 && e2 < m_pairs.numExperts;
+    return e1 >= 0 && e1 < pairs().numExperts && e2 >= 0 && e2 < pairs().numExperts;
 }
 
 QString ExpertPairsPlot::toolTipAt(const QPoint &pos) const
@@ -172,26 +183,26 @@ QString ExpertPairsPlot::toolTipAt(const QPoint &pos) const
     int e1 = 0, e2 = 0;
     if (!cellAt(pos, e1, e2))
         return {};
-    const std::int64_t n = m_pairs.count(e1, e2), total = m_pairs.rowTotal(e1);
-    const QString layer = m_snapshot->layerName(m_pairs.layer);
+    const std::int64_t n = pairs().count(e1, e2), total = pairs().rowTotal(e1);
+    const QString layer = m_snapshot->layerName(pairs().layer);
     if (total == 0)
-        return m_pairs.kind == PairKind::CoActivation
+        return pairs().kind == PairKind::CoActivation
                    ? tr("<b>Expert %1</b> at layer %2 received no tokens").arg(e1).arg(layer)
                    : tr("No token has expert %1 as its best at layer %2").arg(e1).arg(layer);
-    if (m_pairs.kind == PairKind::CoActivation) {
+    if (pairs().kind == PairKind::CoActivation) {
         if (e1 == e2)
             return tr("<b>Expert %1</b> at layer %2: %3 tokens").arg(e1).arg(layer, formatCount(total));
         return tr("<b>Experts %1 and %2</b> at layer %3<br>%4 tokens chose both: %5 of expert %1's %6"
                   "<br>Click: select expert %2")
             .arg(e1)
             .arg(e2)
-            .arg(layer, formatCount(n), formatPercent(m_pairs.share(e1, e2), 1), formatCount(total));
+            .arg(layer, formatCount(n), formatPercent(pairs().share(e1, e2), 1), formatCount(total));
     }
     return tr("<b>Expert %1 \u2192 expert %2</b> (layer %3 \u2192 %4)<br>%5 tokens: %6 of the %7 whose best "
               "expert is %1 at layer %3<br>Click: select expert %2 at layer %4")
         .arg(e1)
         .arg(e2)
-        .arg(layer, toLayerName(), formatCount(n), formatPercent(m_pairs.share(e1, e2), 1), formatCount(total));
+        .arg(layer, toLayerName(), formatCount(n), formatPercent(pairs().share(e1, e2), 1), formatCount(total));
 }
 
 void ExpertPairsPlot::clickedAt(const QPoint &pos)
@@ -204,20 +215,20 @@ void ExpertPairsPlot::clickedAt(const QPoint &pos)
 void ExpertPairsPlot::writeCsv(QTextStream &out) const
 {
     // Layers by position in the ordered list, as --layer takes them.
-    const bool co = m_pairs.kind == PairKind::CoActivation;
+    const bool co = pairs().kind == PairKind::CoActivation;
     QStringList header = co ? QStringList{"layer"} : QStringList{"from_layer", "to_layer"};
     header << "e1" << "e2" << "count" << "share_of_e1";
     writeCsvRow(out, header);
     if (!hasChartData())
         return;
-    QStringList layers = {QString::number(m_pairs.layer)};
+    QStringList layers = {QString::number(pairs().layer)};
     if (!co)
-        layers << QString::number(m_pairs.layer + 1);
-    for (int e1 = 0; e1 < m_pairs.numExperts; ++e1)
-        for (int e2 = 0; e2 < m_pairs.numExperts; ++e2)
+        layers << QString::number(pairs().layer + 1);
+    for (int e1 = 0; e1 < pairs().numExperts; ++e1)
+        for (int e2 = 0; e2 < pairs().numExperts; ++e2)
             writeCsvRow(out, QStringList(layers) << QString::number(e1) << QString::number(e2)
-                                                 << QString::number(m_pairs.count(e1, e2))
-                                                 << csvNumber(m_pairs.share(e1, e2)));
+                                                 << QString::number(pairs().count(e1, e2))
+                                                 << csvNumber(pairs().share(e1, e2)));
 }
 
 } // namespace moescope::ui

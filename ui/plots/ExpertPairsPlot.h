@@ -8,12 +8,21 @@
 #include "PairMatrix.h"
 #include "PlotWidget.h"
 
+#include <memory>
+
 class QCPColorMap;
 class QCPColorScale;
 class QCPItemRect;
 class QCPTextElement;
 
 namespace moescope::ui {
+
+// What the pairs chart shows: a matrix counted beforehand (countPairs; shared, so
+// showing it again with another expert copies nothing) and the outlined row.
+struct PairsParameters {
+    std::shared_ptr<const PairMatrix> pairs; // null or empty: nothing to show
+    int expert = -1;
+};
 
 class ExpertPairsPlot : public PlotWidget {
     Q_OBJECT
@@ -22,15 +31,16 @@ public:
 
     // The kind named in exports while no pairs are shown.
     void setKind(PairKind kind);
-    PairKind kind() const { return hasChartData() ? m_pairs.kind : m_kind; }
-    void setPairs(const DumpSnapshotPtr &snapshot, PairMatrix pairs);
+    PairKind kind() const { return hasChartData() ? pairs().kind : m_kind; }
+    // The one way to set the chart: the window's view, `moescope export` and the report
+    // all call it. The same snapshot and matrix again only move the outline.
+    void showChart(const DumpSnapshotPtr &snapshot, const PairsParameters &parameters);
     // Nothing to show, and why (k = 1, the last layer, still counting...).
     void clear(const QString &why);
-    void setSelectedExpert(int expert);
-    const PairMatrix &pairs() const { return m_pairs; }
+    const PairMatrix &pairs() const;
 
     QString chartName() const override { return QString::fromLatin1(pairKindChartName(kind())); }
-    bool hasChartData() const override { return m_snapshot && !m_pairs.isEmpty(); }
+    bool hasChartData() const override { return m_snapshot && !pairs().isEmpty(); }
     QSize defaultExportSize() const override;
     void writeCsv(QTextStream &out) const override;
 
@@ -46,9 +56,10 @@ protected:
 
 private:
     QString toLayerName() const;
+    void placeSelectedRow();
 
     DumpSnapshotPtr m_snapshot;
-    PairMatrix m_pairs;
+    std::shared_ptr<const PairMatrix> m_pairs;
     PairKind m_kind = PairKind::CoActivation;
     QCPColorMap *m_map = nullptr;
     QCPColorScale *m_scale = nullptr;

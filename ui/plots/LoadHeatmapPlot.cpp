@@ -95,10 +95,16 @@ QSize LoadHeatmapPlot::defaultExportSize() const
     return {std::clamp(160 + E * 14, 700, 2400), std::clamp(140 + L * 22, 320, 1400)};
 }
 
-void LoadHeatmapPlot::setSnapshot(const DumpSnapshotPtr &snapshot)
+void LoadHeatmapPlot::showChart(const DumpSnapshotPtr &snapshot, const OverviewParameters &parameters)
 {
-    m_snapshot = snapshot;
-    rebuild();
+    m_layer = parameters.layer;
+    m_expert = parameters.expert;
+    if (snapshot != m_snapshot) {
+        m_snapshot = snapshot;
+        rebuild();
+    } else {
+        placeSelectionMarks();
+    }
 }
 
 void LoadHeatmapPlot::rebuild()
@@ -140,7 +146,7 @@ void LoadHeatmapPlot::rebuild()
     fitLayerLabels(height());
     p->xAxis->setTicker(PlotStyle::expertTicker(E));
     updateMarkSizes();
-    setSelection(m_layer, m_expert);
+    placeSelectionMarks();
     replotAll();
 }
 
@@ -193,10 +199,9 @@ void LoadHeatmapPlot::updateMarkSizes()
     m_cold->setScatterStyle(cold);
 }
 
-void LoadHeatmapPlot::setSelection(int layer, int expert)
+void LoadHeatmapPlot::placeSelectionMarks()
 {
-    m_layer = layer;
-    m_expert = expert;
+    const int layer = m_layer, expert = m_expert;
     if (!m_snapshot)
         return;
     const int E = m_snapshot->numExperts(), L = m_snapshot->numLayers();

@@ -11,13 +11,20 @@ class QCPItemRect;
 
 namespace moescope::ui {
 
+// What the overview marks on the heatmap; -1: no mark.
+struct OverviewParameters {
+    int layer = -1;
+    int expert = -1;
+};
+
 class LoadHeatmapPlot : public PlotWidget {
     Q_OBJECT
 public:
     explicit LoadHeatmapPlot(QWidget *parent = nullptr);
 
-    void setSnapshot(const DumpSnapshotPtr &snapshot);
-    void setSelection(int layer, int expert);
+    // The one way to set the chart: the window's view, `moescope export` and the report
+    // all call it. The same snapshot again only moves the marks.
+    void showChart(const DumpSnapshotPtr &snapshot, const OverviewParameters &parameters);
     int selectedLayer() const { return m_layer; }
     int selectedExpert() const { return m_expert; }
 
@@ -40,6 +47,7 @@ protected:
 
 private:
     void rebuild();
+    void placeSelectionMarks();
     void updateMarkSizes();
     void fitLayerLabels(int height);
 

@@ -40,11 +40,13 @@ void ProfilePlot::clear()
     replotAll();
 }
 
-void ProfilePlot::setProfile(const DumpSnapshotPtr &snapshot, int layer, const ExpertProfile &profile)
+void ProfilePlot::showChart(const DumpSnapshotPtr &snapshot, const ProfileParameters &parameters)
 {
     m_snapshot = snapshot;
-    m_layer = layer;
-    m_profile = profile;
+    m_layer = parameters.layer;
+    m_profile = parameters.profile;
+    const int layer = m_layer;
+    const ExpertProfile &profile = m_profile;
     QCustomPlot *p = plot();
     p->clearItems();
     setPlaceholder(profile.tokens.empty() ? tr("Expert %1 receives no token at this layer.").arg(profile.expert)

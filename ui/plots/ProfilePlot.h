@@ -10,13 +10,22 @@ class QCPTextElement;
 
 namespace moescope::ui {
 
+// What the profile chart shows: one expert's profile (computed beforehand: it scans the
+// dump's tokens) at a layer.
+struct ProfileParameters {
+    int layer = 0;
+    ExpertProfile profile;
+};
+
 class ProfilePlot : public PlotWidget {
     Q_OBJECT
 public:
     static constexpr int kTopTokens = 20;
 
     explicit ProfilePlot(QWidget *parent = nullptr);
-    void setProfile(const DumpSnapshotPtr &snapshot, int layer, const ExpertProfile &profile);
+    // The one way to set the chart: the window's view, `moescope export` and the report
+    // all call it.
+    void showChart(const DumpSnapshotPtr &snapshot, const ProfileParameters &parameters);
     void clear();
 
     QString chartName() const override { return QStringLiteral("profile"); }

@@ -80,25 +80,19 @@ QString TrainingPlot::layerName(int layer) const
     return QString::number(layer);
 }
 
-void TrainingPlot::setSnapshot(const DumpSnapshotPtr &snapshot)
+void TrainingPlot::showChart(const DumpSnapshotPtr &snapshot, const TrainingParameters &parameters)
 {
-    m_snapshot = snapshot;
-    rebuild();
-}
-
-void TrainingPlot::setLayer(int layer)
-{
-    if (layer == m_layer)
+    if (snapshot != m_snapshot) {
+        m_snapshot = snapshot;
+        rebuild();
+    }
+    m_expert = parameters.expert;
+    if (parameters.layer == m_layer)
         return;
-    m_layer = layer;
+    m_layer = parameters.layer;
     restyleCurves();
     rebuildHeatmap();
     replotAll();
-}
-
-void TrainingPlot::setSelectedExpert(int expert)
-{
-    m_expert = expert;
 }
 
 void TrainingPlot::rebuild()

@@ -13,14 +13,20 @@ class QCPTextElement;
 
 namespace moescope::ui {
 
+// What the training chart shows of a snapshot's /training series.
+struct TrainingParameters {
+    int layer = 0;   // drawn bold; its load per expert in the heatmap
+    int expert = -1; // the selected expert (-1: none)
+};
+
 class TrainingPlot : public PlotWidget {
     Q_OBJECT
 public:
     explicit TrainingPlot(QWidget *parent = nullptr);
 
-    void setSnapshot(const DumpSnapshotPtr &snapshot);
-    void setLayer(int layer);
-    void setSelectedExpert(int expert);
+    // The one way to set the chart: the window's view, `moescope export` and the report
+    // all call it. Only what changed is redone (another layer restyles the curves).
+    void showChart(const DumpSnapshotPtr &snapshot, const TrainingParameters &parameters);
     int layer() const { return m_layer; }
 
     QString chartName() const override { return QStringLiteral("training"); }

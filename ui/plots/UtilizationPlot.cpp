@@ -98,28 +98,18 @@ UtilizationPlot::UtilizationPlot(QWidget *parent) : PlotWidget(parent)
     setPlaceholder(tr("Open a dump to see each expert's load."));
 }
 
-void UtilizationPlot::setSnapshot(const DumpSnapshotPtr &snapshot)
+void UtilizationPlot::showChart(const DumpSnapshotPtr &snapshot, const UtilizationParameters &parameters)
 {
+    const bool barsChange =
+        snapshot != m_snapshot || parameters.layer != m_layer || parameters.sortedByLoad != m_sorted;
     m_snapshot = snapshot;
-    if (!snapshot || m_layer >= snapshot->numLayers())
-        m_layer = snapshot ? 0 : -1;
-    rebuild();
-}
-
-void UtilizationPlot::setLayer(int layer)
-{
-    if (layer == m_layer)
-        return;
-    m_layer = layer;
-    rebuild();
-}
-
-void UtilizationPlot::setSortedByLoad(bool sorted)
-{
-    if (sorted == m_sorted)
-        return;
-    m_sorted = sorted;
-    rebuild();
+    m_layer = snapshot ? parameters.layer : -1;
+    m_sorted = parameters.sortedByLoad;
+    m_expert = parameters.expert;
+    if (barsChange)
+        rebuild();
+    else
+        placeSelectedMark();
 }
 
 double UtilizationPlot::keyOf(int expert) const
@@ -206,14 +196,14 @@ void UtilizationPlot::rebuild()
                               formatNumber(lr.load.cv, 2))
                          .arg(lr.load.hot.size())
                          .arg(lr.load.cold.size()));
-    setSelectedExpert(m_expert);
+    placeSelectedMark();
     replotAll();
 }
 
-void UtilizationPlot::setSelectedExpert(int expert)
+void UtilizationPlot::placeSelectedMark()
 {
-    m_expert = expert;
-    if (!hasChartData() || expert < 0 || expert >= m_snapshot->numExperts()) {
+    const int expert = m_expert;
+    if (!hasChartData() || m_layer >= m_snapshot->numLayers() || expert < 0 || expert >= m_snapshot->numExperts()) {
         m_selected->setVisible(false);
         m_selectedLabel->setVisible(false);
         replotOverlay();

@@ -14,15 +14,21 @@ class QCPTextElement;
 
 namespace moescope::ui {
 
+// What the utilization chart shows of a snapshot.
+struct UtilizationParameters {
+    int layer = 0;             // position in the ordered layer list; -1: none
+    int expert = -1;           // outlined; -1: none
+    bool sortedByLoad = false; // bars from the busiest expert to the idlest
+};
+
 class UtilizationPlot : public PlotWidget {
     Q_OBJECT
 public:
     explicit UtilizationPlot(QWidget *parent = nullptr);
 
-    void setSnapshot(const DumpSnapshotPtr &snapshot);
-    void setLayer(int layer);
-    void setSelectedExpert(int expert);
-    void setSortedByLoad(bool sorted);
+    // The one way to set the chart: the window's view, `moescope export` and the report
+    // all call it. Only what changed is redone (another expert moves just the outline).
+    void showChart(const DumpSnapshotPtr &snapshot, const UtilizationParameters &parameters);
     bool sortedByLoad() const { return m_sorted; }
     int layer() const { return m_layer; }
     int selectedExpert() const { return m_expert; }
@@ -43,6 +49,7 @@ protected:
 
 private:
     void rebuild();
+    void placeSelectedMark();
     double keyOf(int expert) const; // x position of an expert's bar
 
     DumpSnapshotPtr m_snapshot;

@@ -73,7 +73,8 @@ ExpertPairsView::ExpertPairsView(SelectionModel *selection, QWidget *parent)
         refresh();
     });
     connect(m_selection, &SelectionModel::changed, this, [this](const Selection &now, const Selection &before) {
-        m_plot->setSelectedExpert(now.expert);
+        if (m_shownPairs)
+            m_plot->showChart(m_snapshot, {m_shownPairs, now.expert});
         if (now.layer != before.layer)
             refresh();
     });
@@ -88,6 +89,7 @@ ExpertPairsView::ExpertPairsView(SelectionModel *selection, QWidget *parent)
                     return;
                 m_pendingKey.clear();
                 m_status->setText(tr("cancelled"));
+                m_shownPairs.reset();
                 m_plot->clear(tr("Counting was cancelled. Press F5 to count again."));
             }, Qt::QueuedConnection);
     });
@@ -116,7 +118,6 @@ void ExpertPairsView::setSnapshot(const DumpSnapshotPtr &snapshot)
     m_shownKey.clear();
     m_pendingKey.clear(); // a new dump, not a cancel
     m_job->cancel();
-    m_plot->setSelectedExpert(m_selection->current().expert);
     refresh();
 }
 
@@ -137,6 +138,7 @@ void ExpertPairsView::refresh()
         m_shownKey.clear();
         m_pendingKey.clear();
         m_status->clear();
+        m_shownPairs.reset();
         m_plot->clear(m_snapshot ? why : tr("Open a dump to see which experts work together."));
         return;
     }
@@ -149,6 +151,7 @@ void ExpertPairsView::refresh()
         return;
     // Never another layer's or kind's pairs under this title, nor in an export.
     m_shownKey.clear();
+    m_shownPairs.reset();
     m_plot->clear(m_onScreen ? tr("Counting...") : tr("Not counted yet."));
     if (!m_onScreen || (m_job->isBusy() && key == m_pendingKey))
         return;
@@ -185,13 +188,15 @@ void ExpertPairsView::refresh()
                                                  formatNumber(result.seconds * 1e3, 2)));
             m_status->setToolTip(tr("Counted on %1%2").arg(result.pairs.device,
                                                            result.notice.isEmpty() ? QString() : "\n" + result.notice));
-            m_plot->setPairs(snapshot, std::move(result.pairs));
+            m_shownPairs = std::make_shared<const PairMatrix>(std::move(result.pairs));
+            m_plot->showChart(snapshot, {m_shownPairs, m_selection->current().expert});
             emit counted();
         },
         [this](const QString &message) {
             m_shownKey.clear();
             m_pendingKey.clear();
             m_status->setText(tr("could not count"));
+            m_shownPairs.reset();
             m_plot->clear(tr("Could not count the pairs: %1").arg(message));
         });
 }

@@ -9,6 +9,8 @@
 
 #include <QWidget>
 
+#include <memory>
+
 class QComboBox;
 class QLabel;
 
@@ -48,6 +50,7 @@ private:
     QLabel *m_status;
     JobSlot *m_job;
     DumpSnapshotPtr m_snapshot;
+    std::shared_ptr<const PairMatrix> m_shownPairs; // what the plot shows; null while it shows a note
     // What the plot holds and what the running job counts: snapshot, kind, layer, device.
     QString m_shownKey, m_pendingKey;
     bool m_onScreen = false;

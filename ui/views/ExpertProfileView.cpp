@@ -152,7 +152,7 @@ void ExpertProfileView::requestProfile()
                                  .arg(snapshot->layerName(layer).toHtmlEscaped(), formatCount(profile.routed),
                                       formatPercent(lr.load.share[std::size_t(expert)]),
                                       formatCount(std::int64_t(profile.tokens.size()))));
-            m_plot->setProfile(snapshot, layer, profile);
+            m_plot->showChart(snapshot, {layer, profile});
             m_syncing = true;
             m_model->setProfile(snapshot, layer, std::move(profile));
             m_syncing = false;

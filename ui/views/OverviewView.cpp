@@ -58,13 +58,13 @@ OverviewView::OverviewView(SelectionModel *selection, QWidget *parent)
 void OverviewView::setSnapshot(const DumpSnapshotPtr &snapshot)
 {
     m_model->setSnapshot(snapshot);
-    m_heatmap->setSnapshot(snapshot);
+    m_snapshot = snapshot;
     showSelection(m_selection->current());
 }
 
 void OverviewView::showSelection(const Selection &selection)
 {
-    m_heatmap->setSelection(selection.layer, selection.expert);
+    m_heatmap->showChart(m_snapshot, {selection.layer, selection.expert});
     const QModelIndex source = m_model->index(selection.layer, 0);
     const QModelIndex row = m_proxy->mapFromSource(source);
     if (!row.isValid() || m_table->currentIndex().row() == row.row())

@@ -29,6 +29,7 @@ private:
     void showSelection(const Selection &selection);
 
     SelectionModel *m_selection;
+    DumpSnapshotPtr m_snapshot;
     LoadHeatmapPlot *m_heatmap;
     LayerHealthModel *m_model;
     QSortFilterProxyModel *m_proxy;

@@ -25,19 +25,21 @@ TrainingView::TrainingView(SelectionModel *selection, QWidget *parent)
     layout->addWidget(m_stack);
     connect(m_plot, &TrainingPlot::layerClicked, m_selection, &SelectionModel::setLayer);
     connect(m_plot, &TrainingPlot::expertClicked, m_selection, &SelectionModel::setExpert);
-    connect(m_selection, &SelectionModel::changed, this, [this](const Selection &s) {
-        if (s.layer >= 0)
-            m_plot->setLayer(s.layer);
-        m_plot->setSelectedExpert(s.expert);
-    });
+    connect(m_selection, &SelectionModel::changed, this, &TrainingView::showChart);
 }
 
 void TrainingView::setSnapshot(const DumpSnapshotPtr &snapshot)
 {
-    m_plot->setSnapshot(snapshot);
-    if (m_selection->current().layer >= 0)
-        m_plot->setLayer(m_selection->current().layer);
+    m_snapshot = snapshot;
+    showChart();
     m_stack->setCurrentWidget(m_plot->hasChartData() ? static_cast<QWidget *>(m_plot) : m_empty);
+}
+
+void TrainingView::showChart()
+{
+    const Selection &s = m_selection->current();
+    // Without a selected layer the chart keeps the one it shows.
+    m_plot->showChart(m_snapshot, {s.layer >= 0 ? s.layer : m_plot->layer(), s.expert});
 }
 
 } // namespace moescope::ui

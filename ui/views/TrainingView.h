@@ -21,6 +21,9 @@ public:
     TrainingPlot *plot() const { return m_plot; }
 
 private:
+    void showChart(); // the plot follows the snapshot and the selection
+
+    DumpSnapshotPtr m_snapshot;
     SelectionModel *m_selection;
     TrainingPlot *m_plot;
     QLabel *m_empty;

@@ -24,19 +24,21 @@ UtilizationView::UtilizationView(SelectionModel *selection, QWidget *parent)
     layout->addLayout(controls);
     layout->addWidget(m_plot, 1);
 
-    connect(m_sorted, &QCheckBox::toggled, m_plot, &UtilizationPlot::setSortedByLoad);
+    connect(m_sorted, &QCheckBox::toggled, this, &UtilizationView::showChart);
     connect(m_plot, &UtilizationPlot::expertClicked, m_selection, &SelectionModel::setExpert);
-    connect(m_selection, &SelectionModel::changed, this, [this](const Selection &s) {
-        m_plot->setLayer(s.layer);
-        m_plot->setSelectedExpert(s.expert);
-    });
+    connect(m_selection, &SelectionModel::changed, this, &UtilizationView::showChart);
 }
 
 void UtilizationView::setSnapshot(const DumpSnapshotPtr &snapshot)
 {
-    m_plot->setSnapshot(snapshot);
-    m_plot->setLayer(m_selection->current().layer);
-    m_plot->setSelectedExpert(m_selection->current().expert);
+    m_snapshot = snapshot;
+    showChart();
+}
+
+void UtilizationView::showChart()
+{
+    const Selection &s = m_selection->current();
+    m_plot->showChart(m_snapshot, {s.layer, s.expert, m_sorted->isChecked()});
 }
 
 } // namespace moescope::ui

@@ -19,6 +19,9 @@ public:
     UtilizationPlot *plot() const { return m_plot; }
 
 private:
+    void showChart(); // the plot follows the snapshot, the selection and the checkbox
+
+    DumpSnapshotPtr m_snapshot;
     SelectionModel *m_selection;
     UtilizationPlot *m_plot;
     QCheckBox *m_sorted;
