@@ -4,36 +4,7 @@
 
 #include <QCoreApplication>
 
-#include <cmath>
-
 namespace moescope::ui {
-
-void PairMatrix::setCounts(std::vector<std::int64_t> matrix)
-{
-    counts = std::move(matrix);
-    totals.assign(std::size_t(numExperts), 0);
-    for (int e1 = 0; e1 < numExperts; ++e1)
-        if (kind == PairKind::CoActivation)
-            totals[std::size_t(e1)] = count(e1, e1);
-        else
-            for (int e2 = 0; e2 < numExperts; ++e2)
-                totals[std::size_t(e1)] += count(e1, e2);
-}
-
-double PairMatrix::share(int e1, int e2) const
-{
-    const std::int64_t total = rowTotal(e1);
-    if (total == 0 || (kind == PairKind::CoActivation && e1 == e2))
-        return NAN;
-    return double(count(e1, e2)) / double(total);
-}
-
-double PairMatrix::uniformShare(int topK) const
-{
-    if (kind == PairKind::Transitions)
-        return numExperts > 0 ? 1.0 / numExperts : NAN;
-    return numExperts > 1 ? double(topK - 1) / double(numExperts - 1) : NAN;
-}
 
 bool pairsApply(const DumpSnapshot &snapshot, PairKind kind, int layer, QString *why)
 {

@@ -359,13 +359,9 @@ public:
         const std::int64_t T = std::min(from.numPositions(), to.numPositions());
         std::vector<std::vector<std::int64_t>> parts(pairParts(T, E, m_pool.size()));
         m_pool.run(parts.size(), [&](std::size_t p) {
-            std::vector<std::int64_t> &m = parts[p];
-            m.assign(E * E, 0);
-            const std::int64_t end = T * std::int64_t(p + 1) / std::int64_t(parts.size());
-            for (std::int64_t t = T * std::int64_t(p) / std::int64_t(parts.size()); t < end; ++t)
-                if (from.valid[std::size_t(t)] && to.valid[std::size_t(t)])
-                    ++m[std::size_t(from.ids[std::size_t(t * from.topK)]) * E +
-                        std::size_t(to.ids[std::size_t(t * to.topK)])];
+            parts[p].assign(E * E, 0);
+            addLayerTransitions(from, to, T * std::int64_t(p) / std::int64_t(parts.size()),
+                                T * std::int64_t(p + 1) / std::int64_t(parts.size()), parts[p]);
         });
         return sumParts(parts, E, m_pool);
     }

@@ -1,6 +1,7 @@
 #include "stats/ExpertPairs.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace moescope {
 
@@ -26,11 +27,44 @@ std::vector<std::int64_t> layerTransitions(const LayerChoices &from, const Layer
 {
     const std::size_t E = from.numExperts;
     std::vector<std::int64_t> m(E * E, 0);
-    const std::int64_t T = std::min(from.numPositions(), to.numPositions());
-    for (std::int64_t t = 0; t < T; ++t)
-        if (from.valid[t] && to.valid[t])
-            ++m[from.ids[t * from.topK] * E + to.ids[t * to.topK]];
+    addLayerTransitions(from, to, 0, std::min(from.numPositions(), to.numPositions()), m);
     return m;
+}
+
+void addLayerTransitions(const LayerChoices &from, const LayerChoices &to, std::int64_t begin, std::int64_t end,
+                         std::vector<std::int64_t> &m)
+{
+    const std::size_t E = std::size_t(from.numExperts);
+    for (std::int64_t t = begin; t < end; ++t)
+        if (from.valid[std::size_t(t)] && to.valid[std::size_t(t)])
+            ++m[std::size_t(from.ids[std::size_t(t * from.topK)]) * E + std::size_t(to.ids[std::size_t(t * to.topK)])];
+}
+
+void ExpertPairCounts::setCounts(std::vector<std::int64_t> matrix)
+{
+    counts = std::move(matrix);
+    totals.assign(std::size_t(numExperts), 0);
+    for (int e1 = 0; e1 < numExperts; ++e1)
+        if (kind == PairKind::CoActivation)
+            totals[std::size_t(e1)] = count(e1, e1);
+        else
+            for (int e2 = 0; e2 < numExperts; ++e2)
+                totals[std::size_t(e1)] += count(e1, e2);
+}
+
+double ExpertPairCounts::share(int e1, int e2) const
+{
+    const std::int64_t total = rowTotal(e1);
+    if (total == 0 || (kind == PairKind::CoActivation && e1 == e2))
+        return NAN;
+    return double(count(e1, e2)) / double(total);
+}
+
+double ExpertPairCounts::uniformShare(int topK) const
+{
+    if (kind == PairKind::Transitions)
+        return numExperts > 0 ? 1.0 / numExperts : NAN;
+    return numExperts > 1 ? double(topK - 1) / double(numExperts - 1) : NAN;
 }
 
 } // namespace moescope

@@ -1,5 +1,7 @@
 #pragma once
 // What an expert has learned: which token ids it receives (routing.md, "Specialisation").
+// The one place share and lift are computed: the profile table, the reverse search,
+// the `profile` command and every export call these functions.
 #include "stats/LayerChoices.h"
 
 #include <cstdint>
@@ -20,6 +22,12 @@ struct ExpertProfile {
     std::vector<TokenShare> tokens;   // by count descending, then id ascending
 };
 
+// One cell of the profile from its counts: `routed` = n[v, e], `occurrences` = valid
+// occurrences of v, `expertTokens` = c[e], `validTokens` = T. `id` is stored as given
+// (the token id in a profile, the expert in routingOfToken).
+TokenShare tokenShare(std::int64_t id, std::int64_t routed, std::int64_t occurrences, std::int64_t expertTokens,
+                      std::int64_t validTokens);
+
 // tokenIds: [T] the dump's token ids. Only valid tokens count (T = valid tokens).
 ExpertProfile expertProfile(const LayerChoices &choices, const std::vector<std::int64_t> &tokenIds, int expert);
 
@@ -27,5 +35,12 @@ ExpertProfile expertProfile(const LayerChoices &choices, const std::vector<std::
 // receives it (count > 0), by count descending.
 std::vector<TokenShare> routingOfToken(const LayerChoices &choices, const std::vector<std::int64_t> &tokenIds,
                                        std::int64_t tokenId);
+
+// The same for several ids in one scan of the layer: result[i] answers wanted[i], one
+// entry per expert that receives it, experts ascending. An id given twice is answered
+// at its first place only (the later places stay empty).
+std::vector<std::vector<TokenShare>> routingOfTokens(const LayerChoices &choices,
+                                                     const std::vector<std::int64_t> &tokenIds,
+                                                     const std::vector<std::int64_t> &wanted);
 
 } // namespace moescope

@@ -8,6 +8,7 @@
 
 #include <QtTest>
 
+#include <algorithm>
 #include <cmath>
 
 using namespace moescope;
@@ -244,6 +245,64 @@ private slots:
         QCOMPARE(where[0].share, 0.5);
     }
 
+    // k = 2 with an invalid token and a repeated id in one row, worked out from the
+    // definition: share = n[v, e] / occurrences of v, lift = (n[v, e] / c[e]) / (occ v / T).
+    void profileAtTopTwo()
+    {
+        // t:   0      1      2      3        4      5
+        // ids  {0,1}  {1,2}  {0,2}  {1,1}    {2,0}  {0,1} (t5 invalid)
+        // v    5      7      5      7        9      5
+        const LayerChoices c = choices(3, 2, {0, 1, 1, 2, 0, 2, 1, 1, 2, 0, 0, 1}, {1, 1, 1, 1, 1, 0});
+        const std::vector<std::int64_t> v = {5, 7, 5, 7, 9, 5};
+        // T = 5 valid; c = {3, 3, 3}; occurrences: 5 twice, 7 twice, 9 once.
+        QCOMPARE(c.counts(), (std::vector<std::int64_t>{3, 3, 3}));
+        const ExpertProfile p1 = expertProfile(c, v, 1); // expert 1 gets t0 (5), t1 (7), t3 (7, once)
+        QCOMPARE(p1.routed, 3);
+        QCOMPARE(p1.tokens.size(), std::size_t(2));
+        QCOMPARE(p1.tokens[0].id, 7);
+        QCOMPARE(p1.tokens[0].count, 2);
+        QCOMPARE(p1.tokens[0].share, 2.0 / 2.0);
+        QCOMPARE(p1.tokens[0].lift, (2.0 / 3.0) / (2.0 / 5.0));
+        QCOMPARE(p1.tokens[1].id, 5);
+        QCOMPARE(p1.tokens[1].share, 1.0 / 2.0);
+        QCOMPARE(p1.tokens[1].lift, (1.0 / 3.0) / (2.0 / 5.0));
+
+        // Token 5 goes to 0 twice (t0, t2), to 1 and 2 once each; by count, then expert.
+        const auto where = routingOfToken(c, v, 5);
+        QCOMPARE(where.size(), std::size_t(3));
+        QCOMPARE(where[0].id, 0);
+        QCOMPARE(where[0].count, 2);
+        QCOMPARE(where[0].share, 1.0);
+        QCOMPARE(where[0].lift, (2.0 / 3.0) / (2.0 / 5.0));
+        QCOMPARE(where[1].id, 1);
+        QCOMPARE(where[2].id, 2);
+        QCOMPARE(where[2].lift, (1.0 / 3.0) / (2.0 / 5.0));
+
+        // Several ids in one scan: the same cells, experts ascending, an absent id empty,
+        // an id given twice answered once.
+        const auto many = routingOfTokens(c, v, {9, 5, 42, 9});
+        QCOMPARE(many.size(), std::size_t(4));
+        QCOMPARE(many[0].size(), std::size_t(2)); // 9 at t4: experts 0 and 2
+        QCOMPARE(many[0][0].id, 0);
+        QCOMPARE(many[0][0].share, 1.0);
+        QCOMPARE(many[0][0].lift, (1.0 / 3.0) / (1.0 / 5.0));
+        QCOMPARE(many[0][1].id, 2);
+        QCOMPARE(many[1].size(), std::size_t(3));
+        for (const TokenShare &s : many[1]) {
+            const auto same = std::find_if(where.begin(), where.end(), [&](const TokenShare &w) { return w.id == s.id; });
+            QVERIFY(same != where.end());
+            QCOMPARE(s.count, same->count);
+            QCOMPARE(s.share, same->share);
+            QCOMPARE(s.lift, same->lift);
+        }
+        QVERIFY(many[2].empty());
+        QVERIFY(many[3].empty());
+
+        const TokenShare cell = tokenShare(7, 2, 4, 8, 20);
+        QCOMPARE(cell.share, 0.5);
+        QCOMPARE(cell.lift, (2.0 / 8.0) / (4.0 / 20.0));
+    }
+
     void coActivationAndTransitions()
     {
         const LayerChoices a = choices(3, 2, {0, 1, 1, 2, 0, 1});
@@ -257,6 +316,46 @@ private slots:
         QCOMPARE(m[0 * 3 + 2], 1); // t0: best 0 -> 2
         QCOMPARE(m[1 * 3 + 2], 1); // t1: 1 -> 2
         QCOMPARE(m[0 * 3 + 0], 1); // t2: 0 -> 0
+    }
+
+    // The shares the pairs view shows: A[e1, e2] / c[e1] for co-activation (the
+    // diagonal left out), M[e1, e2] / (tokens whose best expert is e1) for transitions.
+    void pairShares()
+    {
+        const LayerChoices a = choices(3, 2, {0, 1, 1, 2, 0, 1});
+        ExpertPairCounts co;
+        co.kind = PairKind::CoActivation;
+        co.numExperts = 3;
+        co.setCounts(coActivation(a));
+        QCOMPARE(co.rowTotal(0), 2); // c[0]: t0, t2
+        QCOMPARE(co.rowTotal(1), 3);
+        QCOMPARE(co.rowTotal(2), 1);
+        QCOMPARE(co.share(1, 0), 2.0 / 3.0);
+        QCOMPARE(co.share(1, 2), 1.0 / 3.0);
+        QCOMPARE(co.share(2, 1), 1.0);
+        QCOMPARE(co.share(0, 2), 0.0);
+        QVERIFY(std::isnan(co.share(1, 1)));
+        QCOMPARE(co.uniformShare(2), 1.0 / 2.0); // (k - 1) / (E - 1)
+
+        const LayerChoices b = choices(3, 2, {2, 0, 2, 1, 0, 1});
+        ExpertPairCounts m;
+        m.kind = PairKind::Transitions;
+        m.numExperts = 3;
+        m.setCounts(layerTransitions(a, b));
+        QCOMPARE(m.rowTotal(0), 2); // best expert 0 at t0 and t2
+        QCOMPARE(m.rowTotal(1), 1);
+        QCOMPARE(m.rowTotal(2), 0);
+        QCOMPARE(m.share(0, 2), 0.5);
+        QCOMPARE(m.share(0, 0), 0.5);
+        QCOMPARE(m.share(1, 2), 1.0);
+        QVERIFY(std::isnan(m.share(2, 0))); // no token: no share
+        QCOMPARE(m.uniformShare(2), 1.0 / 3.0);
+
+        // Counting in pieces adds up to the whole.
+        std::vector<std::int64_t> pieces(9, 0);
+        addLayerTransitions(a, b, 0, 1, pieces);
+        addLayerTransitions(a, b, 1, 3, pieces);
+        QCOMPARE(pieces, layerTransitions(a, b));
     }
 
     void domainShares()

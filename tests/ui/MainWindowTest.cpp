@@ -5,6 +5,7 @@
 #include "JobSlot.h"
 #include "MainWindow.h"
 #include "MessageBanner.h"
+#include "PlotClicks.h"
 #include "SelectionModel.h"
 #include "UiFixture.h"
 #include "models/ExpertProfileModel.h"
@@ -24,6 +25,7 @@
 #include <QApplication>
 #include <QDockWidget>
 #include <QElapsedTimer>
+#include <QFutureWatcher>
 #include <QFile>
 #include <QLineEdit>
 #include <QMimeData>
@@ -34,6 +36,7 @@
 #include <QToolTip>
 #include <QWheelEvent>
 
+#include <algorithm>
 #include <set>
 
 using namespace moescope;
@@ -48,6 +51,23 @@ class MainWindowTest : public QObject {
         QSignalSpy shown(&window, &MainWindow::dumpShown);
         window.openFile(path);
         return shown.wait(15000);
+    }
+
+    // Waits until every job `slot` started has come back to the GUI thread, its result
+    // delivered or dropped (each job's watcher, a child of the slot, goes once it has).
+    // Only then can a test see that a cancelled or superseded job delivered nothing.
+    static bool jobsComeBack(JobSlot *slot, int ms = 15000)
+    {
+        return QTest::qWaitFor([slot] { return slot->findChildren<QFutureWatcherBase *>().isEmpty(); }, ms);
+    }
+
+    // Clicks the pairs chart where its own hit test finds cell (e1, e2).
+    static bool clickPairCell(ExpertPairsPlot *plot, int e1, int e2)
+    {
+        return test::clickChartWhere(plot, [plot, e1, e2](const QPoint &p) {
+            int r = -1, c = -1;
+            return plot->cellAt(p, r, c) && r == e1 && c == e2;
+        });
     }
 
 private slots:
@@ -115,7 +135,7 @@ private slots:
         window.openFile(m_dump->qpath());
         window.openFile(m_other->qpath());
         QVERIFY(shown.wait(15000));
-        QTest::qWait(200);
+        QVERIFY(jobsComeBack(window.loader()->job())); // the first open too
         QCOMPARE(shown.count(), 1);
         QCOMPARE(window.snapshot()->path, m_other->qpath());
         QVERIFY(!window.loader()->job()->isBusy());
@@ -238,9 +258,10 @@ private slots:
         // Cancel: no result arrives, the slot is idle again.
         finished.clear();
         whatIf->run();
+        QVERIFY(!whatIf->job()->findChildren<QFutureWatcherBase *>().isEmpty()); // the run is out
         whatIf->job()->cancel();
         QVERIFY(!whatIf->job()->isBusy());
-        QTest::qWait(300);
+        QVERIFY(jobsComeBack(whatIf->job()));
         QCOMPARE(finished.count(), 0);
     }
 
@@ -326,9 +347,14 @@ private slots:
         QVERIFY(plot->hasChartData());
         QCOMPARE(plot->chartName(), QStringLiteral("co-activation"));
 
-        emit plot->cellClicked(0, 3);
+        // A click on row 0 (the selected expert) at its strongest partner selects it.
+        int partner = -1;
+        for (int e2 = 1; e2 < 8; ++e2)
+            if (partner < 0 || expected[std::size_t(e2)] > expected[std::size_t(partner)])
+                partner = e2;
+        QVERIFY(clickPairCell(plot, 0, partner));
         QCOMPARE(window.selection()->current().layer, 1);
-        QCOMPARE(window.selection()->current().expert, 3);
+        QCOMPARE(window.selection()->current().expert, partner);
 
         view->setKind(PairKind::Transitions);
         QVERIFY(counted.wait(15000));
@@ -337,9 +363,13 @@ private slots:
         for (std::int64_t n : plot->pairs().counts)
             total += n;
         QCOMPARE(total, choices.validTokens());
-        emit plot->cellClicked(2, 5);
+        // A click on the busiest transition follows its tokens into the next layer.
+        const auto &m = plot->pairs().counts;
+        const std::size_t busiest = std::size_t(std::max_element(m.begin(), m.end()) - m.begin());
+        const int from = int(busiest / 8), to = int(busiest % 8);
+        QVERIFY(clickPairCell(plot, from, to));
         QCOMPARE(window.selection()->current().layer, 2);
-        QCOMPARE(window.selection()->current().expert, 5);
+        QCOMPARE(window.selection()->current().expert, to);
         QVERIFY(!plot->hasChartData()); // layer 2 is the last: nothing follows it
 
         // Back to layer 0 on the OpenCL backend: the counts the CPU gives.
@@ -383,8 +413,10 @@ private slots:
         QVERIFY(!plot->hasChartData());
         view->setKind(PairKind::Transitions);
         QVERIFY(view->job()->isBusy());
+        const qsizetype countedBefore = counted.count();
         view->job()->cancel();
-        QTest::qWait(50);
+        QVERIFY(jobsComeBack(view->job()));
+        QCOMPARE(counted.count(), countedBefore);
         QVERIFY(!plot->hasChartData());
         QCOMPARE(plot->chartName(), QStringLiteral("transitions"));
         counted.clear();

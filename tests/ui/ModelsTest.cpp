@@ -2,6 +2,7 @@
 // their text) through a proxy, and the profile's search filter and reverse search
 // give what the core statistics say.
 #include "DumpSnapshot.h"
+#include "Format.h"
 #include "UiFixture.h"
 #include "models/ExpertProfileModel.h"
 #include "models/LayerHealthModel.h"
@@ -161,6 +162,79 @@ private slots:
         QCOMPARE(model.rowCount(), int(routes.size()));
         QCOMPARE(model.index(0, TokenRoutingModel::ExpertColumn).data(TokenRoutingModel::ExpertRole).toInt(),
                  int(routes[0].share.id));
+    }
+
+    // The share and lift the two tables show are core's (ExpertProfile.h), and core's
+    // are the definition worked out here from the fixture's choices: share = n[v, e] /
+    // occurrences of v, lift = (n[v, e] / c[e]) / (occurrences of v / T).
+    void tablesShowTheDefinedShareAndLift()
+    {
+        const int layer = 1, expert = 4;
+        const LayerChoices &c = m_snapshot->analysis.passes[std::size_t(layer)].choices;
+        const auto &ids = m_snapshot->analysis.tokenIds;
+        // The definition, counted from the choices without core's helpers.
+        auto byHand = [&](std::int64_t v, int e) {
+            std::int64_t T = 0, occurrences = 0, atExpert = 0, routed = 0;
+            for (std::int64_t t = 0; t < c.numPositions(); ++t) {
+                if (!c.valid[std::size_t(t)])
+                    continue;
+                ++T;
+                const auto row = c.ids.begin() + t * c.topK;
+                const bool chose = std::find(row, row + c.topK, e) != row + c.topK;
+                atExpert += chose;
+                if (ids[std::size_t(t)] == v) {
+                    ++occurrences;
+                    routed += chose;
+                }
+            }
+            return std::pair{double(routed) / double(occurrences),
+                             (double(routed) / double(atExpert)) / (double(occurrences) / double(T))};
+        };
+
+        ExpertProfileModel profileModel;
+        const ExpertProfile profile = expertProfile(c, ids, expert);
+        profileModel.setProfile(m_snapshot, layer, profile);
+        QVERIFY(profileModel.rowCount() > 5);
+        for (int r : {0, 1, profileModel.rowCount() / 2, profileModel.rowCount() - 1}) {
+            const std::int64_t v = profileModel.index(r, 0).data(ExpertProfileModel::TokenIdRole).toLongLong();
+            const auto [share, lift] = byHand(v, expert);
+            const TokenShare &core = profile.tokens[std::size_t(r)];
+            QCOMPARE(core.id, v);
+            QCOMPARE(core.share, share);
+            QCOMPARE(core.lift, lift);
+            QCOMPARE(profileModel.index(r, ExpertProfileModel::ShareColumn).data(ExpertProfileModel::SortRole).toDouble(),
+                     core.share);
+            QCOMPARE(profileModel.index(r, ExpertProfileModel::LiftColumn).data(ExpertProfileModel::SortRole).toDouble(),
+                     core.lift);
+            QCOMPARE(profileModel.index(r, ExpertProfileModel::ShareColumn).data().toString(), formatPercent(share));
+            QCOMPARE(profileModel.index(r, ExpertProfileModel::LiftColumn).data().toString(), formatNumber(lift, 2));
+        }
+
+        TokenRoutingModel routingModel;
+        const std::vector<std::int64_t> wanted = {profile.tokens[0].id, profile.tokens[1].id};
+        routingModel.setRoutes(m_snapshot, routesOfTokens(*m_snapshot, wanted));
+        int checked = 0;
+        for (int r = 0; r < routingModel.rowCount(); ++r) {
+            const QModelIndex row = routingModel.index(r, 0);
+            if (row.data(TokenRoutingModel::LayerRole).toInt() != layer)
+                continue;
+            const std::int64_t v = row.data(TokenRoutingModel::TokenIdRole).toLongLong();
+            const int e = row.data(TokenRoutingModel::ExpertRole).toInt();
+            const auto [share, lift] = byHand(v, e);
+            const auto core = routingOfToken(c, ids, v);
+            const auto cell = std::find_if(core.begin(), core.end(), [&](const TokenShare &s) { return s.id == e; });
+            QVERIFY(cell != core.end());
+            QCOMPARE(cell->share, share);
+            QCOMPARE(cell->lift, lift);
+            QCOMPARE(routingModel.index(r, TokenRoutingModel::ShareColumn).data(TokenRoutingModel::SortRole).toDouble(),
+                     cell->share);
+            QCOMPARE(routingModel.index(r, TokenRoutingModel::LiftColumn).data(TokenRoutingModel::SortRole).toDouble(),
+                     cell->lift);
+            QCOMPARE(routingModel.index(r, TokenRoutingModel::ShareColumn).data().toString(), formatPercent(share));
+            QCOMPARE(routingModel.index(r, TokenRoutingModel::LiftColumn).data().toString(), formatNumber(lift, 2));
+            ++checked;
+        }
+        QVERIFY(checked >= 2); // both ids reach at least the expert of this profile
     }
 
     void whatIfModel()

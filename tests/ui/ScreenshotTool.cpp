@@ -87,8 +87,9 @@ int main(int argc, char **argv)
                                     snapshot->analysis.bestExpert(1, position));
     save(&window, out.filePath(QStringLiteral("2-map-zoomed.png")));
 
+    QSignalSpy answered(window.profile(), &ExpertProfileView::searchAnswered);
     window.profile()->searchBox()->setText(QStringLiteral("def"));
-    QTest::qWait(1500);
+    answered.wait(5000);
     save(&window, out.filePath(QStringLiteral("3-search.png")));
 
     raise(window, "trainingDock");

@@ -2,6 +2,7 @@
 // follows it, whichever view changed it.
 #include "MainWindow.h"
 #include "SelectionModel.h"
+#include "PlotClicks.h"
 #include "UiFixture.h"
 #include "models/ExpertProfileModel.h"
 #include "models/LayerHealthModel.h"
@@ -16,9 +17,12 @@
 #include "views/UtilizationView.h"
 
 #include <QAction>
+#include <QDockWidget>
 #include <QSignalSpy>
 #include <QTableView>
 #include <QTest>
+
+#include <algorithm>
 
 using namespace moescope;
 using namespace moescope::ui;
@@ -71,28 +75,44 @@ private slots:
     void everyViewFollowsTheSelection()
     {
         MainWindow window;
+        // Wide enough that the histogram's title fits its dock: a narrower chart has no
+        // axis area left to click in.
+        window.resize(2000, 1000);
         window.show();
         QSignalSpy shown(&window, &MainWindow::dumpShown);
         window.openFile(m_dump->qpath());
         QVERIFY(shown.wait(15000));
-        QSignalSpy profiles(window.profile(), &ExpertProfileView::profileShown);
 
         window.selection()->setLayerAndExpert(2, 5);
         checkViews(window, 2, 5);
-        QVERIFY(profiles.wait(5000) || profiles.count() > 0);
-        QCOMPARE(window.profile()->profileModel()->profile().expert, 5);
-        QCOMPARE(window.profile()->profileModel()->layer(), 2);
+        // The profile is computed in the background: wait for the one of (2, 5).
+        const ExpertProfileModel *profile = window.profile()->profileModel();
+        QTRY_VERIFY_WITH_TIMEOUT(profile->layer() == 2 && profile->profile().expert == 5, 5000);
 
-        // A click in the heatmap reaches the others through the shared selection.
-        emit window.overview()->heatmap()->cellClicked(1, 3);
-        checkViews(window, 1, 3);
+        // A click in the heatmap on layer 1's busiest expert reaches the others through
+        // the shared selection.
+        const auto snapshot = window.snapshot();
+        const auto &counts1 = snapshot->analysis.report.layers[1].counts;
+        const int busiest = int(std::max_element(counts1.begin(), counts1.end()) - counts1.begin());
+        LoadHeatmapPlot *heatmap = window.overview()->heatmap();
+        QVERIFY(test::clickChartWhere(heatmap, [heatmap, busiest](const QPoint &p) {
+            int layer = -1, expert = -1;
+            return heatmap->cellAt(p, layer, expert) && layer == 1 && expert == busiest;
+        }));
+        checkViews(window, 1, busiest);
 
-        // A bar click in the histogram selects an expert, keeping the layer.
-        emit window.utilization()->plot()->expertClicked(6);
-        checkViews(window, 1, 6);
+        // A bar click in the histogram on the layer's quietest expert selects it,
+        // keeping the layer.
+        const int quietest = int(std::min_element(counts1.begin(), counts1.end()) - counts1.begin());
+        QVERIFY(quietest != busiest);
+        UtilizationPlot *histogram = window.utilization()->plot();
+        window.findChild<QDockWidget *>(QStringLiteral("utilizationDock"))->raise();
+        QVERIFY(test::clickChartWhere(histogram, [histogram, quietest](const QPoint &p) {
+            return histogram->expertAt(p) == quietest;
+        }));
+        checkViews(window, 1, quietest);
 
         // A routing-map click selects a position, its token, layer and expert.
-        const auto snapshot = window.snapshot();
         const int expert = snapshot->analysis.bestExpert(0, 250);
         emit window.routingMap()->canvas()->cellClicked(250, snapshot->analysis.tokenIds[250], 0, expert);
         checkViews(window, 0, expert);
@@ -102,11 +122,11 @@ private slots:
 
         // Alt+Left walks back through those steps; every view follows again.
         QTest::keyClick(&window, Qt::Key_Left, Qt::AltModifier);
-        checkViews(window, 1, 6);
+        checkViews(window, 1, quietest);
         QTest::keyClick(&window, Qt::Key_Left, Qt::AltModifier);
-        checkViews(window, 1, 3);
+        checkViews(window, 1, busiest);
         QTest::keyClick(&window, Qt::Key_Right, Qt::AltModifier);
-        checkViews(window, 1, 6);
+        checkViews(window, 1, quietest);
     }
 
     void tableRowSelectsLayer()
@@ -116,10 +136,19 @@ private slots:
         QSignalSpy shown(&window, &MainWindow::dumpShown);
         window.openFile(m_dump->qpath());
         QVERIFY(shown.wait(15000));
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
         QTableView *table = window.overview()->healthTable();
-        table->setCurrentIndex(table->model()->index(2, LayerHealthModel::CvColumn));
-        QCOMPARE(window.selection()->current().layer,
-                 table->model()->index(2, 0).data(LayerHealthModel::LayerRole).toInt());
+        // Click a row of another layer than the selected one: the selection follows it.
+        const int before = window.selection()->current().layer;
+        int row = 0;
+        while (table->model()->index(row, 0).data(LayerHealthModel::LayerRole).toInt() == before)
+            ++row;
+        const QModelIndex cell = table->model()->index(row, LayerHealthModel::CvColumn);
+        const int layer = cell.data(LayerHealthModel::LayerRole).toInt();
+        QVERIFY(layer != before);
+        QTest::mouseClick(table->viewport(), Qt::LeftButton, {}, table->visualRect(cell).center());
+        QCOMPARE(window.selection()->current().layer, layer);
+        QCOMPARE(table->currentIndex().row(), row);
     }
 
 private:

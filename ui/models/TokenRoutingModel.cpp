@@ -2,8 +2,6 @@
 
 #include "Format.h"
 
-#include <algorithm>
-#include <unordered_map>
 
 namespace moescope::ui {
 
@@ -112,44 +110,15 @@ std::vector<std::int64_t> tokenIdsMatching(const DumpSnapshot &snapshot, const Q
 std::vector<TokenRoute> routesOfTokens(const DumpSnapshot &snapshot, const std::vector<std::int64_t> &tokenIds,
                                        const Progress &progress)
 {
-    // One scan of each layer for all the ids at once (routingOfToken would scan the
-    // layer once per id); the formulas are routing.md's, as in routingOfToken.
     std::vector<TokenRoute> routes;
     const auto &a = snapshot.analysis;
-    const std::size_t L = a.passes.size(), n = tokenIds.size();
-    std::unordered_map<std::int64_t, std::size_t> slot;
-    for (std::size_t i = 0; i < n; ++i)
-        slot.emplace(tokenIds[i], i);
+    const std::size_t L = a.passes.size();
     for (std::size_t l = 0; l < L; ++l) {
         progress.checkCancelled();
-        const LayerChoices &c = a.passes[l].choices;
-        const std::size_t E = std::size_t(c.numExperts), k = std::size_t(c.topK);
-        const std::vector<std::int64_t> counts = c.counts();
-        std::vector<std::int64_t> routed(n * E, 0), occurrences(n, 0);
-        std::int64_t T = 0;
-        for (std::int64_t t = 0; t < c.numPositions(); ++t) {
-            if (!c.valid[std::size_t(t)])
-                continue;
-            ++T;
-            const auto it = slot.find(a.tokenIds[std::size_t(t)]);
-            if (it == slot.end())
-                continue;
-            ++occurrences[it->second];
-            const std::int32_t *ids = c.ids.data() + std::size_t(t) * k;
-            for (std::size_t j = 0; j < k; ++j)
-                // A repeated id in one row counts once, as in LayerChoices::counts.
-                if (std::find(ids, ids + j, ids[j]) == ids + j)
-                    ++routed[it->second * E + std::size_t(ids[j])];
-        }
-        for (std::size_t i = 0; i < n; ++i)
-            for (std::size_t e = 0; e < E; ++e) {
-                const std::int64_t r = routed[i * E + e];
-                if (r == 0)
-                    continue;
-                const double share = double(r) / double(occurrences[i]);
-                const double lift = (double(r) / double(counts[e])) / (double(occurrences[i]) / double(T));
-                routes.push_back({tokenIds[i], int(l), {std::int64_t(e), r, share, lift}});
-            }
+        const auto answers = routingOfTokens(a.passes[l].choices, a.tokenIds, tokenIds);
+        for (std::size_t i = 0; i < tokenIds.size(); ++i)
+            for (const TokenShare &s : answers[i])
+                routes.push_back({tokenIds[i], int(l), s});
         progress.report(double(l + 1) / double(L));
     }
     return routes;
