@@ -11,7 +11,7 @@
 #include "plots/ProfilePlot.h"
 #include "plots/TrainingPlot.h"
 #include "plots/UtilizationPlot.h"
-#include "views/RoutingMapCanvas.h"
+#include "views/RoutingMapChart.h"
 
 #include <iostream>
 #include <memory>
@@ -160,14 +160,11 @@ int runExport(const ExportArguments &args)
                 plot->setSelectedExpert(expert);
             chart = std::move(plot);
         } else if (args.chart == u"routing-map") {
-            auto map = std::make_unique<RoutingMapCanvas>();
-            map->setSnapshot(snapshot);
-            map->setSequence(sequence);
-            Selection selection;
-            selection.layer = args.layer ? layer : -1;
-            selection.expert = args.expert ? expert : -1;
-            map->setSelection(selection);
-            chart = std::move(map);
+            RoutingMapParameters map;
+            map.sequence = sequence;
+            map.selection.layer = args.layer ? layer : -1;
+            map.selection.expert = args.expert ? expert : -1;
+            chart = std::make_unique<RoutingMapChart>(snapshot, map);
         } else if (args.chart == u"profile") {
             auto plot = std::make_unique<ProfilePlot>();
             plot->setProfile(snapshot, layer,
