@@ -41,6 +41,7 @@ void DumpLoader::analyse(const QString &path, std::shared_ptr<const RoutingDump>
             snapshot->path = path;
             snapshot->analysis = analyzeDump(*dump, {}, progress);
             snapshot->dump = dump;
+            snapshot->tokenPositions(); // indexed here, off the GUI thread
             return snapshot;
         },
         [this](DumpSnapshotPtr snapshot) {

@@ -40,6 +40,12 @@ int DumpSnapshot::busiestExpert(int layer) const
     return int(std::max_element(counts.begin(), counts.end()) - counts.begin());
 }
 
+const TokenPositions &DumpSnapshot::tokenPositions() const
+{
+    std::call_once(m_tokenPositions.built, [this] { m_tokenPositions.index = TokenPositions(analysis.tokenIds); });
+    return m_tokenPositions.index;
+}
+
 DumpSnapshotPtr loadSnapshot(const QString &path, const Progress &progress)
 {
     auto snapshot = std::make_shared<DumpSnapshot>();

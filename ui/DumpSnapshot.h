@@ -4,10 +4,12 @@
 // newer file keeps its own data alive and never sees it change.
 #include "analysis/DumpAnalysis.h"
 #include "io/RoutingDump.h"
+#include "stats/TokenPositions.h"
 
 #include <QString>
 
 #include <memory>
+#include <mutex>
 
 namespace moescope::ui {
 
@@ -32,6 +34,21 @@ struct DumpSnapshot {
     QString sequenceLabel(std::int64_t s) const; // "" without labels
     // The layer with the highest count for an expert, the most loaded expert of a layer.
     int busiestExpert(int layer) const;
+    // Where each token id occurs, indexed once per snapshot: built on first use (the
+    // window's loader does that on its worker thread) and shared by every view.
+    // Thread-safe.
+    const TokenPositions &tokenPositions() const;
+
+private:
+    // Built at most once; a copy of the snapshot builds its own.
+    struct LazyTokenPositions {
+        LazyTokenPositions() = default;
+        LazyTokenPositions(const LazyTokenPositions &) {}
+        LazyTokenPositions &operator=(const LazyTokenPositions &) { return *this; }
+        std::once_flag built;
+        TokenPositions index;
+    };
+    mutable LazyTokenPositions m_tokenPositions;
 };
 
 using DumpSnapshotPtr = std::shared_ptr<const DumpSnapshot>;

@@ -17,7 +17,7 @@
 #include "plots/TrainingPlot.h"
 #include "plots/UtilizationPlot.h"
 #include "routing/RoutingBackend.h"
-#include "views/RoutingMapCanvas.h"
+#include "views/RoutingMapChart.h"
 
 #include <QApplication>
 
@@ -103,14 +103,11 @@ std::unique_ptr<ui::ChartSource> buildChart(const ExportRequest &request, const 
         return plot;
     }
     if (request.chart == u"routing-map") {
-        auto map = std::make_unique<RoutingMapCanvas>();
-        map->setSnapshot(snapshot);
-        map->setSequence(sequence);
-        Selection selection;
-        selection.layer = markedLayer;
-        selection.expert = markedExpert;
-        map->setSelection(selection);
-        return map;
+        RoutingMapParameters map;
+        map.sequence = sequence;
+        map.selection.layer = markedLayer;
+        map.selection.expert = markedExpert;
+        return std::make_unique<RoutingMapChart>(snapshot, map);
     }
     if (request.chart == u"profile") {
         auto plot = std::make_unique<ProfilePlot>();

@@ -5,7 +5,7 @@
 #include "plots/LoadHeatmapPlot.h"
 #include "plots/ProfilePlot.h"
 #include "plots/UtilizationPlot.h"
-#include "views/RoutingMapCanvas.h"
+#include "views/RoutingMapChart.h"
 
 #include <QDateTime>
 #include <QFileInfo>
@@ -233,12 +233,10 @@ QString writeReport(const ReportContent &content, const QString &path)
 
     // 4. The routing map of the chosen sequence, whole.
     area = report.startPage(QObject::tr("Routing map"));
-    RoutingMapCanvas map;
-    map.setSnapshot(content.snapshot);
-    map.setSequence(std::clamp<std::int64_t>(content.sequence, 0, std::max<std::int64_t>(0, s.numSequences() - 1)));
-    Selection selection;
-    selection.layer = content.layer;
-    map.setSelection(selection);
+    RoutingMapParameters mapParameters;
+    mapParameters.sequence = std::clamp<std::int64_t>(content.sequence, 0, std::max<std::int64_t>(0, s.numSequences() - 1));
+    mapParameters.selection.layer = content.layer;
+    RoutingMapChart map(content.snapshot, mapParameters);
     report.drawChart(map, area);
 
     // 5. The busiest experts' profiles, two a page.

@@ -4,26 +4,30 @@
 // between cells). The token axis scrolls and zooms from the whole sequence down to
 // a few dozen tokens, where each token's text is printed above its column.
 //
-// Only what the screen can show is computed: the visible positions are binned into
-// at most one column per pixel (binRoutingWindow), on the GUI thread when that is
-// small and in a background job (latest request wins) otherwise; meanwhile the
-// previous window is drawn stretched to the new view, so scrolling stays smooth.
+// This class is the viewport and its input: which positions are shown, and the mouse
+// and keys that change that. Only what the screen can show is computed: the visible
+// positions are binned into at most one column per pixel by RoutingMapBinner (the
+// latest request wins; meanwhile the previous window is drawn stretched to the new
+// view, so scrolling stays smooth). RoutingMapPainter draws, RoutingMapToolTip
+// explains, and exports draw through renderRoutingMap like every other door out.
 //
 // Mouse: wheel zooms around the cursor, Shift+wheel or drag pans, click selects the
 // cell's token, layer and expert, double-click zooms in. Keys: + - Left Right Home End.
 #include "DumpSnapshot.h"
-#include "RoutingMapPainter.h"
+#include "ExpertPalette.h"
+#include "RoutingMapChart.h"
 #include "Selection.h"
-#include "analysis/RoutingWindow.h"
 #include "export/ChartSource.h"
 
 #include <QAbstractScrollArea>
 
-#include <optional>
+#include <span>
 
 namespace moescope::ui {
 
-class JobSlot;
+class RoutingMapBinner;
+class RoutingMapToolTip;
+struct RoutingMapScene;
 
 class RoutingMapCanvas : public QAbstractScrollArea, public ChartSource {
     Q_OBJECT
@@ -32,13 +36,14 @@ public:
 
     void setSnapshot(const DumpSnapshotPtr &snapshot);
     void setSequence(std::int64_t sequence);
-    std::int64_t sequence() const { return m_scene.sequence; }
+    std::int64_t sequence() const { return m_sequence; }
     void setSelection(const Selection &selection);
-    const Selection &selection() const { return m_scene.selection; }
-    // Positions of the selected token id (all sequences), ascending.
-    const std::vector<std::int64_t> &tokenPositions() const { return m_scene.tokenPositions; }
+    const Selection &selection() const { return m_selection; }
+    // Positions of the selected token id (all sequences), ascending: a slice of the
+    // snapshot's index, so nothing is scanned when the selection changes.
+    std::span<const std::int64_t> tokenPositions() const;
     void setDimOthers(bool dim);
-    bool dimOthers() const { return m_scene.dimOthers; }
+    bool dimOthers() const { return m_dimOthers; }
 
     // The view, in positions relative to the sequence start.
     double viewBegin() const { return m_viewBegin; }
@@ -52,10 +57,13 @@ public:
     void revealPosition(std::int64_t position);
 
     QString chartName() const override { return QStringLiteral("routing-map"); }
-    bool hasChartData() const override { return bool(m_scene.snapshot); }
+    bool hasChartData() const override { return bool(m_snapshot); }
     QSize defaultExportSize() const override;
     void renderChart(QPainter &painter, const QSize &size) override;
     void writeCsv(QTextStream &out) const override;
+    // What renderChart and writeCsv draw: the view's sequence, selection and (once
+    // shown on screen) its positions; before that, the whole sequence.
+    RoutingMapParameters chartParameters() const;
 
     // The dump position and layer of the cell at a viewport point (cell mode or bins:
     // the first position of the bin); false outside the map.
@@ -79,30 +87,33 @@ protected:
     void mouseDoubleClickEvent(QMouseEvent *event) override;
     void keyPressEvent(QKeyEvent *event) override;
     void contextMenuEvent(QContextMenuEvent *event) override;
-    void changeEvent(QEvent *event) override;
 
 private:
-    double minPixelsPerToken(int mapWidth) const;
+    double minPixelsPerToken(int width) const;
     std::int64_t sequenceLength() const;
+    int mapWidth() const; // of the map's columns in the viewport
+    // What the viewport shows now, for the painter.
+    RoutingMapScene scene() const;
     void clampView();
     void syncScrollBar();
     void viewMoved();
-    // The window for the current view; asks for it in the background when big.
+    // Asks the binner for the cells of the current view.
     void requestWindow();
-    RoutingWindowRequest windowRequest(double begin, double ppt, int mapWidth) const;
-    RoutingWindow computeWindow(const RoutingWindowRequest &request) const;
-    QString cellToolTip(std::int64_t position, int layer) const;
-    void showGatesToolTip(std::int64_t position, int layer, const QPoint &globalPos);
+    bool handleToolTip(const QPoint &pos, const QPoint &globalPos);
+    void moveViewTo(double begin);
 
-    RoutingMapPainter m_scene; // what is shown: dump, sequence, selection, colours
+    // What is shown: the dump, its sequence, the selection and the expert colours.
+    DumpSnapshotPtr m_snapshot;
+    std::int64_t m_sequence = 0;
+    Selection m_selection;
+    bool m_dimOthers = true;
+    ExpertPalette m_palette;
+    // Where: positions relative to the sequence start.
     double m_viewBegin = 0;
     double m_pixelsPerToken = 1;
     bool m_fitted = true;
-    std::optional<RoutingWindow> m_window;
-    RoutingWindowRequest m_windowRequest{};
-    bool m_windowPending = false;
-    JobSlot *m_windowJob;
-    JobSlot *m_gatesJob;
+    RoutingMapBinner *m_bins;
+    RoutingMapToolTip *m_toolTip;
     QPoint m_pressPos;
     double m_pressViewBegin = 0;
     bool m_dragging = false;

@@ -32,14 +32,22 @@ QColor mix(const QColor &a, const QColor &b, double t)
     return QColor::fromRgbF(float(a.redF() * (1 - t) + b.redF() * t), float(a.greenF() * (1 - t) + b.greenF() * t),
                             float(a.blueF() * (1 - t) + b.blueF() * t));
 }
+
+
+using Layout = RoutingMapPainter::Layout;
+
+void paintCells(QPainter &p, const RoutingMapScene &scene, const Layout &lay);
+void paintHeader(QPainter &p, const RoutingMapScene &scene, const Layout &lay);
+void paintLegend(QPainter &p, const RoutingMapScene &scene, const Layout &lay);
 } // namespace
 
-std::int64_t RoutingMapPainter::sequenceLength() const
+std::int64_t RoutingMapPainter::sequenceLength(const DumpSnapshot *snapshot, std::int64_t sequence)
 {
     return snapshot ? snapshot->sequenceEnd(sequence) - snapshot->sequenceBegin(sequence) : 0;
 }
 
-RoutingMapPainter::Layout RoutingMapPainter::layout(const QSize &size, double ppt, bool withTitle) const
+RoutingMapPainter::Layout RoutingMapPainter::layout(const DumpSnapshot *snapshot, const QFont &font, const QSize &size,
+                                                    double ppt, bool withTitle)
 {
     Layout lay;
     const QFontMetrics fm(font);
@@ -60,22 +68,26 @@ RoutingMapPainter::Layout RoutingMapPainter::layout(const QSize &size, double pp
     return lay;
 }
 
-void RoutingMapPainter::paint(QPainter &p, const QSize &size, double begin, double ppt, const RoutingWindow *window,
-                                bool withTitle) const
+void RoutingMapPainter::paint(QPainter &p, const RoutingMapScene &scene, const QSize &size)
 {
+    const DumpSnapshot *snapshot = scene.snapshot;
+    const Selection &selection = scene.selection;
+    const QFont &font = scene.font;
+    const double begin = scene.begin, ppt = scene.pixelsPerToken;
     p.fillRect(QRect(QPoint(0, 0), size), Qt::white);
     if (!snapshot) {
         p.setPen(QColor(0x77, 0x77, 0x77));
         p.drawText(QRect(QPoint(0, 0), size), Qt::AlignCenter, tr("No dump loaded"));
         return;
     }
-    const Layout lay = layout(size, ppt, withTitle);
-    if (withTitle) {
+    const Layout lay = layout(scene, size);
+    if (scene.withTitle) {
         QFont bold = font;
         bold.setBold(true);
         p.setFont(bold);
         p.setPen(Qt::black);
-        const std::int64_t n = sequenceLength();
+        const std::int64_t sequence = scene.sequence;
+        const std::int64_t n = sequenceLength(snapshot, sequence);
         const std::int64_t first = std::int64_t(begin), last = std::min<std::int64_t>(n, std::int64_t(std::ceil(begin + lay.map.width() / ppt)));
         QString label = snapshot->sequenceLabel(sequence);
         p.drawText(lay.title.adjusted(8, 0, -8, 0), Qt::AlignLeft | Qt::AlignVCenter,
@@ -86,9 +98,9 @@ void RoutingMapPainter::paint(QPainter &p, const QSize &size, double begin, doub
         p.setFont(font);
     }
     p.fillRect(lay.map, kBackground);
-    if (window)
-        paintCells(p, lay, begin, ppt, *window);
-    paintHeader(p, lay, begin, ppt);
+    if (scene.window)
+        paintCells(p, scene, lay);
+    paintHeader(p, scene, lay);
 
     // Layer labels; the selected layer bold with a marker.
     const int L = snapshot->numLayers();
@@ -116,8 +128,8 @@ void RoutingMapPainter::paint(QPainter &p, const QSize &size, double begin, doub
         p.drawRect(row.adjusted(-0.5, -0.5, 0.5, 0.5));
     }
     // The selected position: a frame around its column.
-    const std::int64_t seqBegin = snapshot->sequenceBegin(sequence);
-    if (selection.position >= seqBegin && selection.position < snapshot->sequenceEnd(sequence)) {
+    const std::int64_t seqBegin = snapshot->sequenceBegin(scene.sequence);
+    if (selection.position >= seqBegin && selection.position < snapshot->sequenceEnd(scene.sequence)) {
         const double x = lay.map.left() + (double(selection.position - seqBegin) - begin) * ppt;
         if (x + ppt >= lay.map.left() && x <= lay.map.right()) {
             p.setPen(QPen(LoadColours::selection(), 2));
@@ -126,15 +138,20 @@ void RoutingMapPainter::paint(QPainter &p, const QSize &size, double begin, doub
                               lay.map.bottom() - lay.header.top()));
         }
     }
-    paintLegend(p, lay);
+    paintLegend(p, scene, lay);
 }
 
-void RoutingMapPainter::paintCells(QPainter &p, const Layout &lay, double begin, double ppt,
-                                  const RoutingWindow &w) const
+namespace {
+void paintCells(QPainter &p, const RoutingMapScene &scene, const Layout &lay)
 {
-    const std::int64_t seqBegin = snapshot->sequenceBegin(sequence);
-    const bool dim = dimOthers && selection.expert >= 0;
-    const QColor selected = ExpertPalette::emphasised(palette.colour(selection.expert));
+    const DumpSnapshot *snapshot = scene.snapshot;
+    const ExpertPalette &palette = *scene.palette;
+    const RoutingWindow &w = *scene.window;
+    const double begin = scene.begin, ppt = scene.pixelsPerToken;
+    const std::int64_t seqBegin = snapshot->sequenceBegin(scene.sequence);
+    const int highlighted = scene.selection.expert;
+    const bool dim = scene.dimOthers && highlighted >= 0;
+    const QColor selected = ExpertPalette::emphasised(palette.colour(highlighted));
     // Colours per expert, made once: a window may hold millions of cells.
     const int E = snapshot->numExperts();
     std::vector<QRgb> full(std::size_t(E) + 1), faded(std::size_t(E) + 1);
@@ -207,16 +224,21 @@ void RoutingMapPainter::paintCells(QPainter &p, const Layout &lay, double begin,
     p.restore();
 }
 
-void RoutingMapPainter::paintHeader(QPainter &p, const Layout &lay, double begin, double ppt) const
+void paintHeader(QPainter &p, const RoutingMapScene &scene, const Layout &lay)
 {
-    const std::int64_t seqBegin = snapshot->sequenceBegin(sequence);
-    const std::int64_t n = sequenceLength();
+    const DumpSnapshot *snapshot = scene.snapshot;
+    const Selection &selection = scene.selection;
+    const QFont &font = scene.font;
+    const std::span<const std::int64_t> tokenPositions = scene.tokenPositions;
+    const double begin = scene.begin, ppt = scene.pixelsPerToken;
+    const std::int64_t seqBegin = snapshot->sequenceBegin(scene.sequence);
+    const std::int64_t n = RoutingMapPainter::sequenceLength(snapshot, scene.sequence);
     const std::int64_t first = std::max<std::int64_t>(0, std::int64_t(std::floor(begin)));
     const std::int64_t last = std::min<std::int64_t>(n, std::int64_t(std::ceil(begin + lay.map.width() / ppt)));
     p.save();
     p.setClipRect(lay.header.adjusted(0, 0, 0, 1));
     const QFontMetrics fm(font);
-    if (ppt >= kTextPixelsPerToken) {
+    if (ppt >= RoutingMapPainter::kTextPixelsPerToken) {
         for (std::int64_t t = first; t < last; ++t) {
             const std::int64_t position = seqBegin + t;
             const double x = lay.map.left() + (double(t) - begin) * ppt;
@@ -262,17 +284,20 @@ void RoutingMapPainter::paintHeader(QPainter &p, const Layout &lay, double begin
     p.restore();
 }
 
-void RoutingMapPainter::paintLegend(QPainter &p, const Layout &lay) const
+void paintLegend(QPainter &p, const RoutingMapScene &scene, const Layout &lay)
 {
-    const int E = snapshot->numExperts();
+    const ExpertPalette &palette = *scene.palette;
+    const Selection &selection = scene.selection;
+    const QFont &font = scene.font;
+    const int E = scene.snapshot->numExperts();
     const QFontMetrics fm(font);
     p.save();
     p.setPen(QColor(0x44, 0x44, 0x44));
-    const QString caption = tr("best expert:");
+    const QString caption = RoutingMapPainter::tr("best expert:");
     const int captionWidth = fm.horizontalAdvance(caption) + 8;
     p.drawText(QRect(lay.legend.left() + 4, lay.legend.top(), captionWidth, lay.legend.height()),
                Qt::AlignLeft | Qt::AlignVCenter, caption);
-    const QString note = palette.repeats() ? tr("colours repeat every %1 experts").arg(ExpertPalette::kDistinctColours)
+    const QString note = palette.repeats() ? RoutingMapPainter::tr("colours repeat every %1 experts").arg(ExpertPalette::kDistinctColours)
                                              : QString();
     const int noteWidth = note.isEmpty() ? 0 : fm.horizontalAdvance(note) + 12;
     const QRect strip(lay.legend.left() + 4 + captionWidth, lay.legend.top() + 3,
@@ -306,12 +331,16 @@ void RoutingMapPainter::paintLegend(QPainter &p, const Layout &lay) const
     }
     p.restore();
 }
+} // namespace
 
-int RoutingMapPainter::legendExpertAt(const QSize &size, double ppt, const QPoint &pos) const
+int RoutingMapPainter::legendExpertAt(const RoutingMapScene &scene, const QSize &size, const QPoint &pos)
 {
+    const DumpSnapshot *snapshot = scene.snapshot;
     if (!snapshot)
         return -1;
-    const Layout lay = layout(size, ppt, false);
+    const QFont &font = scene.font;
+    const ExpertPalette &palette = *scene.palette;
+    const Layout lay = layout(scene, size);
     if (!lay.legend.contains(pos))
         return -1;
     const QFontMetrics fm(font);

@@ -1,8 +1,8 @@
 #pragma once
 // Draws the routing map of one view of one sequence: layer labels, the token header
 // (text when zoomed in, positions otherwise), the cells of a RoutingWindow, the
-// selection marks and the expert colour legend. Pure drawing from the fields below,
-// shared by the screen (RoutingMapCanvas) and every export.
+// selection marks and the expert colour legend. Pure drawing from a RoutingMapScene,
+// shared by the screen (RoutingMapCanvas) and every export (renderRoutingMap).
 #include "DumpSnapshot.h"
 #include "ExpertPalette.h"
 #include "Selection.h"
@@ -12,9 +12,27 @@
 #include <QFont>
 #include <QRect>
 
+#include <span>
+
 class QPainter;
 
 namespace moescope::ui {
+
+// Everything one picture of the map shows: a value built for each paint, so the
+// painter keeps nothing between calls.
+struct RoutingMapScene {
+    const DumpSnapshot *snapshot = nullptr;   // null: "No dump loaded"
+    std::int64_t sequence = 0;
+    Selection selection;
+    bool dimOthers = true;
+    const ExpertPalette *palette = nullptr;   // the snapshot's expert colours
+    std::span<const std::int64_t> tokenPositions; // of selection.tokenId (all sequences), ascending
+    QFont font;
+    double begin = 0;                // first position shown, relative to the sequence start
+    double pixelsPerToken = 1;
+    const RoutingWindow *window = nullptr; // its cells; may be stale or null while a new one is binned
+    bool withTitle = false;          // exports name the sequence and range above the map
+};
 
 class RoutingMapPainter {
     Q_DECLARE_TR_FUNCTIONS(moescope::ui::RoutingMapPainter)
@@ -25,28 +43,17 @@ public:
     };
     static constexpr double kTextPixelsPerToken = 11.0; // token text printed from this zoom on
 
-    DumpSnapshotPtr snapshot;
-    std::int64_t sequence = 0;
-    Selection selection;
-    bool dimOthers = true;
-    ExpertPalette palette;
-    std::vector<std::int64_t> tokenPositions; // of selection.tokenId, ascending
-    QFont font;
-
-    std::int64_t sequenceLength() const;
+    static std::int64_t sequenceLength(const DumpSnapshot *snapshot, std::int64_t sequence);
     // Where everything goes in `size` at `ppt` pixels per token.
-    Layout layout(const QSize &size, double ppt, bool withTitle) const;
-    // The view starts `begin` positions into the sequence; `window` holds its cells
-    // (may be stale or null while a new one is computed).
-    void paint(QPainter &p, const QSize &size, double begin, double ppt, const RoutingWindow *window,
-               bool withTitle) const;
+    static Layout layout(const DumpSnapshot *snapshot, const QFont &font, const QSize &size, double ppt,
+                         bool withTitle);
+    static Layout layout(const RoutingMapScene &scene, const QSize &size)
+    {
+        return layout(scene.snapshot, scene.font, size, scene.pixelsPerToken, scene.withTitle);
+    }
+    static void paint(QPainter &p, const RoutingMapScene &scene, const QSize &size);
     // The expert of the legend swatch at `pos`, or -1.
-    int legendExpertAt(const QSize &size, double ppt, const QPoint &pos) const;
-
-private:
-    void paintCells(QPainter &p, const Layout &lay, double begin, double ppt, const RoutingWindow &w) const;
-    void paintHeader(QPainter &p, const Layout &lay, double begin, double ppt) const;
-    void paintLegend(QPainter &p, const Layout &lay) const;
+    static int legendExpertAt(const RoutingMapScene &scene, const QSize &size, const QPoint &pos);
 };
 
 } // namespace moescope::ui
