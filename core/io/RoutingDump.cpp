@@ -55,7 +55,7 @@ void RoutingDump::Impl::readHalves(std::size_t layer, std::uint64_t begin, std::
     const LayerHandles &h = layers[layer];
     {
         auto lock = io::hdf5Lock();
-        Handle fileType(H5Dget_type(h.logits.get()));
+        const Handle fileType = io::typeOf(h.logits.get(), h.logitsSite);
         io::readRows(h.logits.get(), h.logitsSite, fileType.get(), begin, count, out);
     }
     if (!hostOrder(h.logitsOrder))
