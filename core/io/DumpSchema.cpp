@@ -45,9 +45,9 @@ void checkFileBasics(const std::string &path)
         throw DumpError(path, "", "is not an HDF5 file");
 }
 
-std::string logitsTypeName(std::size_t size)
+LogitsType logitsTypeOfSize(std::size_t size)
 {
-    return size == 2 ? "float16" : size == 4 ? "float32" : "float64";
+    return size == 2 ? LogitsType::Float16 : size == 4 ? LogitsType::Float32 : LogitsType::Float64;
 }
 
 // The spec's float16 is IEEE binary16; anything else of size 2 is refused.
@@ -274,7 +274,7 @@ void RoutingDump::Impl::readLayer(const std::string &name, const Handle &group, 
             h.logitsChunks = io::compressedLayout(h.logits.get());
         layer.logitsStorage = io::storageSummary(h.logits.get(), h.logitsChunks.has_value());
         layer.hasLogits = true;
-        layer.logitsType = logitsTypeName(size);
+        layer.logitsType = logitsTypeOfSize(size);
     }
 
     h.idsSite = site.child("topk_ids");
@@ -367,7 +367,7 @@ void RoutingDump::Impl::detectProbabilities(std::size_t layer)
     const std::size_t E = info.numExperts;
     std::vector<double> values(rows * E);
     readLogitsDouble(layer, 0, rows, values.data());
-    const double tolerance = li.logitsType == "float16" ? 2e-2 : 1e-4;
+    const double tolerance = li.logitsType == LogitsType::Float16 ? 2e-2 : 1e-4;
     std::uint64_t checked = 0;
     for (std::uint64_t r = 0; r < rows; ++r) {
         double sum = 0;
