@@ -47,7 +47,7 @@ std::string infoJson(const DumpInfo &info)
         w.key("position").value(l);
         w.key("name").value(li.name);
         w.key("index").value(li.index);
-        w.key("logits").value(li.hasLogits ? std::optional<std::string>(li.logitsType) : std::nullopt);
+        w.key("logits").value(li.hasLogits ? std::optional<std::string>(logitsTypeName(li.logitsType)) : std::nullopt);
         w.key("logits_are_probabilities").value(li.logitsAreProbabilities);
         w.key("logits_storage").value(li.hasLogits ? std::optional<std::string>(li.logitsStorage) : std::nullopt);
         w.key("topk_ids").value(li.hasTopkIds);
@@ -85,7 +85,7 @@ std::string infoText(const DumpInfo &info)
         out += "    " + std::to_string(l) + ": " + li.name +
                (li.index ? " (index " + std::to_string(*li.index) + ")" : "") + ":";
         if (li.hasLogits)
-            out += " logits " + li.logitsType + (li.logitsAreProbabilities ? " (probabilities)" : "") + " [" +
+            out += std::string(" logits ") + logitsTypeName(li.logitsType) + (li.logitsAreProbabilities ? " (probabilities)" : "") + " [" +
                    li.logitsStorage + "]";
         if (li.hasTopkIds)
             out += " topk_ids";

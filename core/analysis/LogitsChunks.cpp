@@ -20,12 +20,12 @@ struct ChunkSlot {
     void fill(const RoutingDump &dump, std::size_t layer, std::uint64_t begin, std::uint64_t rows)
     {
         const int E = dump.info().numExperts;
-        const std::string &type = dump.info().layers.at(layer).logitsType;
+        const LogitsType type = dump.info().layers.at(layer).logitsType;
         const std::size_t n = rows * std::size_t(E);
         view.rows = rows;
         view.numExperts = E;
-        if (type == "float16") {
-            view.type = LogitsType::Float16;
+        view.type = type;
+        if (type == LogitsType::Float16) {
             mapped = dump.mapHalves(layer, begin, rows);
             if (!mapped.empty()) {
                 view.data = mapped.data();
@@ -34,13 +34,11 @@ struct ChunkSlot {
             halves.resize(n);
             dump.readLogits(layer, begin, rows, halves.data());
             view.data = halves.data();
-        } else if (type == "float64") {
-            view.type = LogitsType::Float64;
+        } else if (type == LogitsType::Float64) {
             doubles.resize(n);
             dump.readLogits(layer, begin, rows, doubles.data());
             view.data = doubles.data();
         } else {
-            view.type = LogitsType::Float32;
             floats.resize(n);
             dump.readLogits(layer, begin, rows, floats.data());
             view.data = floats.data();
@@ -54,8 +52,7 @@ std::uint64_t defaultChunkRows(const DumpInfo &info, std::size_t layer)
 {
     // Large enough that the hand-overs between reader and user cost little, small
     // enough to keep memory bounded.
-    const std::string &type = info.layers.at(layer).logitsType;
-    const std::uint64_t bytes = type == "float16" ? 2 : type == "float64" ? 8 : 4;
+    const std::uint64_t bytes = logitsTypeBytes(info.layers.at(layer).logitsType);
     return std::max<std::uint64_t>(1, (16u << 20) / (std::uint64_t(info.numExperts) * bytes));
 }
 

@@ -197,10 +197,12 @@ std::string storageSummary(hid_t dataset, bool inflatedHere)
     }
     hsize_t chunk[H5S_MAX_RANK] = {};
     const int rank = H5Pget_chunk(create.get(), H5S_MAX_RANK, chunk);
+    if (rank < 1)
+        return "chunked";
     std::string out = "chunks of ";
     for (int i = 0; i < rank; ++i)
         out += (i ? " x " : "") + std::to_string(chunk[i]);
-    const int filters = H5Pget_nfilters(create.get());
+    const int filters = H5Pget_nfilters(create.get()); // none when unreadable: the reads report that
     std::string names;
     for (int i = 0; i < filters; ++i) {
         unsigned flags = 0, config = 0;

@@ -2,6 +2,7 @@
 // What a routing dump holds, as plain values read once when it is opened
 // (docs/dump-format.md). Large arrays (logits, choices, token ids) are not
 // here: RoutingDump reads them in chunks on request.
+#include "common/LogitsType.h"
 #include "routing/RoutingRules.h"
 
 #include <cstdint>
@@ -18,7 +19,7 @@ struct LayerInfo {
     bool hasTopkIds = false;
     bool hasTopkWeights = false;
     bool hasExpertBias = false;
-    std::string logitsType;           // "float16", "float32" or "float64"
+    LogitsType logitsType = LogitsType::Float32; // as stored (when hasLogits)
     std::string logitsStorage;        // how they are stored, for `info` (CompressedChunks.h)
     bool logitsAreProbabilities = false; // detected on the first chunk (see spec)
     std::vector<double> expertBias;   // [E] when hasExpertBias

@@ -45,17 +45,18 @@ void checkFileBasics(const std::string &path)
         throw DumpError(path, "", "is not an HDF5 file");
 }
 
-std::string logitsTypeName(std::size_t size)
+LogitsType logitsTypeOfSize(std::size_t size)
 {
-    return size == 2 ? "float16" : size == 4 ? "float32" : "float64";
+    return size == 2 ? LogitsType::Float16 : size == 4 ? LogitsType::Float32 : LogitsType::Float64;
 }
 
 // The spec's float16 is IEEE binary16; anything else of size 2 is refused.
 void checkHalfLayout(hid_t dataset, const Site &site)
 {
-    Handle type(H5Dget_type(dataset));
-    std::size_t spos, epos, esize, mpos, msize;
-    H5Tget_fields(type.get(), &spos, &epos, &esize, &mpos, &msize);
+    const Handle type = io::typeOf(dataset, site);
+    std::size_t spos = 0, epos = 0, esize = 0, mpos = 0, msize = 0;
+    if (H5Tget_fields(type.get(), &spos, &epos, &esize, &mpos, &msize) < 0)
+        site.fail("cannot read the layout of its 16-bit floats (" + io::lastHdf5Message() + ")");
     if (spos != 15 || epos != 10 || esize != 5 || mpos != 0 || msize != 10 || H5Tget_ebias(type.get()) != 15)
         site.fail("16-bit floats that are not IEEE half precision are not supported");
 }
@@ -227,10 +228,13 @@ void RoutingDump::Impl::readTokens()
     const Site labelsSite = tokensSite.child("sequence_labels");
     Handle labels = io::openMember(tokens.get(), tokensSite, "sequence_labels", H5I_DATASET);
     if (labels.valid()) {
-        info.sequenceLabels = io::readStrings(labels.get(), labelsSite);
-        if (std::int64_t(info.sequenceLabels.size()) != info.numSequences())
-            labelsSite.fail("holds " + std::to_string(info.sequenceLabels.size()) + " labels for " +
+        // The count first: the extent is the file's word, and a wrong one is refused
+        // before anything is read by it.
+        const auto ldims = io::shapeOf(labels.get(), labelsSite);
+        if (ldims.size() == 1 && ldims[0] != hsize_t(info.numSequences()))
+            labelsSite.fail("holds " + std::to_string(ldims[0]) + " labels for " +
                             std::to_string(info.numSequences()) + " sequences");
+        info.sequenceLabels = io::readStrings(labels.get(), labelsSite);
     }
 }
 
@@ -257,8 +261,10 @@ void RoutingDump::Impl::readLayer(const std::string &name, const Handle &group, 
             h.logitsSite.fail(std::to_string(size * 8) + "-bit floats are not supported");
         if (size == 2)
             checkHalfLayout(h.logits.get(), h.logitsSite);
-        Handle type(H5Dget_type(h.logits.get()));
+        const Handle type = io::typeOf(h.logits.get(), h.logitsSite);
         h.logitsOrder = H5Tget_order(type.get());
+        if (h.logitsOrder != H5T_ORDER_LE && h.logitsOrder != H5T_ORDER_BE)
+            h.logitsSite.fail("floats of neither little- nor big-endian byte order are not supported");
         // Chunks decoded past HDF5 hand back the stored bytes, so only IEEE numbers
         // (halves are checked above) may take that way; others keep HDF5's conversion.
         const bool ieee = size == 2 || H5Tequal(type.get(), H5T_IEEE_F32LE) > 0 ||
@@ -268,7 +274,7 @@ void RoutingDump::Impl::readLayer(const std::string &name, const Handle &group, 
             h.logitsChunks = io::compressedLayout(h.logits.get());
         layer.logitsStorage = io::storageSummary(h.logits.get(), h.logitsChunks.has_value());
         layer.hasLogits = true;
-        layer.logitsType = logitsTypeName(size);
+        layer.logitsType = logitsTypeOfSize(size);
     }
 
     h.idsSite = site.child("topk_ids");
@@ -361,7 +367,7 @@ void RoutingDump::Impl::detectProbabilities(std::size_t layer)
     const std::size_t E = info.numExperts;
     std::vector<double> values(rows * E);
     readLogitsDouble(layer, 0, rows, values.data());
-    const double tolerance = li.logitsType == "float16" ? 2e-2 : 1e-4;
+    const double tolerance = li.logitsType == LogitsType::Float16 ? 2e-2 : 1e-4;
     std::uint64_t checked = 0;
     for (std::uint64_t r = 0; r < rows; ++r) {
         double sum = 0;

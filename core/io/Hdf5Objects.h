@@ -32,10 +32,13 @@ Handle openMember(hid_t parent, const Site &site, const std::string &name, H5I_t
 std::vector<std::string> memberNames(hid_t group, const Site &site);
 
 std::vector<hsize_t> shapeOf(hid_t dataset, const Site &site);
+// The dataset's stored type, its class and its size in bytes.
+Handle typeOf(hid_t dataset, const Site &site);
 H5T_class_t typeClassOf(hid_t dataset, const Site &site);
 std::size_t typeSizeOf(hid_t dataset, const Site &site);
 
-// Attributes: absent -> nullopt; present but of the wrong kind -> DumpError.
+// Attributes: absent -> nullopt; present but of the wrong kind (another class, an
+// array type, not exactly one value) -> DumpError.
 std::optional<double> numberAttribute(hid_t object, const Site &site, const char *name);
 std::optional<std::string> stringAttribute(hid_t object, const Site &site, const char *name);
 
@@ -43,6 +46,8 @@ std::optional<std::string> stringAttribute(hid_t object, const Site &site, const
 std::vector<std::string> readStrings(hid_t dataset, const Site &site);
 
 // Whole 1-D (or N-D, flattened) numeric dataset converted by HDF5 to int64 / double.
+// Whole-dataset reads refuse, with a DumpError, a dataset declared larger than memory
+// can hold (its extent is the file's word, not a promise of data).
 std::vector<std::int64_t> readAllIntegers(hid_t dataset, const Site &site);
 std::vector<double> readAllDoubles(hid_t dataset, const Site &site);
 

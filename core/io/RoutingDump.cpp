@@ -55,7 +55,7 @@ void RoutingDump::Impl::readHalves(std::size_t layer, std::uint64_t begin, std::
     const LayerHandles &h = layers[layer];
     {
         auto lock = io::hdf5Lock();
-        Handle fileType(H5Dget_type(h.logits.get()));
+        const Handle fileType = io::typeOf(h.logits.get(), h.logitsSite);
         io::readRows(h.logits.get(), h.logitsSite, fileType.get(), begin, count, out);
     }
     if (!hostOrder(h.logitsOrder))
@@ -67,13 +67,13 @@ void RoutingDump::Impl::readLogitsFloat(std::size_t layer, std::uint64_t begin, 
 {
     const LayerHandles &h = layers[layer];
     const std::size_t n = count * std::size_t(info.numExperts);
-    const std::string &type = info.layers[layer].logitsType;
-    if (type == "float16") {
+    const LogitsType type = info.layers[layer].logitsType;
+    if (type == LogitsType::Float16) {
         // Read the raw halves (no HDF5 conversion), convert here.
         std::vector<std::uint16_t> raw(n);
         readHalves(layer, begin, count, raw.data());
         halvesToFloats(raw.data(), out, n);
-    } else if (type == "float32") {
+    } else if (type == LogitsType::Float32) {
         if (!readInflated(layer, begin, count, out)) {
             auto lock = io::hdf5Lock();
             io::readRows(h.logits.get(), h.logitsSite, H5T_NATIVE_FLOAT, begin, count, out);
@@ -96,7 +96,7 @@ void RoutingDump::Impl::readLogitsDouble(std::size_t layer, std::uint64_t begin,
                                          double *out) const
 {
     const LayerHandles &h = layers[layer];
-    if (info.layers[layer].logitsType == "float64") {
+    if (info.layers[layer].logitsType == LogitsType::Float64) {
         if (!readInflated(layer, begin, count, out)) {
             auto lock = io::hdf5Lock();
             io::readRows(h.logits.get(), h.logitsSite, H5T_NATIVE_DOUBLE, begin, count, out);
@@ -177,8 +177,9 @@ void RoutingDump::readLogits(std::size_t layer, std::uint64_t begin, std::uint64
     const LayerInfo &li = d->info.layers.at(layer);
     if (!li.hasLogits)
         d->layers[layer].logitsSite.fail("is missing; this layer has no logits");
-    if (li.logitsType != "float16")
-        d->layers[layer].logitsSite.fail("holds " + li.logitsType + ", not float16: no raw halves to read");
+    if (li.logitsType != LogitsType::Float16)
+        d->layers[layer].logitsSite.fail(std::string("holds ") + logitsTypeName(li.logitsType) +
+                                         ", not float16: no raw halves to read");
     d->readHalves(layer, begin, count, out);
 }
 
@@ -187,7 +188,7 @@ io::MappedRows RoutingDump::mapHalves(std::size_t layer, std::uint64_t begin, st
     checkRange(d->info, begin, count, "logits");
     const LayerInfo &li = d->info.layers.at(layer);
     const LayerHandles &h = d->layers[layer];
-    if (!li.hasLogits || li.logitsType != "float16" || !hostOrder(h.logitsOrder) || count == 0)
+    if (!li.hasLogits || li.logitsType != LogitsType::Float16 || !hostOrder(h.logitsOrder) || count == 0)
         return {};
     int fd = -1;
     haddr_t offset = HADDR_UNDEF;

@@ -15,11 +15,13 @@ namespace moescope {
 
 namespace {
 
-// Must match RoutingKernels.cl.
-constexpr int kMaxTopK = 32;
-constexpr int kMaxGroups = 64;
-constexpr int kMaxExperts = 4096;
-constexpr int kMaxPairTopK = 32; // PAIR_KMAX
+// The limits the host decides by and the kernels size their arrays by. The kernels
+// receive them, and the bits of `flags`, as -D build options (kernelBuildOptions), so
+// the two sides cannot drift apart; RoutingKernels.cl refuses to build without them.
+constexpr int kMaxTopK = 32;      // KMAX: larger k route on the CPU
+constexpr int kMaxGroups = 64;    // GMAX: more expert groups route on the CPU
+constexpr int kMaxPairTopK = 32;  // PAIR_KMAX: co-activation of larger k counts on the CPU
+constexpr int kMaxExperts = 4096; // the host's alone: E per launch (the histograms are sized by the host)
 enum KernelFlags {
     FlagSigmoid = 1,
     FlagProbabilities = 2,
@@ -29,6 +31,25 @@ enum KernelFlags {
     FlagWeights = 32,
     FlagGate = 64,
 };
+
+std::string kernelBuildOptions()
+{
+    std::string options;
+    auto define = [&options](const char *name, int value) {
+        options += std::string(options.empty() ? "" : " ") + "-D " + name + "=" + std::to_string(value);
+    };
+    define("KMAX", kMaxTopK);
+    define("GMAX", kMaxGroups);
+    define("PAIR_KMAX", kMaxPairTopK);
+    define("FLAG_SIGMOID", FlagSigmoid);
+    define("FLAG_PROBABILITIES", FlagProbabilities);
+    define("FLAG_BIAS", FlagBias);
+    define("FLAG_NORMALIZE", FlagNormalize);
+    define("FLAG_ROUTE", FlagRoute);
+    define("FLAG_WEIGHTS", FlagWeights);
+    define("FLAG_GATE", FlagGate);
+    return options;
+}
 
 constexpr std::size_t kWorkGroup = 64;
 constexpr std::size_t kSweepFactorsPerLaunch = 1024;
@@ -82,7 +103,7 @@ class OpenClBackend final : public RoutingBackend {
 public:
     OpenClBackend(std::shared_ptr<const opencl::Runtime> rt, bool fallbackOnError, const OpenClTestHooks &hooks)
         : m_rt(std::move(rt)), m_fallback(fallbackOnError), m_cpu(makeCpuBackend()),
-          m_pairBatchTokens(hooks.pairBatchTokens), m_pairPath(hooks.pairPath)
+          m_pairBatchTokens(hooks.pairBatchTokens), m_pairPath(hooks.pairPath), m_routePath(hooks.routePath)
     {
         for (auto &q : m_queues)
             q = cl::CommandQueue(m_rt->context, m_rt->device);
@@ -112,6 +133,7 @@ public:
         checkRequest(in, rules, out, totals);
         const int E = in.numExperts;
         if (m_failed || !covers(in, rules, out)) {
+            notePath(m_routePath, "cpu");
             m_cpu->route(in, rules, out, totals);
             return;
         }
@@ -133,18 +155,16 @@ public:
         LossTotals local;
         local.probSum.assign(std::size_t(E), 0.0);
         local.counts.assign(std::size_t(E), 0);
-        try {
-            routeOnDevice(view, rules, out, local);
-        } catch (const cl::Error &e) {
-            failed(opencl::errorText(e));
-            m_cpu->route(in, rules, out, totals);
-            return;
-        } catch (const std::bad_alloc &) {
-            failed("out of host memory");
-            m_cpu->route(in, rules, out, totals);
+        if (doneOnDevice([&] {
+                routeOnDevice(view, rules, out, local);
+                return true;
+            })) {
+            notePath(m_routePath, "device");
+            totals.add(local);
             return;
         }
-        totals.add(local);
+        notePath(m_routePath, "cpu");
+        m_cpu->route(in, rules, out, totals);
     }
 
     CapacitySweepResult sweepCapacity(const CapacityRanks &ranks, const std::vector<double> &factors) override
@@ -152,13 +172,12 @@ public:
         const std::size_t groups = ranks.groupTokens.size();
         if (m_failed || ranks.validTokens() == 0 || factors.empty() || groups * factors.size() > (std::size_t(1) << 24))
             return sweepCapacityOnCpu(ranks, factors);
-        try {
-            return sweepOnDevice(ranks, factors);
-        } catch (const cl::Error &e) {
-            failed(opencl::errorText(e));
-        } catch (const std::bad_alloc &) {
-            failed("out of host memory");
-        }
+        CapacitySweepResult result;
+        if (doneOnDevice([&] {
+                result = sweepOnDevice(ranks, factors);
+                return true;
+            }))
+            return result;
         return sweepCapacityOnCpu(ranks, factors);
     }
 
@@ -166,14 +185,9 @@ public:
     {
         if (m_failed || !pairsFit(c, c.numPositions(), kMaxPairTopK))
             return coActivationOnCpu(c);
-        try {
-            if (auto a = coActivationOnDevice(c))
-                return *std::move(a);
-        } catch (const cl::Error &e) {
-            failed(opencl::errorText(e));
-        } catch (const std::bad_alloc &) {
-            failed("out of host memory");
-        }
+        std::optional<std::vector<std::int64_t>> counts;
+        if (doneOnDevice([&] { return (counts = coActivationOnDevice(c)).has_value(); }))
+            return *std::move(counts);
         return coActivationOnCpu(c);
     }
 
@@ -183,14 +197,9 @@ public:
         // Only the first id of a token is read: any k will do.
         if (m_failed || !pairsFit(from, T, INT_MAX) || !pairsFit(to, T, INT_MAX))
             return layerTransitionsOnCpu(from, to);
-        try {
-            if (auto m = layerTransitionsOnDevice(from, to, std::size_t(T)))
-                return *std::move(m);
-        } catch (const cl::Error &e) {
-            failed(opencl::errorText(e));
-        } catch (const std::bad_alloc &) {
-            failed("out of host memory");
-        }
+        std::optional<std::vector<std::int64_t>> counts;
+        if (doneOnDevice([&] { return (counts = layerTransitionsOnDevice(from, to, std::size_t(T))).has_value(); }))
+            return *std::move(counts);
         return layerTransitionsOnCpu(from, to);
     }
 
@@ -208,6 +217,23 @@ private:
         if (rules.groupLimited() && (rules.numGroups > kMaxGroups || in.numExperts % rules.numGroups != 0))
             return false;
         return true;
+    }
+
+    // Runs `work` on the device: true when it did the work there; false when it declined
+    // (returned false) or failed, and the caller does the work on the CPU. A failure (an
+    // OpenCL error, host memory running out) goes through failed(): an error without
+    // fallback, else a warning and the CPU from now on.
+    template <typename Work>
+    bool doneOnDevice(Work &&work)
+    {
+        try {
+            return work();
+        } catch (const cl::Error &e) {
+            failed(opencl::errorText(e));
+        } catch (const std::bad_alloc &) {
+            failed("out of host memory");
+        }
+        return false;
     }
 
     // An OpenCL failure: an error without fallback, else a warning and the CPU from now on.
@@ -452,11 +478,12 @@ private:
         m_pairLocalBytes = local > own ? std::size_t((local - own) / 8 * 7) : 0;
     }
 
-    void notePairPath(const char *path)
+    static void notePath(std::string *where, const char *path)
     {
-        if (m_pairPath)
-            *m_pairPath = path;
+        if (where)
+            *where = path;
     }
+    void notePairPath(const char *path) { notePath(m_pairPath, path); }
 
     std::vector<std::int64_t> coActivationOnCpu(const LayerChoices &c)
     {
@@ -470,7 +497,8 @@ private:
         return m_cpu->layerTransitions(from, to);
     }
 
-    // Nothing when an id lies outside [0, E): the CPU then counts as the reference does.
+    // Nothing when an id lies outside [0, E) (or k is beyond the kernel's limit): the CPU
+    // then counts as the reference does.
     std::optional<std::vector<std::int64_t>> coActivationOnDevice(const LayerChoices &c)
     {
         const std::size_t E = std::size_t(c.numExperts);
@@ -568,7 +596,7 @@ private:
     cl::Kernel m_routeHalf, m_routeFloat, m_sweep, m_coActivation, m_transitions;
     std::size_t m_pairWorkGroup = 1, m_pairGroups = 1, m_pairLocalBytes = 0, m_pairBatchTokens;
     cl_ulong m_maxAlloc = 0;
-    std::string *m_pairPath;
+    std::string *m_pairPath, *m_routePath;
     cl::Buffer m_noBias;
     Slot m_slots[2];
     std::vector<std::string> m_warnings;
@@ -606,7 +634,7 @@ std::unique_ptr<RoutingBackend> makeOpenClBackend(bool gpuOnly, bool fallbackOnE
     if (!pick)
         throw std::runtime_error(devices.empty() ? "no OpenCL device found (" + problem + ")"
                                                  : std::string("no GPU-type OpenCL device found"));
-    const auto rt = opencl::runtimeFor(*pick, hooks.extraBuildOptions);
+    const auto rt = opencl::runtimeFor(*pick, kernelBuildOptions() + " " + hooks.extraBuildOptions);
     try {
         return std::make_unique<OpenClBackend>(rt, fallbackOnError, hooks);
     } catch (const cl::Error &e) {

@@ -41,13 +41,15 @@ std::unique_ptr<RoutingBackend> makeOpenClBackend(bool gpuOnly = false, bool fal
 // replaces the local memory they may use (0: the device's, less headroom), so that
 // small E reach the global path too; pairBatchTokens replaces the tokens per launch
 // (0: as large as the device allows); pairPath, when set, receives the path of every
-// such call: "local", "global" or "cpu".
+// such call: "local", "global" or "cpu"; routePath, when set, receives the path of
+// every route call: "device" or "cpu".
 struct OpenClTestHooks {
     bool anyDeviceIsGpu = false;
     std::string extraBuildOptions;
     std::size_t pairLocalBytes = 0;
     std::size_t pairBatchTokens = 0;
     std::string *pairPath = nullptr;
+    std::string *routePath = nullptr;
 };
 std::unique_ptr<RoutingBackend> makeOpenClBackend(bool gpuOnly, bool fallbackOnError, const OpenClTestHooks &hooks);
 

@@ -5,6 +5,7 @@
 // backend the user chose (BackendFactory.h).
 //
 // Thread-safety: a backend serves one call at a time; it may use many threads inside.
+#include "common/LogitsType.h"
 #include "routing/CapacitySweep.h"
 #include "routing/RoutingRules.h"
 #include "stats/LayerChoices.h"
@@ -16,8 +17,6 @@
 #include <vector>
 
 namespace moescope {
-
-enum class LogitsType { Float16, Float32, Float64 };
 
 // Rows of router logits in memory, row-major [rows, numExperts]; not owned. Float16
 // rows hold the raw IEEE binary16 bits in host byte order (the GPU loads them as they

@@ -16,16 +16,17 @@
 // memory, added to the global one at the end, or (when the host finds the histogram
 // too big for local memory) straight into the global one.
 
-#define KMAX 32  // largest k routed here; the host sends larger k to the CPU
-#define GMAX 64  // most expert groups
-
-#define FLAG_SIGMOID 1
-#define FLAG_PROBABILITIES 2
-#define FLAG_BIAS 4
-#define FLAG_NORMALIZE 8
-#define FLAG_ROUTE 16
-#define FLAG_WEIGHTS 32
-#define FLAG_GATE 64
+// The limits and the bits of `flags` come from the host as -D build options
+// (kernelBuildOptions in OpenClBackend.cpp), from the constants it decides by:
+//   KMAX       largest k routed here; the host sends larger k to the CPU
+//   GMAX       most expert groups
+//   PAIR_KMAX  largest k of co_activation; the host counts larger k on the CPU
+//   FLAG_*     the bits of route_half / route_float's `flags`
+#if !defined(KMAX) || !defined(GMAX) || !defined(PAIR_KMAX) || !defined(FLAG_SIGMOID) || \
+    !defined(FLAG_PROBABILITIES) || !defined(FLAG_BIAS) || !defined(FLAG_NORMALIZE) || !defined(FLAG_ROUTE) || \
+    !defined(FLAG_WEIGHTS) || !defined(FLAG_GATE)
+#error "built without the host's limits: pass kernelBuildOptions() (OpenClBackend.cpp)"
+#endif
 
 // Exactly one of zh, zf is non-null.
 inline float logitAt(__global const half *zh, __global const float *zf, size_t i)
@@ -61,7 +62,9 @@ inline void routeRows(__global const half *zh, __global const float *zf, uint ro
     float m = 0.0f, inv = 1.0f, z2 = 0.0f;
     if (r < rows) {
         const size_t base = (size_t)r * (size_t)E;
-        ok = 1;
+        // A request beyond this build's arrays (the host never sends one) leaves every
+        // row invalid rather than overrun them.
+        ok = !(flags & FLAG_ROUTE) || (k <= KMAX && groups <= GMAX);
         m = -INFINITY;
         for (int e = 0; e < E; ++e) {
             const float v = logitAt(zh, zf, base + e);
@@ -247,8 +250,6 @@ __kernel void sweep_capacity(__global const int *ranks, __global const int *minR
     }
 }
 
-#define PAIR_KMAX 32 // largest k of co_activation; the host counts larger k on the CPU
-
 // One count into the work-group histogram or, without one, the global histogram.
 inline void countBin(__local uint *hist, __global uint *pairs, int useLocal, uint bin)
 {
@@ -288,10 +289,16 @@ inline uint triangleBin(uint lo, uint hi, uint E)
 // Valid tokens [0, tokens): every unordered pair of distinct experts a token chose,
 // and each expert with itself, counted once into the packed upper triangle
 // (E (E + 1) / 2 bins; the matrix is symmetric, so the host mirrors it). A repeated
-// id counts once. An id outside [0, E) sets *bad and its token is skipped.
+// id counts once. An id outside [0, E) sets *bad and its token is skipped; k beyond
+// PAIR_KMAX sets *bad and counts nothing.
 __kernel void co_activation(uint tokens, int E, int useLocal, __global uint *pairs, __global uint *bad,
                             __local uint *hist, __global const int *ids, int k, __global const uchar *valid)
 {
+    if (k > PAIR_KMAX) { // beyond this build's array (the host never sends it): counted on the CPU
+        if (get_global_id(0) == 0)
+            atomic_or(bad, 1u);
+        return;
+    }
     const uint bins = (uint)E * (uint)(E + 1) / 2;
     clearHistogram(hist, bins, useLocal);
     for (uint t = get_global_id(0); t < tokens; t += get_global_size(0)) {

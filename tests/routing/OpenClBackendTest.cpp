@@ -9,6 +9,7 @@
 #include "routing/BalanceSimulation.h"
 #include "routing/CapacitySweep.h"
 #include "routing/OpenClBackend.h"
+#include "routing/OpenClRuntime.h"
 #include "stats/CapacityDrops.h"
 #include "stats/ExpertPairs.h"
 #include "support/Throws.h"
@@ -114,6 +115,58 @@ private slots:
             const ReferenceLayer ref = referenceRoute(logits.seen, 131, E, rules);
             const QString diff = compareWithReference(ref, runBackend(*m_gpu, logits, rules), -1.0, 2e-5);
             QVERIFY2(diff.isEmpty(), qPrintable(QString("E=%1 k=%2: ").arg(E).arg(k) + diff));
+        }
+    }
+
+    void kernelLimitsReachTheKernels()
+    {
+        // The kernels size their arrays by the host's limits (k <= 32 routed, 64 expert
+        // groups, k <= 32 for co-activation) and refuse work beyond them (rows left
+        // invalid, pairs handed back to the CPU). Exactly at a limit the device does the
+        // work and agrees with the reference, so the kernels were built with the host's
+        // values; one past it, the CPU does.
+        std::string routePath, pairPath;
+        OpenClTestHooks hooks;
+        hooks.routePath = &routePath;
+        hooks.pairPath = &pairPath;
+        hooks.pairLocalBytes = kPairLocalBytes;
+        const auto backend = makeOpenClBackend(false, false, hooks);
+        struct Limit {
+            const char *what;
+            int E, k, groups, groupsKept;
+            const char *path;
+        };
+        for (const Limit &l : {Limit{"k = 32", 64, 32, 0, 0, "device"}, Limit{"k = 33", 64, 33, 0, 0, "cpu"},
+                               Limit{"64 groups", 128, 8, 64, 8, "device"}, Limit{"128 groups", 128, 8, 128, 8, "cpu"}}) {
+            const TestLogits logits = makeLogits(517, l.E, LogitsType::Float32, unsigned(l.E + l.k + l.groups));
+            RoutingRules rules;
+            rules.topK = l.k;
+            rules.numGroups = l.groups;
+            rules.topKGroups = l.groupsKept;
+            const ReferenceLayer ref = referenceRoute(logits.seen, 517, l.E, rules);
+            routePath.clear();
+            const QString diff = compareWithReference(ref, runBackend(*backend, logits, rules), keyToleranceFor(rules), 2e-5);
+            QVERIFY2(diff.isEmpty(), qPrintable(QString(l.what) + ": " + diff));
+            QCOMPARE(QString::fromStdString(routePath), QString(l.path));
+        }
+        for (auto [k, path] : {std::pair{32, "local"}, std::pair{33, "cpu"}}) {
+            const LayerChoices wide = makePairChoices(2003, 64, k, unsigned(k));
+            QCOMPARE(backend->coActivation(wide), coActivation(wide));
+            QCOMPARE(QString::fromStdString(pairPath), QString(path));
+        }
+    }
+
+    void kernelsTakeTheirLimitsFromTheHost()
+    {
+        // Built without the host's -D options, the kernel source refuses to build: the
+        // limits have no second copy in it to drift from the host's.
+        const auto devices = opencl::listDevices();
+        QVERIFY(!devices.empty());
+        try {
+            opencl::runtimeFor(devices.front(), "-D UNRELATED=1");
+            QFAIL("the kernels built without the host's limits");
+        } catch (const std::runtime_error &e) {
+            QVERIFY2(QString(e.what()).contains("built without the host's limits"), e.what());
         }
     }
 
