@@ -1,5 +1,6 @@
 #include "DumpLoader.h"
 
+#include "Engines.h"
 #include "JobSlot.h"
 #include "io/OpenDump.h"
 
@@ -12,6 +13,7 @@ DumpLoader::DumpLoader(QObject *parent) : QObject(parent), m_job(new JobSlot(tr(
 void DumpLoader::open(const QString &path)
 {
     m_pending = path;
+    m_partial.reset();
     m_job->setLabel(tr("Opening %1").arg(QFileInfo(path).fileName()));
     using DumpPtr = std::shared_ptr<const RoutingDump>;
     m_job->start<DumpPtr>(
@@ -29,27 +31,57 @@ void DumpLoader::open(const QString &path)
 void DumpLoader::cancel()
 {
     m_pending.clear();
-    m_job->cancel();
+    m_partial.reset();
+    m_job->discard();
 }
 
 void DumpLoader::analyse(const QString &path, std::shared_ptr<const RoutingDump> dump)
 {
     m_job->setLabel(tr("Analysing %1").arg(QFileInfo(path).fileName()));
-    m_job->start<DumpSnapshotPtr>(
-        [path, dump](const Progress &progress) -> DumpSnapshotPtr {
+    // The partial snapshots share nothing with the worker: each holds a copy of the
+    // reports so far (small: E counts and a few numbers per layer).
+    auto partial = std::make_shared<DumpSnapshot>();
+    partial->path = path;
+    partial->dump = dump;
+    partial->partial = true;
+    partial->analysis.info = dump->info();
+    DumpReport &report = partial->analysis.report; // as the pipeline heads its report
+    report.file = dump->info().path;
+    report.tokens = dump->info().numTokens;
+    report.numExperts = dump->info().numExperts;
+    report.topK = dump->info().topK;
+    report.capacityFactor = effectiveCapacityFactor(dump->info(), std::nullopt);
+    report.warnings = dump->info().warnings;
+    m_partial = partial;
+    const std::shared_ptr<RoutingBackend> backend = Engines::instance().cpu();
+    m_job->startStaged<DumpSnapshotPtr, LayerReport>(
+        [path, dump, backend](const Progress &progress, const std::function<void(LayerReport)> &post) -> DumpSnapshotPtr {
             auto snapshot = std::make_shared<DumpSnapshot>();
             snapshot->path = path;
-            snapshot->analysis = analyzeDump(*dump, {}, progress);
+            AnalysisRequest request;
+            request.backend = backend.get();
+            snapshot->analysis = analyzeDump(*dump, request, progress,
+                                             [&post](const LayerAnalysis &layer) { post(layer.report); });
             snapshot->dump = dump;
             snapshot->tokenPositions(); // indexed here, off the GUI thread
             return snapshot;
         },
+        [this](LayerReport layer) {
+            if (!m_partial)
+                return;
+            auto next = std::make_shared<DumpSnapshot>(*m_partial);
+            next->analysis.report.layers.push_back(std::move(layer));
+            m_partial = next;
+            emit layerAnalysed(next, next->numLayers(), int(next->info().layers.size()));
+        },
         [this](DumpSnapshotPtr snapshot) {
             m_pending.clear();
+            m_partial.reset();
             emit loaded(snapshot);
         },
         [this, path](const QString &message) {
             m_pending.clear();
+            m_partial.reset();
             emit failed(path, message);
         });
 }

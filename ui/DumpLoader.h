@@ -1,8 +1,10 @@
 #pragma once
 // Opens a dump in the background and reports in stages, as heaptrack's parser does:
 // opened() as soon as the schema is checked (the title and status bar fill in), then
-// loaded() with the full analysis, or failed() with the reader's message. Opening a
-// second file while the first is still loading abandons the first.
+// layerAnalysed() with a partial snapshot as each layer's statistics are ready (the
+// overview paints the first layers while the rest load), then loaded() with the full
+// analysis, or failed() with the reader's message. Opening a second file while the
+// first is still loading abandons the first.
 #include "DumpSnapshot.h"
 
 #include <QObject>
@@ -23,6 +25,7 @@ public:
 
 signals:
     void opened(const QString &path, const moescope::DumpInfo &info);
+    void layerAnalysed(const moescope::ui::DumpSnapshotPtr &partial, int layersDone, int layers);
     void loaded(const moescope::ui::DumpSnapshotPtr &snapshot);
     void failed(const QString &path, const QString &message);
 
@@ -31,6 +34,7 @@ private:
 
     JobSlot *m_job;
     QString m_pending;
+    std::shared_ptr<const DumpSnapshot> m_partial; // the layers of the loading dump so far
 };
 
 } // namespace moescope::ui

@@ -17,9 +17,13 @@ struct DumpSnapshot {
     QString path;
     std::shared_ptr<const RoutingDump> dump; // for on-demand reads (gate weights, what-if)
     DumpAnalysis analysis;
+    // While a dump loads, the overview is shown the layers done so far: a partial
+    // snapshot holds info and report.layers only (no choices, tokens or training).
+    bool partial = false;
 
     const DumpInfo &info() const { return analysis.info; }
-    int numLayers() const { return int(analysis.passes.size()); }
+    // Layers analysed: all of them, or while loading (a partial snapshot), those done.
+    int numLayers() const { return int(analysis.report.layers.size()); }
     int numExperts() const { return analysis.info.numExperts; }
     std::int64_t numSequences() const { return analysis.info.numSequences(); }
 

@@ -111,7 +111,20 @@ MainWindow::MainWindow(QWidget *parent)
 
     connect(m_loader, &DumpLoader::opened, this, &MainWindow::showSummary);
     connect(m_loader, &DumpLoader::loaded, this, &MainWindow::showSnapshot);
+    connect(m_loader, &DumpLoader::layerAnalysed, this, [this](const DumpSnapshotPtr &partial, int done, int all) {
+        // The overview fills in layer by layer; the other views keep the dump they show
+        // until the whole analysis is there.
+        m_overview->setSnapshot(partial);
+        m_center->setCurrentWidget(m_overview);
+        statusBar()->showMessage(tr("Analysed %1 of %2 layers").arg(done).arg(all), 2000);
+    });
+    connect(m_loader->job(), &JobSlot::cancelled, this, [this] {
+        if (m_overview->snapshot() != m_snapshot)
+            m_overview->setSnapshot(m_snapshot);
+    });
     connect(m_loader, &DumpLoader::failed, this, [this](const QString &path, const QString &message) {
+        if (m_overview->snapshot() != m_snapshot)
+            m_overview->setSnapshot(m_snapshot); // back from a partial dump to the one shown
         m_banner->showError(tr("<b>Could not open %1</b><br>%2")
                                 .arg(QFileInfo(path).fileName().toHtmlEscaped(), message.toHtmlEscaped()));
         statusBar()->showMessage(tr("Could not open %1").arg(path), 8000);

@@ -1,21 +1,13 @@
 #include "io/Hdf5Door.h"
 
+#include <mutex>
 
 namespace moescope::io {
 
 namespace {
-// HDF5 prints its error stack to stderr by default; we turn failures into DumpError
-// messages instead, so switch that printing off once, before the first call.
-std::recursive_mutex &doorMutex()
-{
-    static std::recursive_mutex mutex;
-    static const bool quiet = [] {
-        H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-        return true;
-    }();
-    (void)quiet;
-    return mutex;
-}
+// The one lock of the process's HDF5 (a serial build): every call goes through it.
+std::recursive_mutex door;
+std::once_flag quieted;
 
 herr_t keepInnermost(unsigned n, const H5E_error2_t *err, void *data)
 {
@@ -27,7 +19,11 @@ herr_t keepInnermost(unsigned n, const H5E_error2_t *err, void *data)
 
 std::unique_lock<std::recursive_mutex> hdf5Lock()
 {
-    return std::unique_lock<std::recursive_mutex>(doorMutex());
+    std::unique_lock<std::recursive_mutex> lock(door);
+    // HDF5 prints its error stack to stderr by default; we turn failures into
+    // DumpError messages instead, so switch that printing off before the first call.
+    std::call_once(quieted, [] { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); });
+    return lock;
 }
 
 std::string lastHdf5Message()

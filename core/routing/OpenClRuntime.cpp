@@ -46,12 +46,24 @@ std::string errorText(const cl::Error &e)
     return std::string(e.what()) + " (" + (name ? name : "OpenCL error " + std::to_string(e.err())) + ")";
 }
 
+namespace {
+// One discovery at a time: two views starting jobs together once crashed inside
+// PoCL's clGetDeviceInfo while its first discovery was still under way.
+std::mutex discovery;
+
+// Programs built so far, by device and build options, so that every backend on a
+// device shares one context and one compiled program. The key's cl_device_id is
+// OpenCL's own identity of the device, valid for the life of the process.
+struct BuiltPrograms {
+    std::mutex mutex;
+    std::map<std::pair<cl_device_id, std::string>, std::shared_ptr<const Runtime>> runtimes;
+};
+BuiltPrograms built;
+} // namespace
+
 std::vector<DeviceEntry> listDevices(std::string *problem)
 {
-    // One discovery at a time: two views starting jobs together once crashed inside
-    // PoCL's clGetDeviceInfo while its first discovery was still under way.
-    static std::mutex mutex;
-    std::lock_guard lock(mutex);
+    std::lock_guard lock(discovery);
     std::vector<DeviceEntry> out;
     if (const std::string missing = loaderProblem(); !missing.empty()) {
         if (problem)
@@ -95,12 +107,10 @@ std::vector<DeviceEntry> listDevices(std::string *problem)
 
 std::shared_ptr<const Runtime> runtimeFor(const DeviceEntry &entry, const std::string &buildOptions)
 {
-    static std::mutex mutex;
-    static std::map<std::pair<cl_device_id, std::string>, std::shared_ptr<const Runtime>> built;
-    std::lock_guard lock(mutex);
+    std::lock_guard lock(built.mutex);
     const auto key = std::make_pair(entry.device(), buildOptions);
-    const auto found = built.find(key);
-    if (found != built.end())
+    const auto found = built.runtimes.find(key);
+    if (found != built.runtimes.end())
         return found->second;
 
     auto rt = std::make_shared<Runtime>();
@@ -124,7 +134,7 @@ std::shared_ptr<const Runtime> runtimeFor(const DeviceEntry &entry, const std::s
     } catch (const cl::Error &e) {
         throw std::runtime_error("OpenCL: cannot use " + entry.name + ": " + errorText(e));
     }
-    built.emplace(key, rt);
+    built.runtimes.emplace(key, rt);
     return rt;
 }
 

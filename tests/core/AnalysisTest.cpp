@@ -220,6 +220,102 @@ private slots:
         QVERIFY(throws<Cancelled>([&] { runLayerPass(dump, 0, request, progress); }));
     }
 
+    // The pipeline hands each layer out as soon as it is ready, in layer order, with
+    // the numbers of its final report.
+    void pipelineStagesLayersInOrder()
+    {
+        const TempDump file(randomFixture(700, 8, 2, 4, 3));
+        const RoutingDump dump(file.path());
+        std::vector<LayerAnalysis> staged;
+        std::vector<double> progressSeen;
+        const Progress progress([&](double f) { progressSeen.push_back(f); }, nullptr);
+        std::vector<double> progressAtDelivery;
+        const AnalysisResult r = runAnalysis(dump, {}, progress, [&](const LayerAnalysis &l) {
+            staged.push_back(l);
+            progressAtDelivery.push_back(progressSeen.empty() ? 0.0 : progressSeen.back());
+        });
+        // Delivered while the pipeline still runs: a layer's statistics end while the
+        // next layer is routed, so layer 0 is out when half the bar is done.
+        QVERIFY(progressAtDelivery[0] <= 0.5 + 1e-9);
+        QVERIFY(std::is_sorted(progressAtDelivery.begin(), progressAtDelivery.end()));
+        QCOMPARE(staged.size(), std::size_t(4));
+        QCOMPARE(r.report.layers.size(), std::size_t(4));
+        for (std::size_t i = 0; i < staged.size(); ++i) {
+            QCOMPARE(staged[i].position, i);
+            QCOMPARE(staged[i].report.counts, r.report.layers[i].counts);
+            QCOMPARE(staged[i].report.drops.dropped, r.report.layers[i].drops.dropped);
+            QVERIFY(!staged[i].pass); // not kept unless asked for
+        }
+        QCOMPARE(progressSeen.back(), 1.0);
+        // Some layers only, and the window's request keeps every pass.
+        AnalysisRequest some;
+        some.onlyLayers = {2, 0};
+        some.keepPasses = true;
+        const AnalysisResult two = runAnalysis(dump, some);
+        QCOMPARE(two.layers.size(), std::size_t(2));
+        QCOMPARE(two.layers[0].position, std::size_t(0));
+        QCOMPARE(two.layers[1].position, std::size_t(2));
+        QCOMPARE(two.layers[1].report.counts, r.report.layers[2].counts);
+        QCOMPARE(two.layers[1].pass->choices.counts(), r.report.layers[2].counts);
+        some.onlyLayers = {4};
+        QVERIFY(throws<std::invalid_argument>([&] { runAnalysis(dump, some); }));
+    }
+
+    // The what-ifs of one request agree with each other and with the plain report:
+    // the sweep at the report's capacity factor drops what the report drops; the
+    // "before" of a comparison is the recorded routing's report, whether its passes
+    // are handed in (the window) or read again; re-routing with the dump's own rules
+    // agrees with the recorded choices the fixture routed by the same rules.
+    void pipelineWhatIfsAgree()
+    {
+        const TempDump file(randomFixture(900, 8, 2, 3, 11));
+        const RoutingDump dump(file.path());
+        const AnalysisResult recorded = runAnalysis(dump, [] {
+            AnalysisRequest r;
+            r.keepPasses = true;
+            return r;
+        }());
+        std::vector<LayerPass> passes;
+        for (const LayerAnalysis &l : recorded.layers)
+            passes.push_back(*l.pass);
+
+        AnalysisRequest request;
+        request.capacityFactor = 1.0;
+        request.reroute = dump.info().routingRules(0);
+        request.capacitySweep = std::vector<double>{0.5, 1.0, 2.0};
+        request.compareWithRecorded = true;
+        request.expertChoice = true;
+        request.balance = BalanceRequest{0.01, 100};
+        const AnalysisResult again = runAnalysis(dump, request);
+        request.recorded = &passes;
+        const AnalysisResult handed = runAnalysis(dump, request);
+        AnalysisRequest atOne;
+        atOne.capacityFactor = 1.0;
+        const DumpReport plain = buildReport(dump, atOne);
+        QCOMPARE(again.layers.size(), std::size_t(3));
+        for (std::size_t l = 0; l < 3; ++l) {
+            const LayerAnalysis &a = again.layers[l], &h = handed.layers[l];
+            QVERIFY(a.sweep && a.expertChoice && a.balance && a.recorded);
+            QCOMPARE(a.sweep->dropped[1], a.report.drops.dropped);
+            QCOMPARE(a.sweep->droppedFraction[1], a.report.drops.droppedFraction);
+            QVERIFY(a.sweep->dropped[0] >= a.sweep->dropped[1] && a.sweep->dropped[1] >= a.sweep->dropped[2]);
+            QCOMPARE(a.recorded->counts, plain.layers[l].counts);
+            QCOMPARE(a.recorded->drops.dropped, plain.layers[l].drops.dropped);
+            QCOMPARE(h.recorded->counts, a.recorded->counts);
+            QCOMPARE(h.recorded->drops.dropped, a.recorded->drops.dropped);
+            QCOMPARE(h.expertChoice->unrouted, a.expertChoice->unrouted);
+            QCOMPARE(h.balance->maxVioWith, a.balance->maxVioWith);
+            std::int64_t taken = 0;
+            for (std::int64_t n : a.expertChoice->taken)
+                taken += n;
+            QCOMPARE(taken, std::int64_t(8) * a.expertChoice->capacity.front());
+        }
+        // Expert choice and balancing re-route: without rules the request is refused.
+        AnalysisRequest noRules;
+        noRules.expertChoice = true;
+        QVERIFY(throws<std::invalid_argument>([&] { runAnalysis(dump, noRules); }));
+    }
+
     void capacityFactorDefault()
     {
         DumpFixture f = handFixture();

@@ -9,8 +9,13 @@
 #include "SelectionModel.h"
 #include "UiFixture.h"
 #include "models/ExpertProfileModel.h"
+#include "models/LayerHealthModel.h"
+#include "views/OverviewView.h"
 #include "models/TokenRoutingModel.h"
 #include "analysis/BalanceReplay.h"
+#include "analysis/ExpertChoiceReplay.h"
+#include "Format.h"
+#include "io/OpenDump.h"
 #include "models/WhatIfModel.h"
 #include "plots/TrainingPlot.h"
 #include "plots/ExpertPairsPlot.h"
@@ -237,6 +242,35 @@ private slots:
         QTRY_VERIFY(window.profile()->searchBox()->hasFocus());
     }
 
+    // The overview fills in layer by layer: one partial snapshot per layer, in order,
+    // each holding the reports of the layers done so far, the very ones of the full
+    // analysis that follows; the other views only ever see the full snapshot.
+    void overviewFillsInLayerByLayer()
+    {
+        MainWindow window;
+        QSignalSpy partials(window.loader(), &DumpLoader::layerAnalysed);
+        QVERIFY(showDump(window, m_dump->qpath()));
+        const DumpSnapshotPtr full = window.snapshot();
+        QVERIFY(!full->partial);
+        const int L = full->numLayers();
+        QCOMPARE(partials.count(), L);
+        for (int i = 0; i < L; ++i) {
+            const auto partial = partials.at(i).at(0).value<DumpSnapshotPtr>();
+            QVERIFY(partial->partial);
+            QCOMPARE(partials.at(i).at(1).toInt(), i + 1);
+            QCOMPARE(partials.at(i).at(2).toInt(), L);
+            QCOMPARE(partial->numLayers(), i + 1);
+            for (int l = 0; l <= i; ++l) {
+                QCOMPARE(partial->analysis.report.layers[std::size_t(l)].counts,
+                         full->analysis.report.layers[std::size_t(l)].counts);
+                QCOMPARE(partial->analysis.report.layers[std::size_t(l)].load.cv,
+                         full->analysis.report.layers[std::size_t(l)].load.cv);
+            }
+        }
+        QCOMPARE(window.overview()->snapshot(), full);
+        QCOMPARE(window.overview()->healthModel()->rowCount(), L);
+    }
+
     void whatIfRunsAndCancels()
     {
         MainWindow window;
@@ -257,12 +291,19 @@ private slots:
         }
         // Cancel: no result arrives, the slot is idle again.
         finished.clear();
+        QSignalSpy cancelled(whatIf->job(), &JobSlot::cancelled);
         whatIf->run();
         QVERIFY(!whatIf->job()->findChildren<QFutureWatcherBase *>().isEmpty()); // the run is out
         whatIf->job()->cancel();
         QVERIFY(!whatIf->job()->isBusy());
+        QCOMPARE(cancelled.count(), 1);
         QVERIFY(jobsComeBack(whatIf->job()));
         QCOMPARE(finished.count(), 0);
+        // A new dump stops a run without calling it cancelled.
+        whatIf->run();
+        whatIf->setSnapshot(window.snapshot());
+        QVERIFY(!whatIf->job()->isBusy());
+        QCOMPARE(cancelled.count(), 1);
     }
 
     // The device, drop policy and balancing replay of the last run come back in a new
@@ -457,6 +498,40 @@ private slots:
         whatIf->run();
         QVERIFY(finished.wait(15000));
         QVERIFY(!whatIf->model()->rows().front().maxVioWithBias);
+    }
+
+    // Expert choice in the window: the panel's share of tokens no expert takes is the
+    // one core's replay gives for the same rules.
+    void whatIfRoutesByExpertChoice()
+    {
+        MainWindow window;
+        QVERIFY(showDump(window, m_dump->qpath()));
+        WhatIfView *whatIf = window.whatIf();
+        WhatIfSettings s = whatIf->settings();
+        s.device = Device::Cpu;
+        s.balanceRate = 0;
+        s.expertChoice = true;
+        s.capacityFactor = 1.0;
+        whatIf->setSettings(s);
+        QSignalSpy finished(whatIf, &WhatIfView::finished);
+        whatIf->run();
+        QVERIFY(finished.wait(15000));
+        const auto dump = openDump(m_dump->path());
+        QCOMPARE(whatIf->model()->rowCount(), int(dump->info().layers.size()));
+        for (const WhatIfRow &row : whatIf->model()->rows()) {
+            QVERIFY(row.expertChoiceUnrouted.has_value());
+            RoutingRules rules = dump->info().routingRules(std::size_t(row.layer));
+            rules.scoring = s.scoring;
+            rules.topK = s.topK;
+            LayerPassRequest routed;
+            routed.reroute = rules;
+            const LayerPass pass = runLayerPass(*dump, std::size_t(row.layer), routed);
+            const ExpertChoiceResult r =
+                replayExpertChoice(*dump, std::size_t(row.layer), pass.choices, rules, 1.0, s.group);
+            QCOMPARE(*row.expertChoiceUnrouted, r.unroutedFraction());
+        }
+        const QModelIndex cell = whatIf->model()->index(0, WhatIfModel::ExpertChoiceUnroutedColumn);
+        QCOMPARE(cell.data().toString(), formatPercent(*whatIf->model()->rows().front().expertChoiceUnrouted, 2));
     }
 
     void routingMapZoomsClicksAndExplains()

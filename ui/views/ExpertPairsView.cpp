@@ -1,5 +1,7 @@
 #include "ExpertPairsView.h"
 
+#include "Engines.h"
+
 #include "Format.h"
 #include "JobSlot.h"
 #include "SelectionModel.h"
@@ -14,7 +16,6 @@
 #include <QShortcut>
 #include <QVBoxLayout>
 
-#include <mutex>
 
 namespace moescope::ui {
 
@@ -81,17 +82,12 @@ ExpertPairsView::ExpertPairsView(SelectionModel *selection, QWidget *parent)
     auto *again = new QShortcut(QKeySequence::Refresh, this, this, [this] { refresh(); });
     again->setContext(Qt::WidgetWithChildrenShortcut);
     // A cancel (the status bar's button) ends the job with no result: say so, and let
-    // the next change count again. Queued: a finished job's result is handled first.
-    connect(m_job, &JobSlot::busyChanged, this, [this](bool busy) {
-        if (!busy)
-            QMetaObject::invokeMethod(this, [this] {
-                if (m_job->isBusy() || m_pendingKey.isEmpty() || m_pendingKey == m_shownKey)
-                    return;
-                m_pendingKey.clear();
-                m_status->setText(tr("cancelled"));
-                m_shownPairs.reset();
-                m_plot->clear(tr("Counting was cancelled. Press F5 to count again."));
-            }, Qt::QueuedConnection);
+    // the next change count again.
+    connect(m_job, &JobSlot::cancelled, this, [this] {
+        m_pendingKey.reset();
+        m_status->setText(tr("cancelled"));
+        m_shownPairs.reset();
+        m_plot->clear(tr("Counting was cancelled. Press F5 to count again."));
     });
     connect(m_plot, &ExpertPairsPlot::cellClicked, this, [this](int, int e2) {
         const PairMatrix &pairs = m_plot->pairs();
@@ -115,9 +111,9 @@ void ExpertPairsView::setDevice(Device device)
 void ExpertPairsView::setSnapshot(const DumpSnapshotPtr &snapshot)
 {
     m_snapshot = snapshot;
-    m_shownKey.clear();
-    m_pendingKey.clear(); // a new dump, not a cancel
-    m_job->cancel();
+    m_shownKey.reset();
+    m_pendingKey.reset();
+    m_job->discard(); // a new dump, not a cancel
     refresh();
 }
 
@@ -134,23 +130,19 @@ void ExpertPairsView::refresh()
     const int layer = m_selection->current().layer;
     QString why;
     if (!m_snapshot || !pairsApply(*m_snapshot, kind, layer, &why)) {
-        m_job->cancel();
-        m_shownKey.clear();
-        m_pendingKey.clear();
+        m_job->discard();
+        m_shownKey.reset();
+        m_pendingKey.reset();
         m_status->clear();
         m_shownPairs.reset();
         m_plot->clear(m_snapshot ? why : tr("Open a dump to see which experts work together."));
         return;
     }
-    const QString key = QStringLiteral("%1/%2/%3/%4")
-                            .arg(quintptr(m_snapshot.get()))
-                            .arg(int(kind))
-                            .arg(layer)
-                            .arg(int(device));
+    const CountKey key{m_snapshot, kind, layer, device};
     if (key == m_shownKey)
         return;
     // Never another layer's or kind's pairs under this title, nor in an export.
-    m_shownKey.clear();
+    m_shownKey.reset();
     m_shownPairs.reset();
     m_plot->clear(m_onScreen ? tr("Counting...") : tr("Not counted yet."));
     if (!m_onScreen || (m_job->isBusy() && key == m_pendingKey))
@@ -160,14 +152,11 @@ void ExpertPairsView::refresh()
     const DumpSnapshotPtr snapshot = m_snapshot;
     m_job->start<CountedPairs>(
         [snapshot, kind, layer, device](const Progress &progress) {
-            // One count at a time: each holds an E x E matrix per thread, and a count
-            // that a newer one replaced gives up here instead of adding to the load.
-            static std::mutex oneAtATime;
-            const std::lock_guard lock(oneAtATime);
-            progress.checkCancelled();
+            // The application's backend counts one matrix at a time (each holds E x E
+            // per thread); a count that a newer one replaced gives up before its turn.
             CountedPairs result;
             std::string notice;
-            std::unique_ptr<RoutingBackend> backend = makeBackend(device, notice);
+            const std::shared_ptr<RoutingBackend> backend = Engines::instance().backend(device, notice);
             progress.checkCancelled();
             QElapsedTimer timer;
             timer.start();
@@ -193,8 +182,8 @@ void ExpertPairsView::refresh()
             emit counted();
         },
         [this](const QString &message) {
-            m_shownKey.clear();
-            m_pendingKey.clear();
+            m_shownKey.reset();
+            m_pendingKey.reset();
             m_status->setText(tr("could not count"));
             m_shownPairs.reset();
             m_plot->clear(tr("Could not count the pairs: %1").arg(message));

@@ -10,6 +10,7 @@
 #include <QWidget>
 
 #include <memory>
+#include <optional>
 
 class QComboBox;
 class QLabel;
@@ -52,7 +53,15 @@ private:
     DumpSnapshotPtr m_snapshot;
     std::shared_ptr<const PairMatrix> m_shownPairs; // what the plot shows; null while it shows a note
     // What the plot holds and what the running job counts: snapshot, kind, layer, device.
-    QString m_shownKey, m_pendingKey;
+    // What a count is of: the pairs shown, and the count under way.
+    struct CountKey {
+        DumpSnapshotPtr snapshot;
+        PairKind kind = PairKind::CoActivation;
+        int layer = -1;
+        Device device = Device::Cpu;
+        bool operator==(const CountKey &) const = default;
+    };
+    std::optional<CountKey> m_shownKey, m_pendingKey;
     bool m_onScreen = false;
 };
 

@@ -167,7 +167,7 @@ void ExpertProfileView::applySearch()
     if (!m_snapshot)
         return;
     if (searchKey(query).isEmpty()) {
-        m_searchJob->cancel();
+        m_searchJob->discard();
         m_routes->clear();
         m_routesTitle->setText(tr("Type a token above to see which experts receive it, at every layer."));
         emit searchAnswered(query);
@@ -175,7 +175,7 @@ void ExpertProfileView::applySearch()
     }
     const std::vector<std::int64_t> ids = tokenIdsMatching(*m_snapshot, query);
     if (ids.empty()) {
-        m_searchJob->cancel();
+        m_searchJob->discard();
         m_routes->clear();
         m_routesTitle->setText(tr("No token \u201c%1\u201d in this dump's vocabulary.").arg(query.toHtmlEscaped()));
         emit searchAnswered(query);

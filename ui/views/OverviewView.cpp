@@ -64,6 +64,11 @@ void OverviewView::setSnapshot(const DumpSnapshotPtr &snapshot)
 
 void OverviewView::showSelection(const Selection &selection)
 {
+    if (m_snapshot && m_snapshot->partial) {
+        // A dump still loading: its layers so far, nothing selected in it yet.
+        m_heatmap->showChart(m_snapshot, {});
+        return;
+    }
     m_heatmap->showChart(m_snapshot, {selection.layer, selection.expert});
     const QModelIndex source = m_model->index(selection.layer, 0);
     const QModelIndex row = m_proxy->mapFromSource(source);

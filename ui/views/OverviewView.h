@@ -20,7 +20,9 @@ class OverviewView : public QWidget {
 public:
     OverviewView(SelectionModel *selection, QWidget *parent = nullptr);
 
+    // A full snapshot, or a partial one while a dump loads (its layers so far).
     void setSnapshot(const DumpSnapshotPtr &snapshot);
+    DumpSnapshotPtr snapshot() const { return m_snapshot; }
     LoadHeatmapPlot *heatmap() const { return m_heatmap; }
     QTableView *healthTable() const { return m_table; }
     LayerHealthModel *healthModel() const { return m_model; }

@@ -58,7 +58,7 @@ RoutingMapBinner::RoutingMapBinner(QObject *parent)
 
 void RoutingMapBinner::reset()
 {
-    m_job->cancel();
+    m_job->discard();
     m_window.reset();
     m_pending = false;
 }
@@ -74,7 +74,7 @@ void RoutingMapBinner::request(const DumpSnapshotPtr &snapshot, const RoutingWin
     m_request = r;
     const std::int64_t work = (r.end - r.begin) * snapshot->numLayers();
     if (work <= kSyncWork) {
-        m_job->cancel();
+        m_job->discard();
         m_pending = false;
         m_window = binRoutingMap(*snapshot, r);
         return;

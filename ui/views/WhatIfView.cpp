@@ -145,9 +145,8 @@ WhatIfView::WhatIfView(SelectionModel *selection, QWidget *parent)
         m_progress->setVisible(busy);
         m_cancel->setVisible(busy);
         m_run->setEnabled(!busy && m_snapshot);
-        if (!busy && m_status->text().endsWith(QStringLiteral("...")))
-            m_status->setText(tr("Cancelled."));
     });
+    connect(m_job, &JobSlot::cancelled, this, [this] { m_status->setText(tr("Cancelled.")); });
     connect(m_job, &JobSlot::progressChanged, this, [this](double f) { m_progress->setValue(int(f * 1000)); });
     connect(m_table->selectionModel(), &QItemSelectionModel::currentRowChanged, this, [this](const QModelIndex &i) {
         if (i.isValid())
@@ -158,7 +157,7 @@ WhatIfView::WhatIfView(SelectionModel *selection, QWidget *parent)
 
 void WhatIfView::setSnapshot(const DumpSnapshotPtr &snapshot)
 {
-    m_job->cancel();
+    m_job->discard();
     m_snapshot = snapshot;
     m_model->clear();
     bool anyLogits = false;
