@@ -1,5 +1,6 @@
 #include "DesktopApp.h"
 
+#include "DumpLoader.h"
 #include "MainWindow.h"
 #include "SamplePaths.h"
 
@@ -19,13 +20,15 @@ namespace moescope::ui {
 namespace {
 
 // MOESCOPE_TIMING=1 prints to stderr the milliseconds from start to the window's
-// first paint and to the first paint showing the analysed dump. For measurement only.
+// first paint, to the first paint showing the dump's first layer (the overview fills
+// in while the rest loads) and to the first paint showing the analysed dump. For measurement only.
 // MOESCOPE_TIMING=<epoch ms> (say `date +%s%3N` just before launching) also counts
 // from then, which includes loading the program and its libraries.
 class PaintTimer : public QObject {
 public:
     PaintTimer(QWidget *window, QElapsedTimer clock) : m_window(window), m_clock(clock) {}
     void dumpShown() { m_waitingForData = true; }
+    void firstLayerShown() { m_waitingForLayer = true; }
 
 protected:
     bool eventFilter(QObject *watched, QEvent *event) override
@@ -35,6 +38,9 @@ protected:
             if (!m_firstPaint) {
                 m_firstPaint = true;
                 report("first paint");
+            } else if (m_waitingForLayer) {
+                m_waitingForLayer = false;
+                report("first layer shown");
             } else if (m_waitingForData) {
                 m_waitingForData = false;
                 report("dump shown");
@@ -62,6 +68,7 @@ private:
     QElapsedTimer m_clock;
     bool m_firstPaint = false;
     bool m_waitingForData = false;
+    bool m_waitingForLayer = false;
 };
 
 } // namespace
@@ -96,6 +103,10 @@ int runDesktopApp(int argc, char **argv)
         timer = std::make_unique<PaintTimer>(&window, clock);
         app.installEventFilter(timer.get());
         QObject::connect(&window, &MainWindow::dumpShown, &window, [&timer] { timer->dumpShown(); });
+        QObject::connect(window.loader(), &DumpLoader::layerAnalysed, &window, [&timer](const DumpSnapshotPtr &, int done) {
+            if (done == 1)
+                timer->firstLayerShown();
+        });
         if (!path.isEmpty()) // which file is timed (a sample: which copy of it)
             std::cerr << "moescope timing: opening " << path.toStdString() << "\n";
     }
