@@ -4,6 +4,7 @@
 #include "Format.h"
 #include "JobSlot.h"
 #include "MessageBanner.h"
+#include "RecentFilesMenu.h"
 #include "SamplePaths.h"
 #include "SelectionModel.h"
 #include "export/ChartExport.h"
@@ -47,8 +48,6 @@
 namespace moescope::ui {
 
 namespace {
-constexpr int kRecentFiles = 8;
-const QString kRecentKey = QStringLiteral("recentFiles");
 
 QDockWidget *dock(QMainWindow *window, const QString &title, const QString &objectName, QWidget *content)
 {
@@ -206,8 +205,8 @@ void MainWindow::createMenus()
     QMenu *samples = file->addMenu(tr("Open &sample"));
     samples->addAction(tr("&Balanced router"), this, [this] { openSample(balancedSamplePath()); });
     samples->addAction(tr("&Collapsed router"), this, [this] { openSample(collapsedSamplePath()); });
-    m_recentMenu = file->addMenu(tr("Open &recent"));
-    rebuildRecentMenu();
+    m_recent = new RecentFilesMenu(file->addMenu(tr("Open &recent")));
+    connect(m_recent, &RecentFilesMenu::openRequested, this, &MainWindow::openFile);
     file->addSeparator();
     QMenu *exportMenu = file->addMenu(tr("&Export chart"));
     const QList<QPair<QString, ChartSource *>> exportable = {
@@ -342,7 +341,7 @@ void MainWindow::showSummary(const QString &path, const DumpInfo &info)
                                 .arg(info.layers.size())
                                 .arg(QString::fromLatin1(scoringName(info.scoring))));
     m_summaryLabel->setToolTip(QString::fromStdString(info.path));
-    addRecentFile(path);
+    m_recent->add(path);
 }
 
 void MainWindow::showSnapshot(const DumpSnapshotPtr &snapshot)
@@ -390,40 +389,7 @@ void MainWindow::showSelectionText()
     m_selectionLabel->setText(text);
 }
 
-QStringList MainWindow::recentFiles() const { return QSettings().value(kRecentKey).toStringList(); }
-
-void MainWindow::addRecentFile(const QString &path)
-{
-    const QString absolute = QFileInfo(path).absoluteFilePath();
-    QStringList files = recentFiles();
-    files.removeAll(absolute);
-    files.prepend(absolute);
-    while (files.size() > kRecentFiles)
-        files.removeLast();
-    QSettings().setValue(kRecentKey, files);
-    rebuildRecentMenu();
-}
-
-void MainWindow::rebuildRecentMenu()
-{
-    m_recentMenu->clear();
-    const QStringList files = recentFiles();
-    for (int i = 0; i < files.size(); ++i) {
-        const QString path = files[i];
-        QAction *a = m_recentMenu->addAction(QStringLiteral("&%1  %2").arg(i + 1).arg(QFileInfo(path).fileName()),
-                                             this, [this, path] { openFile(path); });
-        a->setToolTip(path);
-        a->setStatusTip(path);
-    }
-    m_recentMenu->setEnabled(!files.isEmpty());
-    if (!files.isEmpty()) {
-        m_recentMenu->addSeparator();
-        m_recentMenu->addAction(tr("Clear list"), this, [this] {
-            QSettings().remove(kRecentKey);
-            rebuildRecentMenu();
-        });
-    }
-}
+QStringList MainWindow::recentFiles() const { return m_recent->files(); }
 
 void MainWindow::exportChartInteractively(ChartSource *chart)
 {

@@ -23,6 +23,7 @@ class ExpertProfileView;
 class JobSlot;
 class MessageBanner;
 class OverviewView;
+class RecentFilesMenu;
 class RoutingMapView;
 class SelectionModel;
 class TrainingView;
@@ -69,8 +70,6 @@ private:
     void showSnapshot(const DumpSnapshotPtr &snapshot);
     void showSummary(const QString &path, const DumpInfo &info);
     void showSelectionText();
-    void addRecentFile(const QString &path);
-    void rebuildRecentMenu();
     void openDialog();
     void openSample(const QString &path);
     void exportChartInteractively(ChartSource *chart);
@@ -90,7 +89,7 @@ private:
     TrainingView *m_training;
     WhatIfView *m_whatIf;
     ExpertPairsView *m_pairs;
-    QMenu *m_recentMenu = nullptr;
+    RecentFilesMenu *m_recent = nullptr;
     QMenu *m_viewMenu = nullptr;
     QLabel *m_summaryLabel;
     QLabel *m_selectionLabel;
