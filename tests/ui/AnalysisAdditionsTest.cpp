@@ -1,7 +1,7 @@
 // The core/analysis pieces added for the views: the routing map's binning, the gate
 // weights of one token, and the whole-dump analysis (which must agree with the
 // report the command line prints).
-#include "UiFixture.h"
+#include "support/UiFixture.h"
 #include "analysis/DumpAnalysis.h"
 #include "analysis/RoutingWindow.h"
 #include "analysis/TokenGates.h"
