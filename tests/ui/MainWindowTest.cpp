@@ -7,7 +7,7 @@
 #include "MessageBanner.h"
 #include "PlotClicks.h"
 #include "SelectionModel.h"
-#include "UiFixture.h"
+#include "support/UiFixture.h"
 #include "models/ExpertProfileModel.h"
 #include "models/LayerHealthModel.h"
 #include "views/OverviewView.h"

@@ -3,7 +3,7 @@
 #include "MainWindow.h"
 #include "SelectionModel.h"
 #include "PlotClicks.h"
-#include "UiFixture.h"
+#include "support/UiFixture.h"
 #include "models/ExpertProfileModel.h"
 #include "models/LayerHealthModel.h"
 #include "plots/LoadHeatmapPlot.h"

@@ -1,7 +1,7 @@
 // `moescope route` end to end: real HDF5 dumps (float16/32/64) through the reader, the
 // analysis pass and both backends, with the JSON checked against the in-test
 // reference, including the what-ifs (capacity sweep, expert choice, balancing).
-#include "RoutingReference.h"
+#include "core/routing/RoutingReference.h"
 
 #include "io/Float16.h"
 #include "support/DumpFixture.h"

@@ -2,7 +2,7 @@
 // the report draw it) against what the live view paints, and the view's token marks
 // against a plain scan of the dump.
 #include "views/RoutingMapChart.h"
-#include "UiFixture.h"
+#include "support/UiFixture.h"
 #include "views/RoutingMapCanvas.h"
 
 #include <QApplication>

@@ -3,7 +3,7 @@
 // give what the core statistics say.
 #include "DumpSnapshot.h"
 #include "Format.h"
-#include "UiFixture.h"
+#include "support/UiFixture.h"
 #include "models/ExpertProfileModel.h"
 #include "models/LayerHealthModel.h"
 #include "models/TokenRoutingModel.h"

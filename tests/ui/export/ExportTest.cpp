@@ -5,7 +5,7 @@
 #include "ExportedText.h"
 #include "MainWindow.h"
 #include "SelectionModel.h"
-#include "UiFixture.h"
+#include "support/UiFixture.h"
 #include "export/ChartExport.h"
 #include "export/ChartSource.h"
 #include "export/ReportWriter.h"

@@ -2,8 +2,8 @@
 // (DISPLAY, WAYLAND_DISPLAY and QT_QPA_PLATFORM unset), checking exit codes 0/1/2,
 // the messages, that the files load back, and what they hold: CSV numbers against
 // counts taken from the fixture's own logits, titles and axis labels in SVG and PDF.
-#include "ExportedText.h"
-#include "UiFixture.h"
+#include "support/UiFixture.h"
+#include "ui/export/ExportedText.h"
 
 #include <QFile>
 #include <QImage>
