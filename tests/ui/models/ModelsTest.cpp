@@ -244,7 +244,7 @@ private slots:
         std::vector<WhatIfRow> rows;
         for (int l = 0; l < 3; ++l)
             rows.push_back({l, m_snapshot->analysis.report.layers[std::size_t(l)],
-                            m_snapshot->analysis.report.layers[std::size_t(l)], {}, {}});
+                            m_snapshot->analysis.report.layers[std::size_t(l)], {}, {}, {}});
         model.setRows(m_snapshot, rows);
         QCOMPARE(model.rowCount(), 3);
         QCOMPARE(model.index(2, WhatIfModel::LayerColumn).data(WhatIfModel::LayerRole).toInt(), 2);
