@@ -17,6 +17,7 @@
 #include "Format.h"
 #include "io/OpenDump.h"
 #include "models/WhatIfModel.h"
+#include "plots/LoadHeatmapPlot.h"
 #include "plots/TrainingPlot.h"
 #include "plots/ExpertPairsPlot.h"
 #include "views/ExpertPairsView.h"
@@ -38,6 +39,7 @@
 #include <QSignalSpy>
 #include <QSortFilterProxyModel>
 #include <QTest>
+#include <QTableView>
 #include <QToolTip>
 #include <QWheelEvent>
 
@@ -269,6 +271,53 @@ private slots:
         }
         QCOMPARE(window.overview()->snapshot(), full);
         QCOMPARE(window.overview()->healthModel()->rowCount(), L);
+    }
+
+    // While a dump loads, the overview shows its first layers but every other view
+    // still shows the dump before it: a click on the loading dump's layers (a row of
+    // the table, a cell of the heatmap) selects nothing, since that layer or expert
+    // need not exist in the dump the other views show.
+    void clickOnLoadingDumpSelectsNothing()
+    {
+        MainWindow window;
+        window.show();
+        QVERIFY(showDump(window, m_other->qpath())); // 2 layers of 4 experts
+        const Selection before = window.selection()->current();
+        bool rowClicked = false, cellClicked = false;
+        connect(window.loader(), &DumpLoader::layerAnalysed, &window, [&](const DumpSnapshotPtr &, int done, int) {
+            if (done != 3 || rowClicked)
+                return;
+            OverviewView *overview = window.overview();
+            QVERIFY(overview->snapshot()->partial);
+            QAbstractItemModel *rows = overview->healthTable()->model();
+            for (int r = 0; r < rows->rowCount(); ++r) {
+                const QModelIndex i = rows->index(r, 0);
+                if (i.data(LayerHealthModel::LayerRole).toInt() != 2)
+                    continue;
+                overview->healthTable()->selectionModel()->setCurrentIndex(
+                    i, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+                rowClicked = true;
+            }
+            LoadHeatmapPlot *heatmap = overview->heatmap();
+            QWidget *canvas = test::chartCanvas(heatmap);
+            QVERIFY(canvas);
+            const auto point = test::pointWhere(canvas, [heatmap](const QPoint &p) {
+                int layer = -1, expert = -1;
+                return heatmap->cellAt(p, layer, expert) && layer == 2 && expert == 7;
+            });
+            if (point) {
+                QTest::mouseClick(canvas, Qt::LeftButton, {}, *point);
+                cellClicked = true;
+            }
+            QCOMPARE(window.selection()->current().layer, before.layer);
+            QCOMPARE(window.selection()->current().expert, before.expert);
+        });
+        QSignalSpy shown(&window, &MainWindow::dumpShown);
+        window.openFile(m_dump->qpath()); // 3 layers of 8 experts
+        QVERIFY(shown.wait(15000));
+        QVERIFY(rowClicked);
+        QVERIFY(cellClicked);
+        QCOMPARE(window.snapshot()->path, m_dump->qpath());
     }
 
     void whatIfRunsAndCancels()

@@ -45,10 +45,15 @@ OverviewView::OverviewView(SelectionModel *selection, QWidget *parent)
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(split);
 
-    connect(m_heatmap, &LoadHeatmapPlot::cellClicked, m_selection, &SelectionModel::setLayerAndExpert);
+    // While a dump loads, its layers are not those of the dump the other views show:
+    // a click on them selects nothing.
+    connect(m_heatmap, &LoadHeatmapPlot::cellClicked, this, [this](int layer, int expert) {
+        if (!showsPartial())
+            m_selection->setLayerAndExpert(layer, expert);
+    });
     connect(m_table->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
             [this](const QModelIndex &current) {
-                if (m_syncing || !current.isValid())
+                if (m_syncing || !current.isValid() || showsPartial())
                     return;
                 m_selection->setLayer(current.data(LayerHealthModel::LayerRole).toInt());
             });
@@ -64,7 +69,7 @@ void OverviewView::setSnapshot(const DumpSnapshotPtr &snapshot)
 
 void OverviewView::showSelection(const Selection &selection)
 {
-    if (m_snapshot && m_snapshot->partial) {
+    if (showsPartial()) {
         // A dump still loading: its layers so far, nothing selected in it yet.
         m_heatmap->showChart(m_snapshot, {});
         return;

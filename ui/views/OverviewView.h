@@ -29,6 +29,7 @@ public:
 
 private:
     void showSelection(const Selection &selection);
+    bool showsPartial() const { return m_snapshot && m_snapshot->partial; }
 
     SelectionModel *m_selection;
     DumpSnapshotPtr m_snapshot;
