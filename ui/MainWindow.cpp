@@ -114,7 +114,8 @@ MainWindow::MainWindow(QWidget *parent)
         // The overview fills in layer by layer; the other views keep the dump they show
         // until the whole analysis is there.
         m_overview->setSnapshot(partial);
-        m_center->setCurrentWidget(m_overview);
+        if (done == 1) // once: the user may look elsewhere while the rest loads
+            m_center->setCurrentWidget(m_overview);
         statusBar()->showMessage(tr("Analysed %1 of %2 layers").arg(done).arg(all), 2000);
     });
     connect(m_loader->job(), &JobSlot::cancelled, this, [this] {

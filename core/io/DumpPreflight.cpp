@@ -63,6 +63,9 @@ pid_t spawnHelper(const std::string &program, const std::string &path)
     // The helper has nothing to say: its exit status is the answer.
     for (int fd : {0, 1, 2})
         posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0);
+    // Nothing else of this process: HDF5 opens files without close-on-exec, and a
+    // helper that hangs must not hold the user's other dumps open meanwhile.
+    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
     posix_spawnattr_t attributes;
     posix_spawnattr_init(&attributes);
     // A crash must end the helper plainly, whatever this process does with signals.
@@ -96,6 +99,9 @@ std::string preflightProgram()
     std::vector<std::filesystem::path> candidates;
     if (!here.empty()) {
         candidates.push_back(here / "moescope-preflight");
+#ifdef MOESCOPE_LIBEXEC_FROM_BINDIR
+        candidates.push_back(here / MOESCOPE_LIBEXEC_FROM_BINDIR / "moescope-preflight");
+#endif
         candidates.push_back(here / ".." / "libexec" / "moescope" / "moescope-preflight");
     }
 #ifdef MOESCOPE_PREFLIGHT_BUILD_PATH

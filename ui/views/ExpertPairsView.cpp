@@ -153,7 +153,8 @@ void ExpertPairsView::refresh()
     m_job->start<CountedPairs>(
         [snapshot, kind, layer, device](const Progress &progress) {
             // The application's backend counts one matrix at a time (each holds E x E
-            // per thread); a count that a newer one replaced gives up before its turn.
+            // per thread); a count that a newer one replaced before it started gives
+            // up here (once under way, a count is one backend call and runs to its end).
             CountedPairs result;
             std::string notice;
             const std::shared_ptr<RoutingBackend> backend = Engines::instance().backend(device, notice);

@@ -115,6 +115,25 @@ private slots:
         QCOMPARE(QString::fromUtf8(r.readAll()).trimmed(), file.qpath());
     }
 
+    // The helper inherits none of this process's files (HDF5 opens them without
+    // close-on-exec): a hanging helper must not hold the user's other dumps open.
+    void helperInheritsNoOpenFiles()
+    {
+        const TempDump held(smallFixture(), {}, "held.h5");
+        const auto open = openDump(held.path()); // this process holds it open now
+        QTemporaryDir dir;
+        const QString record = dir.filePath("fds.txt");
+        const QString script = writeScript(dir, "fds", "ls -l /proc/$$/fd > '" + record.toUtf8() + "'\nexit 0");
+        const ScopedEnv env("MOESCOPE_PREFLIGHT_PROGRAM", script.toUtf8());
+        const TempDump file(smallFixture());
+        QVERIFY(openDump(file.path()));
+        QFile r(record);
+        QVERIFY(r.open(QIODevice::ReadOnly));
+        const QByteArray fds = r.readAll();
+        QVERIFY2(fds.contains("/dev/null"), fds.constData());
+        QVERIFY2(!fds.contains("held.h5"), fds.constData());
+    }
+
     void helperThatCrashesOrHangsIsReported()
     {
         QTemporaryDir dir;

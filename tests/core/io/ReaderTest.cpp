@@ -270,7 +270,8 @@ private slots:
                               {"routed_scaling_factor", 2.5}, {"capacity_factor", 1.5}, {"checkpoint_step", 1200}};
         f.stringAttributes = {{"scoring", "sigmoid"}, {"model", "tiny-moe"}, {"checkpoint", "ckpt-β"}};
         const TempDump file(f);
-        const DumpInfo &info = RoutingDump(file.path()).info();
+        const RoutingDump dump(file.path()); // info() refers into the dump: keep it open
+        const DumpInfo &info = dump.info();
         QCOMPARE(info.scoring, Scoring::Sigmoid);
         QCOMPARE(info.normalizeTopK, false);
         QCOMPARE(info.numGroups, 4);
