@@ -151,6 +151,13 @@ void preflightDump(const std::string &path, const Progress &progress)
                             "): the file is damaged");
     if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
         throw DumpError(path, "", "could not run the file check " + program);
+    // Only the helper's own answers count: a crash that a runtime turned into an exit
+    // status (AddressSanitizer exits 1 on SIGSEGV) must not pass for "refused", or this
+    // process would open the file and meet the same crash.
+    if (WIFEXITED(status) && WEXITSTATUS(status) != kPreflightOpened && WEXITSTATUS(status) != kPreflightRefused)
+        throw DumpError(path, "",
+                        "HDF5 failed while reading the file's structure (the check ended with status " +
+                            std::to_string(WEXITSTATUS(status)) + "): the file is damaged");
 }
 
 int runPreflightChild(const std::string &path)
@@ -159,9 +166,9 @@ int runPreflightChild(const std::string &path)
         const RoutingDump dump(path);
         dump.readVocab();
     } catch (...) {
-        return 1;
+        return kPreflightRefused;
     }
-    return 0;
+    return kPreflightOpened;
 }
 
 } // namespace moescope::io

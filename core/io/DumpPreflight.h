@@ -28,8 +28,11 @@ void preflightDump(const std::string &path, const Progress &progress = {});
 // build tree made it. "" when none of these exists.
 std::string preflightProgram();
 
-// The helper's own work (its main() calls this): 0 when the dump opened and its
-// strings read, 1 when it was refused.
+// The helper's own work (its main() calls this): kPreflightOpened when the dump
+// opened and its strings read, kPreflightRefused when it was refused. Any other end
+// (a signal, another status) means the file crashed it.
+inline constexpr int kPreflightOpened = 0;
+inline constexpr int kPreflightRefused = 3;
 int runPreflightChild(const std::string &path);
 
 } // namespace moescope::io

@@ -155,6 +155,14 @@ private slots:
             QVERIFY(clock.elapsed() < 10000);
         }
         {
+            // A crash some runtime turned into an exit status (AddressSanitizer exits 1
+            // on SIGSEGV) is a crash, not a refusal this process should look into.
+            const ScopedEnv env("MOESCOPE_PREFLIGHT_PROGRAM", writeScript(dir, "asan", "exit 1").toUtf8());
+            const QString message = errorOf([&] { openDump(file.path()); });
+            QVERIFY2(message.startsWith(file.qpath() + ": HDF5 failed") && message.contains("status 1"),
+                     qPrintable(message));
+        }
+        {
             const ScopedEnv env("MOESCOPE_PREFLIGHT_PROGRAM", dir.filePath("absent").toUtf8());
             const QString message = errorOf([&] { openDump(file.path()); });
             QVERIFY2(message.contains(file.qpath()) && message.contains("could not start"), qPrintable(message));
