@@ -1,5 +1,6 @@
 // The headless commands run as a user runs them: the real binary, no display, JSON
 // parsed back, exit codes and messages checked.
+#include "support/DamagedDump.h"
 #include "support/TempDump.h"
 
 #include <QtTest>
@@ -230,19 +231,9 @@ private slots:
     void damagedFileThatCrashesOrHangsHdf5()
     {
         const TempDump file(smallFixture());
-        QFile in(file.qpath());
-        QVERIFY(in.open(QIODevice::ReadOnly));
-        const QByteArray bytes = in.readAll();
-        const qsizetype heap = bytes.indexOf("GCOL"); // strings of variable length live there
-        QVERIFY(heap > 0);
         for (const auto &[offset, expected] : {std::pair(25, "HDF5 crashed"), std::pair(24, "did not finish in 2 s")}) {
-            QByteArray damaged = bytes;
-            damaged[heap + offset] = char(0xff);
             const QString path = file.dir() + QString("/damaged%1.h5").arg(offset);
-            QFile out(path);
-            QVERIFY(out.open(QIODevice::WriteOnly));
-            out.write(damaged);
-            out.close();
+            QVERIFY(writeDamagedHeapCopy(file.qpath(), path, offset));
             for (const char *command : {"info", "stats"}) {
                 QElapsedTimer clock;
                 clock.start();

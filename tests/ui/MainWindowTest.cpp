@@ -1,22 +1,20 @@
 // The window as a user meets it: a bad file shows an error and leaves the window
 // usable, the latest of two opens wins, drops open files, recent files and layout are
-// remembered, the debounced search answers, and the what-if runs and cancels.
+// remembered, the debounced search answers, the overview fills in while a dump loads
+// (the what-if panel's tests are in views/WhatIfViewTest.cpp).
 #include "DumpLoader.h"
 #include "JobSlot.h"
 #include "MainWindow.h"
 #include "MessageBanner.h"
 #include "PlotClicks.h"
 #include "SelectionModel.h"
+#include "support/DamagedDump.h"
 #include "support/UiFixture.h"
+#include "support/WindowTestSupport.h"
 #include "models/ExpertProfileModel.h"
 #include "models/LayerHealthModel.h"
 #include "views/OverviewView.h"
 #include "models/TokenRoutingModel.h"
-#include "analysis/BalanceReplay.h"
-#include "analysis/ExpertChoiceReplay.h"
-#include "Format.h"
-#include "io/OpenDump.h"
-#include "models/WhatIfModel.h"
 #include "plots/LoadHeatmapPlot.h"
 #include "plots/TrainingPlot.h"
 #include "plots/ExpertPairsPlot.h"
@@ -51,23 +49,6 @@ using namespace moescope::ui;
 
 class MainWindowTest : public QObject {
     Q_OBJECT
-    // Shows `window` and opens `path` in it; true once the dump is on screen.
-    static bool showDump(MainWindow &window, const QString &path)
-    {
-        window.show();
-        QSignalSpy shown(&window, &MainWindow::dumpShown);
-        window.openFile(path);
-        return shown.wait(15000);
-    }
-
-    // Waits until every job `slot` started has come back to the GUI thread, its result
-    // delivered or dropped (each job's watcher, a child of the slot, goes once it has).
-    // Only then can a test see that a cancelled or superseded job delivered nothing.
-    static bool jobsComeBack(JobSlot *slot, int ms = 15000)
-    {
-        return QTest::qWaitFor([slot] { return slot->findChildren<QFutureWatcherBase *>().isEmpty(); }, ms);
-    }
-
     // Clicks the pairs chart where its own hit test finds cell (e1, e2).
     static bool clickPairCell(ExpertPairsPlot *plot, int e1, int e2)
     {
@@ -115,17 +96,8 @@ private slots:
         QVERIFY(window.banner()->text().contains(QStringLiteral("absent.h5")));
 
         // A file so damaged that HDF5 itself crashes on it: an error, not a dead window.
-        QFile good(m_dump->qpath());
-        QVERIFY(good.open(QIODevice::ReadOnly));
-        QByteArray bytes = good.readAll();
-        const qsizetype heap = bytes.indexOf("GCOL");
-        QVERIFY(heap > 0);
-        bytes[heap + 25] = char(0xff); // a string's size in the global heap
         const QString damaged = m_out.filePath(QStringLiteral("damaged.h5"));
-        QFile out(damaged);
-        QVERIFY(out.open(QIODevice::WriteOnly));
-        out.write(bytes);
-        out.close();
+        QVERIFY(test::writeDamagedHeapCopy(m_dump->qpath(), damaged, 25));
         window.openFile(damaged);
         QVERIFY(failed.wait(10000));
         QVERIFY2(window.banner()->text().contains(QStringLiteral("damaged.h5")), qPrintable(window.banner()->text()));
@@ -142,7 +114,7 @@ private slots:
         window.openFile(m_dump->qpath());
         window.openFile(m_other->qpath());
         QVERIFY(shown.wait(15000));
-        QVERIFY(jobsComeBack(window.loader()->job())); // the first open too
+        QVERIFY(test::jobsComeBack(window.loader()->job())); // the first open too
         QCOMPARE(shown.count(), 1);
         QCOMPARE(window.snapshot()->path, m_other->qpath());
         QVERIFY(!window.loader()->job()->isBusy());
@@ -189,7 +161,7 @@ private slots:
     void searchIsDebouncedAndAnswersTheReverseQuestion()
     {
         MainWindow window;
-        QVERIFY(showDump(window, m_dump->qpath()));
+        QVERIFY(test::showDump(window, m_dump->qpath()));
         ExpertProfileView *profile = window.profile();
         QSignalSpy answered(profile, &ExpertProfileView::searchAnswered);
         QElapsedTimer clock;
@@ -227,7 +199,7 @@ private slots:
     void keysBringViewsToTheFront()
     {
         MainWindow window;
-        QVERIFY(showDump(window, m_dump->qpath()));
+        QVERIFY(test::showDump(window, m_dump->qpath()));
         QVERIFY(QTest::qWaitForWindowActive(&window));
         auto *training = window.findChild<QDockWidget *>(QStringLiteral("trainingDock"));
         QTest::keyClick(&window, Qt::Key_1, Qt::ControlModifier);
@@ -251,7 +223,7 @@ private slots:
     {
         MainWindow window;
         QSignalSpy partials(window.loader(), &DumpLoader::layerAnalysed);
-        QVERIFY(showDump(window, m_dump->qpath()));
+        QVERIFY(test::showDump(window, m_dump->qpath()));
         const DumpSnapshotPtr full = window.snapshot();
         QVERIFY(!full->partial);
         const int L = full->numLayers();
@@ -281,7 +253,7 @@ private slots:
     {
         MainWindow window;
         window.show();
-        QVERIFY(showDump(window, m_other->qpath())); // 2 layers of 4 experts
+        QVERIFY(test::showDump(window, m_other->qpath())); // 2 layers of 4 experts
         const Selection before = window.selection()->current();
         bool rowClicked = false, cellClicked = false;
         connect(window.loader(), &DumpLoader::layerAnalysed, &window, [&](const DumpSnapshotPtr &, int done, int) {
@@ -320,99 +292,13 @@ private slots:
         QCOMPARE(window.snapshot()->path, m_dump->qpath());
     }
 
-    void whatIfRunsAndCancels()
-    {
-        MainWindow window;
-        QVERIFY(showDump(window, m_dump->qpath()));
-        WhatIfView *whatIf = window.whatIf();
-        WhatIfSettings s = whatIf->settings();
-        s.topK = 1;
-        s.capacityFactor = 1.0;
-        s.device = Device::Cpu;
-        whatIf->setSettings(s);
-        QSignalSpy finished(whatIf, &WhatIfView::finished);
-        whatIf->run();
-        QVERIFY(finished.wait(15000));
-        QCOMPARE(whatIf->model()->rowCount(), 3);
-        for (const WhatIfRow &row : whatIf->model()->rows()) {
-            QCOMPARE(row.after.counts.size(), std::size_t(8));
-            QVERIFY(row.after.agreement.has_value() == false || *row.after.agreement >= 0.0);
-        }
-        // Cancel: no result arrives, the slot is idle again.
-        finished.clear();
-        QSignalSpy cancelled(whatIf->job(), &JobSlot::cancelled);
-        whatIf->run();
-        QVERIFY(!whatIf->job()->findChildren<QFutureWatcherBase *>().isEmpty()); // the run is out
-        whatIf->job()->cancel();
-        QVERIFY(!whatIf->job()->isBusy());
-        QCOMPARE(cancelled.count(), 1);
-        QVERIFY(jobsComeBack(whatIf->job()));
-        QCOMPARE(finished.count(), 0);
-        // A new dump stops a run without calling it cancelled.
-        whatIf->run();
-        whatIf->setSnapshot(window.snapshot());
-        QVERIFY(!whatIf->job()->isBusy());
-        QCOMPARE(cancelled.count(), 1);
-    }
-
-    // The device, drop policy and balancing replay of the last run come back in a new
-    // window; scoring, k and the capacity factor are the new dump's own.
-    void whatIfRemembersTheUsersSettings()
-    {
-        {
-            MainWindow window;
-            QVERIFY(showDump(window, m_dump->qpath()));
-            WhatIfSettings s = window.whatIf()->settings();
-            s.policy = DropPolicy::ScorePriority;
-            s.group = CapacityGroup::Sequence;
-            s.balanceRate = 0.002;
-            s.balanceBatchTokens = 128;
-            s.topK = 1;
-            window.whatIf()->setSettings(s);
-            QSignalSpy finished(window.whatIf(), &WhatIfView::finished);
-            window.whatIf()->run();
-            QVERIFY(finished.wait(15000));
-        }
-        MainWindow again;
-        QVERIFY(showDump(again, m_dump->qpath()));
-        const WhatIfSettings s = again.whatIf()->settings();
-        QCOMPARE(s.policy, DropPolicy::ScorePriority);
-        QCOMPARE(s.group, CapacityGroup::Sequence);
-        QCOMPARE(s.balanceRate, 0.002);
-        QCOMPARE(s.balanceBatchTokens, 128);
-        QCOMPARE(s.topK, 2); // the dump's k, not the last run's
-        QSettings().remove(QStringLiteral("whatIf")); // the other tests start from the defaults
-    }
-
-    // The what-if panel on the GPU backend (PoCL in CI) shows the counts the CPU shows.
-    void whatIfOnGpuMatchesCpu()
-    {
-        MainWindow window;
-        QVERIFY(showDump(window, m_dump->qpath()));
-        WhatIfView *whatIf = window.whatIf();
-        QSignalSpy finished(whatIf, &WhatIfView::finished);
-        std::vector<std::vector<std::int64_t>> counts[2];
-        for (int run = 0; run < 2; ++run) {
-            WhatIfSettings s = whatIf->settings();
-            s.topK = 2;
-            s.device = run == 0 ? Device::Cpu : Device::Gpu;
-            whatIf->setSettings(s);
-            whatIf->run();
-            QVERIFY(finished.wait(30000));
-            for (const WhatIfRow &row : whatIf->model()->rows())
-                counts[run].push_back(row.after.counts);
-        }
-        QCOMPARE(counts[1].size(), std::size_t(3));
-        QCOMPARE(counts[1], counts[0]);
-    }
-
     // The pairs view counts the selected layer's pairs (checked against a count made
     // here), follows the layer, and a click follows the pair: the partner expert, or the
     // next layer's expert for transitions. The GPU (PoCL in CI) gives the same counts.
     void expertPairsFollowTheSelection()
     {
         MainWindow window;
-        QVERIFY(showDump(window, m_dump->qpath()));
+        QVERIFY(test::showDump(window, m_dump->qpath()));
         ExpertPairsView *view = window.pairs();
         ExpertPairsPlot *plot = view->plot();
         QSignalSpy counted(view, &ExpertPairsView::counted);
@@ -477,7 +363,7 @@ private slots:
     void expertPairsNeverShowStalePairs()
     {
         MainWindow window;
-        QVERIFY(showDump(window, m_dump->qpath()));
+        QVERIFY(test::showDump(window, m_dump->qpath()));
         QVERIFY(QTest::qWaitForWindowActive(&window));
         ExpertPairsView *view = window.pairs();
         ExpertPairsPlot *plot = view->plot();
@@ -505,7 +391,7 @@ private slots:
         QVERIFY(view->job()->isBusy());
         const qsizetype countedBefore = counted.count();
         view->job()->cancel();
-        QVERIFY(jobsComeBack(view->job()));
+        QVERIFY(test::jobsComeBack(view->job()));
         QCOMPARE(counted.count(), countedBefore);
         QVERIFY(!plot->hasChartData());
         QCOMPARE(plot->chartName(), QStringLiteral("transitions"));
@@ -513,74 +399,6 @@ private slots:
         QTest::keyClick(view, Qt::Key_F5);
         QVERIFY(counted.count() > 0 || counted.wait(15000));
         QVERIFY(plot->hasChartData());
-    }
-
-    void whatIfReplaysBiasBalancing()
-    {
-        MainWindow window;
-        QVERIFY(showDump(window, m_dump->qpath()));
-        WhatIfView *whatIf = window.whatIf();
-        WhatIfSettings s = whatIf->settings();
-        s.device = Device::Cpu;
-        s.balanceRate = 0.01;
-        s.balanceBatchTokens = 50;
-        whatIf->setSettings(s);
-        QCOMPARE(whatIf->settings().balanceRate, 0.01);
-        QSignalSpy finished(whatIf, &WhatIfView::finished);
-        whatIf->run();
-        QVERIFY(finished.wait(15000));
-        const RoutingDump dump(m_dump->path());
-        for (const WhatIfRow &row : whatIf->model()->rows()) {
-            QVERIFY(row.maxVioWithoutBias && row.maxVioWithBias);
-            // The same replay straight from core gives the numbers the table shows.
-            RoutingRules rules = dump.info().routingRules(std::size_t(row.layer));
-            auto backend = makeCpuBackend();
-            const BalanceResult b = replayBalance(dump, std::size_t(row.layer), *backend, rules, 0.01, 50);
-            QCOMPARE(*row.maxVioWithBias, meanOfLastBatches(b.maxVioWith, 0.5));
-            QCOMPARE(*row.maxVioWithoutBias, meanOfLastBatches(b.maxVioWithout, 0.5));
-            const QModelIndex cell = whatIf->model()->index(0, WhatIfModel::MaxVioWithBiasColumn);
-            QVERIFY(cell.data().toString() != QStringLiteral("-"));
-        }
-        // Off again: no replay columns.
-        s.balanceRate = 0;
-        whatIf->setSettings(s);
-        whatIf->run();
-        QVERIFY(finished.wait(15000));
-        QVERIFY(!whatIf->model()->rows().front().maxVioWithBias);
-    }
-
-    // Expert choice in the window: the panel's share of tokens no expert takes is the
-    // one core's replay gives for the same rules.
-    void whatIfRoutesByExpertChoice()
-    {
-        MainWindow window;
-        QVERIFY(showDump(window, m_dump->qpath()));
-        WhatIfView *whatIf = window.whatIf();
-        WhatIfSettings s = whatIf->settings();
-        s.device = Device::Cpu;
-        s.balanceRate = 0;
-        s.expertChoice = true;
-        s.capacityFactor = 1.0;
-        whatIf->setSettings(s);
-        QSignalSpy finished(whatIf, &WhatIfView::finished);
-        whatIf->run();
-        QVERIFY(finished.wait(15000));
-        const auto dump = openDump(m_dump->path());
-        QCOMPARE(whatIf->model()->rowCount(), int(dump->info().layers.size()));
-        for (const WhatIfRow &row : whatIf->model()->rows()) {
-            QVERIFY(row.expertChoiceUnrouted.has_value());
-            RoutingRules rules = dump->info().routingRules(std::size_t(row.layer));
-            rules.scoring = s.scoring;
-            rules.topK = s.topK;
-            LayerPassRequest routed;
-            routed.reroute = rules;
-            const LayerPass pass = runLayerPass(*dump, std::size_t(row.layer), routed);
-            const ExpertChoiceResult r =
-                replayExpertChoice(*dump, std::size_t(row.layer), pass.choices, rules, 1.0, s.group);
-            QCOMPARE(*row.expertChoiceUnrouted, r.unroutedFraction());
-        }
-        const QModelIndex cell = whatIf->model()->index(0, WhatIfModel::ExpertChoiceUnroutedColumn);
-        QCOMPARE(cell.data().toString(), formatPercent(*whatIf->model()->rows().front().expertChoiceUnrouted, 2));
     }
 
     void routingMapZoomsClicksAndExplains()

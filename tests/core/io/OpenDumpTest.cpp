@@ -4,6 +4,7 @@
 #include "io/DumpPreflight.h"
 #include "io/Hdf5Door.h"
 #include "io/OpenDump.h"
+#include "support/DamagedDump.h"
 #include "support/TempDump.h"
 
 #include <QtTest>
@@ -235,20 +236,10 @@ private slots:
     void damagedHeapIsReportedNotSuffered()
     {
         const TempDump file(smallFixture());
-        QFile in(file.qpath());
-        QVERIFY(in.open(QIODevice::ReadOnly));
-        const QByteArray bytes = in.readAll();
-        const qsizetype heap = bytes.indexOf("GCOL");
-        QVERIFY(heap > 0);
         const ScopedEnv limit("MOESCOPE_PREFLIGHT_SECONDS", "2");
         for (int offset : {24, 25}) {
-            QByteArray damaged = bytes;
-            damaged[heap + offset] = char(0xff);
             const QString path = file.dir() + QString("/damaged%1.h5").arg(offset);
-            QFile out(path);
-            QVERIFY(out.open(QIODevice::WriteOnly));
-            out.write(damaged);
-            out.close();
+            QVERIFY(writeDamagedHeapCopy(file.qpath(), path, offset));
             QElapsedTimer clock;
             clock.start();
             const QString message = errorOf([&] { openDump(path.toStdString()); });
