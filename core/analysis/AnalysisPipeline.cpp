@@ -131,12 +131,15 @@ AnalysisResult runAnalysis(const RoutingDump &dump, const AnalysisRequest &reque
     // the backend's threads); its results go out once they are done.
     std::unique_ptr<LayerAnalysis> pending;
     std::future<LayerReport> pendingReport;
+    LayerChoices spare; // the buffers of a delivered pass, for the next one
     auto deliver = [&] {
         if (!pending)
             return;
         pending->report = pendingReport.get();
-        if (!request.keepPasses)
+        if (!request.keepPasses) {
+            spare = std::move(pending->pass->choices);
             pending->pass.reset();
+        }
         report.layers.push_back(pending->report);
         if (onLayer)
             onLayer(*pending);
@@ -160,6 +163,7 @@ AnalysisResult runAnalysis(const RoutingDump &dump, const AnalysisRequest &reque
         if (request.reroute)
             passRequest.reroute = layerRules(info, l, *request.reroute);
         passRequest.keepGateProbs = result.sweepPolicy == DropPolicy::ScorePriority;
+        passRequest.recycle = &spare;
         LayerPass pass = runLayerPass(dump, l, passRequest, step(weights.pass));
 
         // The previous layer's statistics end here, so the what-ifs below (expert

@@ -3,6 +3,7 @@
 #include "stats/LabelShares.h"
 
 #include <cmath>
+#include <future>
 
 namespace moescope {
 
@@ -17,16 +18,25 @@ LayerReport layerReport(const DumpInfo &info, std::size_t position, const LayerP
     r.choicesRecorded = pass.choicesRecorded;
     r.tokens = pass.choices.validTokens();
     r.invalidTokens = pass.invalidTokens;
-    r.counts = pass.routedCounts.empty() ? pass.choices.counts() : pass.routedCounts;
+    // The drops and the counts are each a pass over the choices: side by side.
+    CapacityRequest drops = request.drops;
+    drops.capacityFactor = request.capacityFactor;
+    std::future<DropReport> dropped =
+        std::async(std::launch::async, [&] { return simulateDrops(pass.choices, info.sequenceOffsets, drops); });
+    try {
+        r.counts = pass.routedCounts.empty() ? pass.choices.counts() : pass.routedCounts;
+    } catch (...) {
+        dropped.wait();
+        throw;
+    }
+    r.drops = dropped.get();
+    r.drops.stragglerFactor = stragglerFactor(r.counts, r.drops.assignments);
     r.load = computeLoad(r.counts, pass.choices.topK, r.tokens, request.capacityFactor);
     if (pass.hasLosses) {
         r.lbLoss = loadBalancingLoss(r.counts, r.tokens, pass.meanProb);
         if (!std::isnan(pass.zLoss))
             r.zLoss = pass.zLoss;
     }
-    CapacityRequest drops = request.drops;
-    drops.capacityFactor = request.capacityFactor;
-    r.drops = simulateCapacity(pass.choices, info.sequenceOffsets, drops, &r.counts);
     if (!info.sequenceLabels.empty())
         r.labelShares = labelShares(pass.choices, info.sequenceOffsets, info.sequenceLabels);
     r.agreement = pass.agreement;

@@ -75,7 +75,11 @@ LayerPass runLayerPass(const RoutingDump &dump, std::size_t layer, const LayerPa
     LayerChoices &c = pass.choices;
     c.numExperts = E;
     c.topK = route ? rules.topK : info.topK;
-    c.ids.assign(T * std::size_t(c.topK), 0);
+    if (request.recycle) {
+        c.ids.swap(request.recycle->ids);
+        c.valid.swap(request.recycle->valid);
+    }
+    c.ids.resize(T * std::size_t(c.topK)); // every row is written below (invalid ones zeroed)
     c.valid.assign(T, 1);
     if (route && request.keepGateProbs)
         c.gateProbs.assign(c.ids.size(), 0.0f);
@@ -88,9 +92,10 @@ LayerPass runLayerPass(const RoutingDump &dump, std::size_t layer, const LayerPa
     if (li.hasTopkIds) {
         std::vector<std::int32_t> &target = route ? recorded : c.ids;
         target.resize(T * std::size_t(info.topK));
-        for (std::uint64_t begin = 0; begin < T; begin += chunkRows) {
+        const std::uint64_t blockRows = wholeChunks(std::uint64_t(1) << 18, li.topkIdsChunkRows);
+        for (std::uint64_t begin = 0; begin < T; begin += blockRows) {
             progress.checkCancelled();
-            const std::uint64_t rows = std::min(chunkRows, T - begin);
+            const std::uint64_t rows = std::min(blockRows, T - begin);
             dump.readTopkIds(layer, begin, rows, target.data() + begin * info.topK);
             progress.report(recordedShare * double(begin + rows) / double(T));
         }
@@ -107,6 +112,10 @@ LayerPass runLayerPass(const RoutingDump &dump, std::size_t layer, const LayerPa
         }
         const Progress rest = progress.part(recordedShare, 1.0);
         routeLogits(dump, layer, rules, route, chunkRows, *backend, c, totals, rest);
+        if (route && totals.invalidRows > 0) // the backend leaves their rows as they were
+            for (std::uint64_t t = 0; t < T; ++t)
+                if (!c.valid[t])
+                    std::fill_n(c.ids.begin() + std::ptrdiff_t(t * std::size_t(c.topK)), c.topK, 0);
         pass.hasLosses = true;
         if (route)
             pass.routedCounts = totals.counts; // counted in the routing pass itself

@@ -17,6 +17,9 @@ struct LayerPassRequest {
     bool keepGateProbs = false;        // fill LayerChoices::gateProbs (score-priority)
     RoutingBackend *backend = nullptr; // null: a CPU backend
     std::uint64_t chunkRows = 0;       // 0: about 16 MB of logits per chunk
+    // A finished pass's choices whose buffers this pass takes over: at a million
+    // tokens, fresh pages and zeroing them cost a fifth of `stats`.
+    LayerChoices *recycle = nullptr;
 };
 
 struct LayerPass {

@@ -53,7 +53,15 @@ std::uint64_t defaultChunkRows(const DumpInfo &info, std::size_t layer)
     // Large enough that the hand-overs between reader and user cost little, small
     // enough to keep memory bounded.
     const std::uint64_t bytes = logitsTypeBytes(info.layers.at(layer).logitsType);
-    return std::max<std::uint64_t>(1, (16u << 20) / (std::uint64_t(info.numExperts) * bytes));
+    return wholeChunks(std::max<std::uint64_t>(1, (16u << 20) / (std::uint64_t(info.numExperts) * bytes)),
+                       info.layers.at(layer).logitsChunkRows);
+}
+
+std::uint64_t wholeChunks(std::uint64_t rows, std::uint64_t storedChunkRows)
+{
+    if (storedChunkRows == 0)
+        return rows;
+    return std::max(storedChunkRows, rows / storedChunkRows * storedChunkRows);
 }
 
 void forEachLogitsChunk(const RoutingDump &dump, std::size_t layer,

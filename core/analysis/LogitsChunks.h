@@ -17,6 +17,9 @@ namespace moescope {
 
 // Rows per chunk for a layer: about 16 MB of logits as stored.
 std::uint64_t defaultChunkRows(const DumpInfo &info, std::size_t layer);
+// `rows` rounded down to whole stored chunks (at least one): a read that splits a
+// compressed chunk decodes all of it, so split reads decoded chunks twice or more.
+std::uint64_t wholeChunks(std::uint64_t rows, std::uint64_t storedChunkRows);
 
 void forEachLogitsChunk(const RoutingDump &dump, std::size_t layer,
                         const std::function<void(const LogitsView &chunk, std::int64_t begin)> &use,

@@ -102,6 +102,19 @@ void place(const ChunkLayout &layout, const RawChunk &chunk, const unsigned char
 
 } // namespace
 
+hsize_t chunkRowsOf(hid_t dataset)
+{
+    Handle create(H5Dget_create_plist(dataset));
+    Handle space(H5Dget_space(dataset));
+    if (!create.valid() || !space.valid() || H5Pget_layout(create.get()) != H5D_CHUNKED)
+        return 0;
+    const int rank = H5Sget_simple_extent_ndims(space.get());
+    if (rank < 1 || rank > 8)
+        return 0;
+    hsize_t chunk[8] = {};
+    return H5Pget_chunk(create.get(), rank, chunk) == rank ? chunk[0] : 0;
+}
+
 std::optional<ChunkLayout> compressedLayout(hid_t dataset)
 {
     Handle create(H5Dget_create_plist(dataset));

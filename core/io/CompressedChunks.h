@@ -27,6 +27,9 @@ struct ChunkLayout {
 // nothing else, chunks of at most 64 MB. Call under hdf5Lock().
 std::optional<ChunkLayout> compressedLayout(hid_t dataset);
 
+// Rows per chunk of a chunked dataset; 0 when it is not chunked. Call under hdf5Lock().
+hsize_t chunkRowsOf(hid_t dataset);
+
 // How `dataset` is stored, for `info`: "contiguous", or "chunks of 8192 x 64, gzip +
 // shuffle, inflated on every core" when `inflatedHere` (the reader decodes it), else
 // "..., decoded by HDF5". Call under hdf5Lock().

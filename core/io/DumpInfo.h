@@ -21,6 +21,8 @@ struct LayerInfo {
     bool hasExpertBias = false;
     LogitsType logitsType = LogitsType::Float32; // as stored (when hasLogits)
     std::string logitsStorage;        // how they are stored, for `info` (CompressedChunks.h)
+    // Rows per stored chunk (0: contiguous). Reads of whole chunks decode each once.
+    std::uint64_t logitsChunkRows = 0, topkIdsChunkRows = 0;
     bool logitsAreProbabilities = false; // detected on the first chunk (see spec)
     std::vector<double> expertBias;   // [E] when hasExpertBias
 };

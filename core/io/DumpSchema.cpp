@@ -273,6 +273,7 @@ void RoutingDump::Impl::readLayer(const std::string &name, const Handle &group, 
         if (ieee)
             h.logitsChunks = io::compressedLayout(h.logits.get());
         layer.logitsStorage = io::storageSummary(h.logits.get(), h.logitsChunks.has_value());
+        layer.logitsChunkRows = io::chunkRowsOf(h.logits.get());
         layer.hasLogits = true;
         layer.logitsType = logitsTypeOfSize(size);
     }
@@ -280,6 +281,18 @@ void RoutingDump::Impl::readLayer(const std::string &name, const Handle &group, 
     h.idsSite = site.child("topk_ids");
     h.topkIds = openChoices(group.get(), site, "topk_ids", H5T_INTEGER, "integers", T, info.topK);
     layer.hasTopkIds = h.topkIds.valid();
+    if (layer.hasTopkIds) {
+        const Handle type = io::typeOf(h.topkIds.get(), h.idsSite);
+        h.idsWidth = H5Tget_size(type.get());
+        h.idsSigned = H5Tget_sign(type.get()) != H5T_SGN_NONE;
+        h.idsOrder = H5Tget_order(type.get());
+        if (h.idsWidth != 1 && h.idsWidth != 2 && h.idsWidth != 4 && h.idsWidth != 8)
+            h.idsSite.fail(std::to_string(h.idsWidth * 8) + "-bit integers are not supported");
+        if (h.idsWidth > 1 && h.idsOrder != H5T_ORDER_LE && h.idsOrder != H5T_ORDER_BE)
+            h.idsSite.fail("integers of neither little- nor big-endian byte order are not supported");
+        h.idsChunks = io::compressedLayout(h.topkIds.get());
+        layer.topkIdsChunkRows = io::chunkRowsOf(h.topkIds.get());
+    }
     h.weightsSite = site.child("topk_weights");
     h.topkWeights = openChoices(group.get(), site, "topk_weights", H5T_FLOAT, "floating-point numbers", T, info.topK);
     layer.hasTopkWeights = h.topkWeights.valid();

@@ -16,6 +16,11 @@ struct LayerHandles {
     io::Site logitsSite, idsSite, weightsSite;
     H5T_order_t logitsOrder = H5T_ORDER_LE;
     std::optional<io::ChunkLayout> logitsChunks; // set when the logits can be inflated here
+    // How topk_ids are stored: read as stored (no HDF5 conversion), widened here.
+    std::size_t idsWidth = 0;                 // bytes per id: 1, 2, 4 or 8
+    bool idsSigned = true;
+    H5T_order_t idsOrder = H5T_ORDER_LE;
+    std::optional<io::ChunkLayout> idsChunks; // set when the ids can be inflated here
 };
 
 struct RoutingDump::Impl {

@@ -174,8 +174,24 @@ void admissionOrder(const LayerChoices &c, std::int64_t begin, std::int64_t end,
     });
 }
 
+double stragglerFactor(const std::vector<std::int64_t> &counts, std::int64_t assignments)
+{
+    if (assignments <= 0 || counts.empty())
+        return 0;
+    const double mean = double(assignments) / double(counts.size());
+    return double(*std::max_element(counts.begin(), counts.end())) / mean;
+}
+
 DropReport simulateCapacity(const LayerChoices &c, const std::vector<std::int64_t> &sequenceOffsets,
                             const CapacityRequest &request, const std::vector<std::int64_t> *knownCounts)
+{
+    DropReport r = simulateDrops(c, sequenceOffsets, request);
+    r.stragglerFactor = stragglerFactor(knownCounts ? *knownCounts : c.counts(), r.assignments);
+    return r;
+}
+
+DropReport simulateDrops(const LayerChoices &c, const std::vector<std::int64_t> &sequenceOffsets,
+                         const CapacityRequest &request)
 {
     const std::vector<std::int64_t> offsets =
         sequenceOffsets.size() >= 2 ? sequenceOffsets : std::vector<std::int64_t>{0, c.numPositions()};
@@ -184,10 +200,6 @@ DropReport simulateCapacity(const LayerChoices &c, const std::vector<std::int64_
     r.assignments = std::int64_t(c.topK) * T;
     r.droppedPerExpert.assign(c.numExperts, 0);
     r.dropsByPosition.assign(kPositionBins, 0);
-    const auto counts = knownCounts ? *knownCounts : c.counts();
-    const double mean = double(r.assignments) / c.numExperts;
-    if (T > 0)
-        r.stragglerFactor = double(*std::max_element(counts.begin(), counts.end())) / mean;
     if (request.policy == DropPolicy::None || T == 0)
         return r;
     if (request.policy == DropPolicy::ScorePriority && c.gateProbs.size() != c.ids.size())

@@ -53,5 +53,11 @@ std::int64_t expertCapacity(double capacityFactor, int topK, std::int64_t groupT
 // counts: c[e] when the caller has them already (choices.counts() otherwise).
 DropReport simulateCapacity(const LayerChoices &choices, const std::vector<std::int64_t> &sequenceOffsets,
                             const CapacityRequest &request, const std::vector<std::int64_t> *counts = nullptr);
+// The same without the straggler factor, which alone needs the counts: a caller that
+// counts on another thread sets it after with stragglerFactor.
+DropReport simulateDrops(const LayerChoices &choices, const std::vector<std::int64_t> &sequenceOffsets,
+                         const CapacityRequest &request);
+// max c[e] / (k T / E); 0 without assignments.
+double stragglerFactor(const std::vector<std::int64_t> &counts, std::int64_t assignments);
 
 } // namespace moescope

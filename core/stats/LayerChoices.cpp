@@ -10,20 +10,25 @@ std::int64_t LayerChoices::validTokens() const
     return n;
 }
 
+// An expert repeated within a token's row counts once (the tie rule). Rather than
+// compare the k ids pairwise, each expert remembers the last row that counted it.
 std::vector<std::int64_t> LayerChoices::counts() const
 {
     std::vector<std::int64_t> c(numExperts, 0);
+    std::vector<std::int64_t> lastRow(numExperts, -1);
     const std::int64_t T = numPositions();
+    const std::size_t k = std::size_t(topK);
+    const std::int32_t *ids = this->ids.data();
+    const std::uint8_t *ok = valid.data();
+    std::int64_t *count = c.data(), *last = lastRow.data();
     for (std::int64_t t = 0; t < T; ++t) {
-        if (!valid[t])
+        if (!ok[t])
             continue;
-        const std::int32_t *row = ids.data() + t * topK;
-        for (int i = 0; i < topK; ++i) {
-            bool repeated = false;
-            for (int j = 0; j < i; ++j)
-                repeated |= row[j] == row[i];
-            if (!repeated)
-                ++c[row[i]];
+        const std::int32_t *row = ids + std::size_t(t) * k;
+        for (std::size_t i = 0; i < k; ++i) {
+            const std::size_t e = std::size_t(row[i]);
+            count[e] += last[e] != t;
+            last[e] = t;
         }
     }
     return c;
