@@ -135,11 +135,13 @@ AnalysisResult runAnalysis(const RoutingDump &dump, const AnalysisRequest &reque
         if (!pending)
             return;
         pending->report = pendingReport.get();
-        if (!request.keepPasses)
-            pending->pass.reset();
         report.layers.push_back(pending->report);
+        // onLayer sees the layer's choices (the placement's all-to-all streams over
+        // them); the result keeps them only when asked to.
         if (onLayer)
             onLayer(*pending);
+        if (!request.keepPasses)
+            pending->pass.reset();
         result.layers.push_back(std::move(*pending));
         pending.reset();
     };
