@@ -25,7 +25,7 @@ void printUsage()
                  "  moescope export FILE --chart NAME [--layer L] [--expert E] [--sequence S]\n"
                  "                  [--width W --height H --dpi D] -o OUT.{png,svg,pdf,csv}\n"
                  "                 charts: overview, utilization, routing-map, profile, training,\n"
-                 "                         co-activation, transitions (layer L to L + 1), report\n"
+                 "                         co-activation, transitions (layer L to L + 1), placement, report\n"
                  "  moescope placement FILE --ranks R [--policy contiguous|round-robin|eplb] [--replicas P]\n"
                  "                 [--groups G] [--nodes N] [--plan-from FILE] [--capacity-factor CF] [--json]\n"
                  "                 expert-parallel load per rank, stragglers and all-to-all traffic\n"
