@@ -203,6 +203,13 @@ private slots:
         const Run refused = runMoescope({"placement", fileB.qpath(), "--ranks", "4", "--plan-from", wrong.qpath()});
         QCOMPARE(refused.exitCode, 1);
         QVERIFY(refused.err.contains(wrong.qpath().toUtf8()));
+        // So is one without a layer of this dump, naming the layer.
+        DumpFixture renamed = a;
+        renamed.layers[1].name = "07";
+        const TempDump partial(renamed);
+        const Run missing = runMoescope({"placement", fileB.qpath(), "--ranks", "4", "--plan-from", partial.qpath()});
+        QCOMPARE(missing.exitCode, 1);
+        QVERIFY2(missing.err.contains((partial.qpath() + ": /layers/01: is missing").toUtf8()), missing.err.constData());
     }
 
     void badSettings_data()

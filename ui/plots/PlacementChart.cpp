@@ -76,12 +76,13 @@ int labelStep(int count, double pixels, double labelPixels)
     return step;
 }
 
-QColor volumeColour(double fraction)
+// What source rank s would send to each rank were its assignments spread evenly.
+double evenShare(const AllToAll &a, int s)
 {
-    const double f = std::clamp(fraction, 0.0, 1.0);
-    const QColor a(0xff, 0xff, 0xff), b(0x08, 0x30, 0x6b);
-    return QColor::fromRgbF(float(a.redF() + (b.redF() - a.redF()) * f), float(a.greenF() + (b.greenF() - a.greenF()) * f),
-                            float(a.blueF() + (b.blueF() - a.blueF()) * f));
+    double row = 0;
+    for (int d = 0; d < a.ranks; ++d)
+        row += a.at(s, d);
+    return row / a.ranks;
 }
 
 void drawPanelTitle(QPainter &p, const QRectF &r, const QString &text)
@@ -176,12 +177,16 @@ void drawMatrix(QPainter &p, const PlacementComparison &c, const QRectF &r, int 
     }
     const AllToAll &a = *f.allToAll;
     const int R = a.ranks;
-    const double top = std::max(1e-12, *std::max_element(a.volume.begin(), a.volume.end()));
     const double cell = r.width() / R;
+    // Coloured like the heatmap: each cell against an even spread of its source's
+    // assignments over the ranks, so a balanced exchange is neutral and a rank that
+    // draws more than its share stands out in red whatever the volume.
+    QCPColorGradient gradient = PlotStyle::loadGradient();
+    const QCPRange range(-PlotStyle::kRatioRange, PlotStyle::kRatioRange);
     for (int s = 0; s < R; ++s)
         for (int d = 0; d < R; ++d)
             p.fillRect(QRectF(r.left() + d * cell, r.top() + s * cell, cell + 0.5, cell + 0.5),
-                       volumeColour(a.at(s, d) / top));
+                       QColor(gradient.color(PlotStyle::ratioValue(a.at(s, d), evenShare(a, s)), range)));
     p.setPen(QPen(QColor(0x99, 0x99, 0x99), 0.8));
     p.setBrush(Qt::NoBrush);
     p.drawRect(r);
@@ -282,7 +287,7 @@ void renderPlacement(const PlacementParameters &parameters, QPainter &p, const Q
     drawPanelTitle(p, l.barsTitle, QObject::tr("Layer %1: each rank's experts stacked (after)").arg(name));
     drawBars(p, c, l.bars, layer, parameters.expert);
     drawPanelTitle(p, l.matrixTitle,
-                   f.allToAll ? QObject::tr("All-to-all, layer %1: %2 leave their rank")
+                   f.allToAll ? QObject::tr("All-to-all, layer %1: %2 leave their rank (colour: vs an even spread)")
                                     .arg(name, formatPercent(f.allToAll->leavingShare, 1))
                               : QObject::tr("All-to-all, layer %1").arg(name));
     drawMatrix(p, c, l.matrix, layer);
@@ -375,10 +380,12 @@ QString placementToolTip(const PlacementParameters &parameters, const PlacementH
             .arg(ranks.join(QStringLiteral(", ")), formatNumber(load / n, 1), formatNumber(load, 0));
     }
     case PlacementHit::MatrixCell:
-        return QObject::tr("Layer %1: %2 assignments from tokens on rank %3 to experts on rank %4")
+        return QObject::tr("Layer %1: %2 assignments from tokens on rank %3 to experts on rank %4\n"
+                           "%5x an even spread of rank %3's assignments")
             .arg(name(hit.layer), formatNumber(f.allToAll->at(hit.rank, hit.dest), 1))
             .arg(hit.rank)
-            .arg(hit.dest);
+            .arg(hit.dest)
+            .arg(formatNumber(f.allToAll->at(hit.rank, hit.dest) / evenShare(*f.allToAll, hit.rank), 2));
     case PlacementHit::CompareLayer:
         return QObject::tr("Layer %1: straggler %2 before, %3 after\nClick: select layer %1")
             .arg(name(hit.layer), formatNumber(c.before.layers[std::size_t(hit.layer)].straggler, 3),
