@@ -135,6 +135,11 @@ void writeText(const std::string &file, const ModelPlacement &m)
         std::printf("%-12s %9.3f %12.1f %12.1f %8.4f %8.4f %8s\n", m.names[i].c_str(), f.straggler, top,
                     total / double(f.rankLoad.size()), f.droppedFraction, f.rankPooledDroppedFraction, leaving);
     }
+    for (const LayerPlacementFigures &f : m.layers)
+        if (!f.allToAll) {
+            std::printf("leaving '-': the all-to-all needs each token's choices; a load-only layer has none\n");
+            break;
+        }
 }
 } // namespace
 
