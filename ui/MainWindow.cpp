@@ -19,6 +19,8 @@
 #include "views/ExpertPairsView.h"
 #include "views/ExpertProfileView.h"
 #include "views/OverviewView.h"
+#include "views/PlacementCanvas.h"
+#include "views/PlacementView.h"
 #include "views/RoutingMapCanvas.h"
 #include "views/RoutingMapView.h"
 #include "views/TrainingView.h"
@@ -73,6 +75,7 @@ MainWindow::MainWindow(QWidget *parent)
       m_training(new TrainingView(m_selection, this)),
       m_whatIf(new WhatIfView(m_selection, this)),
       m_pairs(new ExpertPairsView(m_selection, this)),
+      m_placement(new PlacementView(m_selection, this)),
       m_summaryLabel(new QLabel(this)),
       m_selectionLabel(new QLabel(this)),
       m_jobLabel(new QLabel(this)),
@@ -106,6 +109,7 @@ MainWindow::MainWindow(QWidget *parent)
     trackJob(m_profile->searchJob());
     trackJob(m_whatIf->job());
     trackJob(m_pairs->job());
+    trackJob(m_placement->job());
     trackJob(m_reportJob);
 
     connect(m_loader, &DumpLoader::opened, this, &MainWindow::showSummary);
@@ -141,6 +145,8 @@ MainWindow::MainWindow(QWidget *parent)
     }
     connect(m_routingMap->canvas(), &RoutingMapCanvas::exportRequested, this,
             [this] { exportChartInteractively(m_routingMap->canvas()); });
+    connect(m_placement->canvas(), &PlacementCanvas::exportRequested, this,
+            [this] { exportChartInteractively(m_placement->canvas()); });
 
     restoreSettings();
 }
@@ -150,7 +156,7 @@ MainWindow::~MainWindow() = default;
 QList<ChartSource *> MainWindow::charts() const
 {
     return {m_overview->heatmap(), m_utilization->plot(), m_routingMap->canvas(), m_profile->plot(),
-            m_training->plot(), m_pairs->plot()};
+            m_training->plot(), m_pairs->plot(), m_placement->canvas()};
 }
 
 void MainWindow::createDocks()
@@ -162,6 +168,7 @@ void MainWindow::createDocks()
     connect(pairs, &QDockWidget::visibilityChanged, m_pairs, &ExpertPairsView::setOnScreen);
     auto *profile = dock(this, tr("Expert profile"), QStringLiteral("profileDock"), m_profile);
     auto *routing = dock(this, tr("Routing map"), QStringLiteral("routingDock"), m_routingMap);
+    auto *placement = dock(this, tr("Placement"), QStringLiteral("placementDock"), m_placement);
     addDockWidget(Qt::RightDockWidgetArea, utilization);
     addDockWidget(Qt::RightDockWidgetArea, profile);
     splitDockWidget(utilization, profile, Qt::Horizontal);
@@ -170,10 +177,13 @@ void MainWindow::createDocks()
     tabifyDockWidget(utilization, whatIf);
     utilization->raise();
     addDockWidget(Qt::BottomDockWidgetArea, routing);
+    addDockWidget(Qt::BottomDockWidgetArea, placement);
+    tabifyDockWidget(routing, placement);
+    routing->raise();
     m_viewMenu = new QMenu(tr("&View"), this);
-    // Ctrl+1 .. Ctrl+6 bring a view to the front (shown again if it was closed);
+    // Ctrl+1 .. Ctrl+7 bring a view to the front (shown again if it was closed);
     // below them, the usual check boxes to show or hide each.
-    const QList<QDockWidget *> docks = {utilization, pairs, training, whatIf, profile, routing};
+    const QList<QDockWidget *> docks = {utilization, pairs, training, whatIf, profile, routing, placement};
     for (int i = 0; i < docks.size(); ++i) {
         QDockWidget *d = docks[i];
         QAction *front = m_viewMenu->addAction(tr("Go to %1").arg(d->windowTitle()), this, [d] {
@@ -216,7 +226,8 @@ void MainWindow::createMenus()
         {tr("&Routing map..."), m_routingMap->canvas()},
         {tr("Expert &profile..."), m_profile->plot()},
         {tr("&Training health..."), m_training->plot()},
-        {tr("Expert pairs (co-activation or &transitions)..."), m_pairs->plot()}};
+        {tr("Expert pairs (co-activation or &transitions)..."), m_pairs->plot()},
+        {tr("Expert-parallel p&lacement..."), m_placement->canvas()}};
     for (const auto &[title, chart] : exportable) {
         QAction *a = exportMenu->addAction(title, this, [this, chart = chart] { exportChartInteractively(chart); });
         m_needsDump << a;
@@ -359,6 +370,7 @@ void MainWindow::showSnapshot(const DumpSnapshotPtr &snapshot)
     m_training->setSnapshot(snapshot);
     m_whatIf->setSnapshot(snapshot);
     m_pairs->setSnapshot(snapshot);
+    m_placement->setSnapshot(snapshot);
     m_center->setCurrentWidget(m_overview);
     for (QAction *a : m_needsDump)
         a->setEnabled(true);
@@ -430,13 +442,21 @@ void MainWindow::exportReport()
     const DumpSnapshotPtr snapshot = m_snapshot;
     const int layer = std::max(0, m_selection->current().layer);
     const std::int64_t sequence = m_routingMap->canvas()->sequence();
-    // The profiles scan every token: background. Drawing the pages uses the chart
-    // widgets and so happens back on the GUI thread.
+    // The profiles scan every token, the placement every choice: background. Drawing
+    // the pages uses the chart widgets and so happens back on the GUI thread. The
+    // placement is the one the Placement view shows, else the default one.
+    const std::shared_ptr<const PlacementComparison> shownPlacement = m_placement->canvas()->parameters().data;
     m_reportJob->setLabel(tr("Report"));
-    m_reportJob->start<std::vector<ExpertProfile>>(
-        [snapshot, layer](const Progress &progress) { return busiestExpertProfiles(*snapshot, layer, kReportProfiles, progress); },
-        [this, snapshot, layer, sequence, path](std::vector<ExpertProfile> profiles) {
-            ReportContent content{snapshot, layer, sequence, std::move(profiles)};
+    m_reportJob->start<ReportContent>(
+        [snapshot, layer, sequence, shownPlacement](const Progress &progress) {
+            ReportContent content{snapshot, layer, sequence, {}, shownPlacement};
+            content.profiles = busiestExpertProfiles(*snapshot, layer, kReportProfiles, progress.part(0, 0.8));
+            if (!content.placement)
+                content.placement = std::make_shared<const PlacementComparison>(
+                    comparePlacements(*snapshot, defaultPlacementRequest(snapshot->numExperts()), progress.part(0.8, 1)));
+            return content;
+        },
+        [this, path](ReportContent content) {
             const QString error = writeReport(content, path);
             if (error.isEmpty())
                 statusBar()->showMessage(tr("Wrote report %1").arg(path), 6000);

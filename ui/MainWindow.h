@@ -1,7 +1,7 @@
 #pragma once
 // The desktop window: linked views of one dump around one shared selection.
 // The overview sits in the middle; the histogram, training and what-if pages, the
-// expert profile and the routing map are docks whose arrangement is remembered
+// expert profile, the routing map and the placement are docks whose arrangement is remembered
 // (QSettings), as are the window geometry and the recent files. Files open from the
 // File menu, by drag and drop, or from the command line; opening and every long
 // computation run in the background with progress and cancel in the status bar.
@@ -30,6 +30,7 @@ class TrainingView;
 class UtilizationView;
 class WhatIfView;
 class ExpertPairsView;
+class PlacementView;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -48,6 +49,7 @@ public:
     TrainingView *training() const { return m_training; }
     WhatIfView *whatIf() const { return m_whatIf; }
     ExpertPairsView *pairs() const { return m_pairs; }
+    PlacementView *placement() const { return m_placement; }
     MessageBanner *banner() const { return m_banner; }
     QStringList recentFiles() const;
     // Every exportable chart, by its CLI name.
@@ -89,6 +91,7 @@ private:
     TrainingView *m_training;
     WhatIfView *m_whatIf;
     ExpertPairsView *m_pairs;
+    PlacementView *m_placement;
     RecentFilesMenu *m_recent = nullptr;
     QMenu *m_viewMenu = nullptr;
     QLabel *m_summaryLabel;

@@ -9,10 +9,12 @@
 #include "DesktopApp.h"
 #include "DumpSnapshot.h"
 #include "PairMatrix.h"
+#include "PlacementComparison.h"
 #include "export/ChartExport.h"
 #include "export/ReportWriter.h"
 #include "plots/ExpertPairsPlot.h"
 #include "plots/LoadHeatmapPlot.h"
+#include "plots/PlacementChart.h"
 #include "plots/ProfilePlot.h"
 #include "plots/TrainingPlot.h"
 #include "plots/UtilizationPlot.h"
@@ -30,8 +32,8 @@ namespace moescope::cli {
 
 namespace {
 
-const std::vector<std::string> kChartNames = {"overview", "utilization",   "routing-map", "profile",
-                                              "training", "co-activation", "transitions", "report"};
+const std::vector<std::string> kChartNames = {"overview", "utilization",   "routing-map", "profile",  "training",
+                                              "co-activation", "transitions", "placement", "report"};
 
 std::string chartList()
 {
@@ -124,6 +126,12 @@ std::unique_ptr<ui::ChartSource> buildChart(const ExportRequest &request, const 
         plot->showChart(snapshot, {layer, -1});
         return plot;
     }
+    if (request.chart == u"placement") {
+        // The view's default settings: the export has no placement options.
+        const auto comparison = std::make_shared<const PlacementComparison>(
+            comparePlacements(*snapshot, defaultPlacementRequest(snapshot->numExperts())));
+        return std::make_unique<PlacementChart>(PlacementParameters{comparison, layer, markedExpert});
+    }
     // co-activation or transitions
     const PairKind kind = request.chart == u"transitions" ? PairKind::Transitions : PairKind::CoActivation;
     QString why;
@@ -164,6 +172,8 @@ int writeExport(const ExportRequest &request)
         content.layer = layer;
         content.sequence = sequence;
         content.profiles = busiestExpertProfiles(*snapshot, layer);
+        content.placement = std::make_shared<const PlacementComparison>(
+            comparePlacements(*snapshot, defaultPlacementRequest(snapshot->numExperts())));
         error = writeReport(content, request.output);
     } else {
         const std::unique_ptr<ChartSource> chart = buildChart(request, snapshot, layer, expert, sequence);

@@ -136,13 +136,15 @@ AnalysisResult runAnalysis(const RoutingDump &dump, const AnalysisRequest &reque
         if (!pending)
             return;
         pending->report = pendingReport.get();
+        report.layers.push_back(pending->report);
+        // onLayer sees the layer's choices (the placement's all-to-all streams over
+        // them); the result keeps them only when asked to.
+        if (onLayer)
+            onLayer(*pending);
         if (!request.keepPasses) {
             spare = std::move(pending->pass->choices);
             pending->pass.reset();
         }
-        report.layers.push_back(pending->report);
-        if (onLayer)
-            onLayer(*pending);
         result.layers.push_back(std::move(*pending));
         pending.reset();
     };

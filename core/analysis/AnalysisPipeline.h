@@ -66,7 +66,7 @@ struct LayerAnalysis {
     std::optional<CapacitySweepResult> sweep;
     std::optional<ExpertChoiceResult> expertChoice;
     std::optional<BalanceResult> balance;
-    std::optional<LayerPass> pass;        // keepPasses
+    std::optional<LayerPass> pass;        // in onLayer always; in the result with keepPasses
 };
 
 struct AnalysisResult {

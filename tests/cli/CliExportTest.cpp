@@ -85,6 +85,8 @@ private slots:
         QTest::newRow("training png") << QStringList{"--chart=training", "--layer=2"} << "training.png";
         QTest::newRow("co-activation svg") << QStringList{"--chart", "co-activation", "--layer", "1", "--expert", "2"} << "pairs.svg";
         QTest::newRow("transitions png") << QStringList{"--chart", "transitions", "--layer", "0"} << "transitions.png";
+        QTest::newRow("placement png") << QStringList{"--chart", "placement", "--layer", "1", "--expert", "2"} << "placement.png";
+        QTest::newRow("placement csv") << QStringList{"--chart", "placement"} << "placement.csv";
         QTest::newRow("report pdf") << QStringList{"--chart", "report", "--layer", "1"} << "report.pdf";
     }
 
@@ -109,7 +111,7 @@ private slots:
                 QVERIFY(pdf.count("/Type /Page\n") + pdf.count("/Type /Page ") + pdf.count("/Type /Page/") >= 5);
                 const QString text = test::pdfText(path);
                 for (const char *heading : {"MoE Scope report", "Layer health", "Utilization by layer", "Routing map",
-                                            "Busiest experts of layer layer1 (index 1)", "tokens per expert", "tokens routed"})
+                                            "Expert-parallel placement", "Busiest experts of layer layer1 (index 1)", "tokens per expert", "tokens routed"})
                     QVERIFY2(text.contains(QLatin1String(heading)), qPrintable(heading + (": " + text.left(2000))));
             }
         } else {

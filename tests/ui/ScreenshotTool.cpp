@@ -1,5 +1,6 @@
 // moescope_ui_shots DUMP OUTDIR: opens DUMP in the main window and saves what each
-// view looks like (whole window, zoomed routing map, search, training, what-if) as
+// view looks like (whole window, zoomed routing map, search, training, what-if, pairs,
+// placement) as
 // PNGs, for a person to look at. Not a test; run it under Xvfb or offscreen.
 // moescope_ui_shots DUMP --bench: times the GUI thread's share of scrolling the
 // routing map at several zoom levels (the milliseconds a scroll step blocks it).
@@ -7,6 +8,8 @@
 #include "SelectionModel.h"
 #include "views/ExpertPairsView.h"
 #include "views/ExpertProfileView.h"
+#include "views/PlacementCanvas.h"
+#include "views/PlacementView.h"
 #include "views/RoutingMapCanvas.h"
 #include "views/RoutingMapView.h"
 #include "views/WhatIfView.h"
@@ -108,6 +111,21 @@ int main(int argc, char **argv)
         counted.wait(20000);
         save(&window, out.filePath(kind == PairKind::CoActivation ? QStringLiteral("6-co-activation.png")
                                                                   : QStringLiteral("7-transitions.png")));
+    }
+
+    // The placement dock on its own, large enough to read, with a replicated expert
+    // selected (the busiest of the layer).
+    if (auto *dock = window.findChild<QDockWidget *>(QStringLiteral("placementDock"))) {
+        dock->raise();
+        QTest::qWait(300);
+        PlacementView *placement = window.placement();
+        placement->resize(1400, 820);
+        placement->canvas()->resize(1400, 780);
+        window.selection()->setLayerAndExpert(0, snapshot->busiestExpert(0));
+        save(&window, out.filePath(QStringLiteral("8-placement-window.png")));
+        dock->setFloating(true);
+        dock->resize(1400, 860);
+        save(dock, out.filePath(QStringLiteral("9-placement.png")));
     }
     return 0;
 }

@@ -3,6 +3,7 @@
 #include "Format.h"
 #include "models/LayerHealthModel.h"
 #include "plots/LoadHeatmapPlot.h"
+#include "plots/PlacementChart.h"
 #include "plots/ProfilePlot.h"
 #include "plots/UtilizationPlot.h"
 #include "views/RoutingMapChart.h"
@@ -179,9 +180,10 @@ std::vector<ExpertProfile> busiestExpertProfiles(const DumpSnapshot &snapshot, i
     return profiles;
 }
 
-int reportPageCount(int layers, int profiles)
+int reportPageCount(int layers, int profiles, bool placement)
 {
-    return 1 + ceilDiv(layers, kReportHealthRowsPerPage) + ceilDiv(layers, 2) + 1 + ceilDiv(profiles, 2);
+    return 1 + ceilDiv(layers, kReportHealthRowsPerPage) + ceilDiv(layers, 2) + 1 + (placement ? 1 : 0) +
+           ceilDiv(profiles, 2);
 }
 
 QString writeReport(const ReportContent &content, const QString &path)
@@ -201,7 +203,7 @@ QString writeReport(const ReportContent &content, const QString &path)
 
     const int L = s.numLayers();
     const int profiles = int(content.profiles.size());
-    ReportPainter report(pdf, content, reportPageCount(L, profiles));
+    ReportPainter report(pdf, content, reportPageCount(L, profiles, bool(content.placement)));
     if (!report.begin())
         return QStringLiteral("%1: cannot start the PDF document").arg(path);
     QPainter &p = report.painter();
@@ -239,7 +241,14 @@ QString writeReport(const ReportContent &content, const QString &path)
     RoutingMapChart map(content.snapshot, mapParameters);
     report.drawChart(map, area);
 
-    // 5. The busiest experts' profiles, two a page.
+    // 5. Expert-parallel placement: before and after on R ranks.
+    if (content.placement) {
+        area = report.startPage(QObject::tr("Expert-parallel placement"));
+        PlacementChart placement({content.placement, content.layer, -1});
+        report.drawChart(placement, area);
+    }
+
+    // 6. The busiest experts' profiles, two a page.
     ProfilePlot profile;
     for (int i = 0; i < profiles; i += 2) {
         area = report.startPage(QObject::tr("Busiest experts of layer %1: what they receive").arg(s.layerName(content.layer)));

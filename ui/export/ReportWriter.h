@@ -1,10 +1,11 @@
 #pragma once
 // "Export report": one PDF with the overview heatmap, the health table, every
-// layer's utilization histogram, the routing map of one sequence and the profiles of
-// the busiest experts of one layer. The profiles are computed beforehand (they scan
+// layer's utilization histogram, the routing map of one sequence, the expert-parallel
+// placement (when given) and the profiles of the busiest experts of one layer. The profiles are computed beforehand (they scan
 // the dump's tokens, so the GUI does it in a background job); drawing the pages
 // happens on the calling (GUI) thread because it uses the chart widgets.
 #include "DumpSnapshot.h"
+#include "PlacementComparison.h"
 #include "stats/ExpertProfile.h"
 
 #include <QString>
@@ -18,6 +19,7 @@ struct ReportContent {
     int layer = 0;                      // whose busiest experts get profiles
     std::int64_t sequence = 0;          // shown in the routing map
     std::vector<ExpertProfile> profiles;
+    std::shared_ptr<const PlacementComparison> placement; // null: no placement page
 };
 
 inline constexpr int kReportProfiles = 4;
@@ -28,8 +30,8 @@ std::vector<ExpertProfile> busiestExpertProfiles(const DumpSnapshot &snapshot, i
                                                  const Progress &progress = {});
 
 // Pages: a title page with the overview, the health table, two histograms a page,
-// the routing map, two profiles a page.
-int reportPageCount(int layers, int profiles);
+// the routing map, the placement (when there is one), two profiles a page.
+int reportPageCount(int layers, int profiles, bool placement = false);
 
 // Returns an empty string on success, else a message naming the file and the problem.
 // Written through QSaveFile: no half-written report on failure.

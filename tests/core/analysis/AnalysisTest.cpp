@@ -244,7 +244,10 @@ private slots:
             QCOMPARE(staged[i].position, i);
             QCOMPARE(staged[i].report.counts, r.report.layers[i].counts);
             QCOMPARE(staged[i].report.drops.dropped, r.report.layers[i].drops.dropped);
-            QVERIFY(!staged[i].pass); // not kept unless asked for
+            // onLayer sees the layer's choices; the result keeps them only when asked.
+            QVERIFY(staged[i].pass);
+            QCOMPARE(staged[i].pass->choices.counts(), r.report.layers[i].counts);
+            QVERIFY(!r.layers[i].pass);
         }
         QCOMPARE(progressSeen.back(), 1.0);
         // Some layers only, and the window's request keeps every pass.

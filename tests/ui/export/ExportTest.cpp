@@ -9,6 +9,7 @@
 #include "export/ChartExport.h"
 #include "export/ChartSource.h"
 #include "export/ReportWriter.h"
+#include "PlacementComparison.h"
 #include "plots/LoadHeatmapPlot.h"
 #include "plots/UtilizationPlot.h"
 #include "views/OverviewView.h"
@@ -215,6 +216,22 @@ private slots:
                                        QStringLiteral("Busiest experts of layer"), QStringLiteral("tokens routed"),
                                        QStringLiteral("page 7 of 7")})
             QVERIFY2(text.contains(heading), qPrintable(heading + u'\n' + text));
+    }
+
+    // With a placement the report gains its page, after the routing map.
+    void reportWithPlacementPage()
+    {
+        ReportContent content;
+        content.snapshot = m_window->snapshot();
+        content.placement = std::make_shared<const PlacementComparison>(
+            comparePlacements(*content.snapshot, defaultPlacementRequest(content.snapshot->numExperts())));
+        const QString path = m_out.filePath(QStringLiteral("report-placement.pdf"));
+        QCOMPARE(writeReport(content, path), QString());
+        QCOMPARE(reportPageCount(3, 0, true), reportPageCount(3, 0) + 1);
+        QCOMPARE(pdfPageCount(path), reportPageCount(3, 0, true));
+        const QString text = test::pdfText(path);
+        QVERIFY2(text.contains(QStringLiteral("Expert-parallel placement")), qPrintable(text));
+        QVERIFY2(text.contains(QStringLiteral("Straggler factor per layer")), qPrintable(text));
     }
 
     void failureLeavesNoHalfWrittenFile()
