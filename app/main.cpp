@@ -1,4 +1,4 @@
-// moescope: with a headless command (info, stats, route, profile, export) it answers
+// moescope: with a headless command (info, stats, route, profile, export, watch) it answers
 // on stdout and exits; otherwise it opens the desktop application.
 #include "cli/Commands.h"
 #include "ui/DesktopApp.h"
@@ -26,7 +26,9 @@ void printUsage()
                  "                  [--width W --height H --dpi D] -o OUT.{png,svg,pdf,csv}\n"
                  "                 charts: overview, utilization, routing-map, profile, training,\n"
                  "                         co-activation, transitions (layer L to L + 1), report\n"
-                 "Exit codes: 0 success, 1 a file refused, 2 bad arguments.\n";
+                 "  moescope watch RUN.h5 [--interval S] [--window W] [--until-step N] [--timeout S] [--json]\n"
+                 "                 follows a run log as training writes it; exit 3 on a collapse alert\n"
+                 "Exit codes: 0 success, 1 a file refused, 2 bad arguments, 3 watch's collapse alert.\n";
 }
 
 // A first word that is neither a command, an option (Qt's own, such as -style) nor
