@@ -10,6 +10,8 @@
 #include "export/ChartExport.h"
 #include "export/ExportDialog.h"
 #include "export/ReportWriter.h"
+#include "io/RunLog.h"
+#include "live/FollowRunPage.h"
 #include "plots/LoadHeatmapPlot.h"
 #include "plots/PlotWidget.h"
 #include "plots/ProfilePlot.h"
@@ -73,6 +75,7 @@ MainWindow::MainWindow(QWidget *parent)
       m_training(new TrainingView(m_selection, this)),
       m_whatIf(new WhatIfView(m_selection, this)),
       m_pairs(new ExpertPairsView(m_selection, this)),
+      m_follow(new FollowRunPage(this)),
       m_summaryLabel(new QLabel(this)),
       m_selectionLabel(new QLabel(this)),
       m_jobLabel(new QLabel(this)),
@@ -91,6 +94,7 @@ MainWindow::MainWindow(QWidget *parent)
                               "File > Open sample shows a balanced and a collapsed router."));
     m_center->addWidget(m_placeholder);
     m_center->addWidget(m_overview);
+    m_center->addWidget(m_follow);
     auto *central = new QWidget(this);
     auto *centralLayout = new QVBoxLayout(central);
     centralLayout->setContentsMargins(4, 4, 4, 0);
@@ -123,6 +127,8 @@ MainWindow::MainWindow(QWidget *parent)
             m_overview->setSnapshot(m_snapshot);
     });
     connect(m_loader, &DumpLoader::failed, this, [this](const QString &path, const QString &message) {
+        if (message.contains(QStringLiteral("'/tokens' is missing")) || message.contains(QStringLiteral("'/layers' is missing")))
+            return followRun(path); // a run log (only /training): follow it instead
         if (m_overview->snapshot() != m_snapshot)
             m_overview->setSnapshot(m_snapshot); // back from a partial dump to the one shown
         m_banner->showError(tr("<b>Could not open %1</b><br>%2")
@@ -133,6 +139,11 @@ MainWindow::MainWindow(QWidget *parent)
         emit openFailed(path, message);
     });
     connect(m_selection, &SelectionModel::changed, this, &MainWindow::showSelectionText);
+    connect(m_follow, &FollowRunPage::snapshotChanged, m_training, &TrainingView::setSnapshot);
+    connect(m_follow, &FollowRunPage::layerRequested, m_selection, &SelectionModel::setLayer);
+    connect(m_follow, &FollowRunPage::statusChanged, m_summaryLabel, &QLabel::setText);
+    connect(m_follow, &FollowRunPage::message, m_banner, &MessageBanner::showInfo);
+    connect(m_follow, &FollowRunPage::failed, m_banner, &MessageBanner::showError);
 
     // Charts ask for their own export from their context menus.
     for (ChartSource *chart : charts()) {
@@ -206,6 +217,12 @@ void MainWindow::createMenus()
     QMenu *samples = file->addMenu(tr("Open &sample"));
     samples->addAction(tr("&Balanced router"), this, [this] { openSample(balancedSamplePath()); });
     samples->addAction(tr("&Collapsed router"), this, [this] { openSample(collapsedSamplePath()); });
+    file->addAction(tr("&Follow run..."), this, [this] {
+        const QString path = QFileDialog::getOpenFileName(this, tr("Follow a training run's log"), {},
+                                                          tr("Run logs (*.h5 *.hdf5);;All files (*)"));
+        if (!path.isEmpty())
+            followRun(path);
+    });
     m_recent = new RecentFilesMenu(file->addMenu(tr("Open &recent")));
     connect(m_recent, &RecentFilesMenu::openRequested, this, &MainWindow::openFile);
     file->addSeparator();
@@ -298,8 +315,28 @@ void MainWindow::trackJob(JobSlot *job)
 void MainWindow::openFile(const QString &path)
 {
     m_banner->hide();
+    if (hdf5FileOpenForWriting(path.toStdString()))
+        return followRun(path); // being written: a run log to follow, not a dump to load
+    m_follow->stop();
     statusBar()->showMessage(tr("Opening %1...").arg(path));
     m_loader->open(path);
+}
+
+void MainWindow::followRun(const QString &path)
+{
+    m_banner->hide();
+    m_loader->cancel();
+    Selection first;
+    first.layer = 0;
+    m_selection->reset(first);
+    m_follow->follow(path);
+    m_center->setCurrentWidget(m_follow);
+    if (auto *training = findChild<QDockWidget *>(QStringLiteral("trainingDock"))) {
+        training->show();
+        training->raise();
+    }
+    setWindowTitle(tr("Following %1 - MoE Scope").arg(QFileInfo(path).fileName()));
+    m_recent->add(path);
 }
 
 void MainWindow::openDialog()
