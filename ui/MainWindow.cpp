@@ -218,9 +218,7 @@ void MainWindow::createMenus()
     samples->addAction(tr("&Balanced router"), this, [this] { openSample(balancedSamplePath()); });
     samples->addAction(tr("&Collapsed router"), this, [this] { openSample(collapsedSamplePath()); });
     file->addAction(tr("&Follow run..."), this, [this] {
-        const QString path = QFileDialog::getOpenFileName(this, tr("Follow a training run's log"), {},
-                                                          tr("Run logs (*.h5 *.hdf5);;All files (*)"));
-        if (!path.isEmpty())
+        if (const QString path = FollowRunPage::askForRunLog(this); !path.isEmpty())
             followRun(path);
     });
     m_recent = new RecentFilesMenu(file->addMenu(tr("Open &recent")));
@@ -326,14 +324,13 @@ void MainWindow::followRun(const QString &path)
 {
     m_banner->hide();
     m_loader->cancel();
-    Selection first;
-    first.layer = 0;
-    m_selection->reset(first);
+    m_selection->reset(Selection{0, -1, -1, -1}); // layer 0, nothing else
     m_follow->follow(path);
     m_center->setCurrentWidget(m_follow);
     if (auto *training = findChild<QDockWidget *>(QStringLiteral("trainingDock"))) {
         training->show();
         training->raise();
+        resizeDocks({training}, {width() * 3 / 5}, Qt::Horizontal); // the growing chart is the point
     }
     setWindowTitle(tr("Following %1 - MoE Scope").arg(QFileInfo(path).fileName()));
     m_recent->add(path);

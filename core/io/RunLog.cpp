@@ -58,8 +58,10 @@ int superblockFlags(const std::string &path)
         in.seekg(at);
         if (!in.read(reinterpret_cast<char *>(head), sizeof head))
             return 0;
-        if (std::equal(signature, signature + 8, head))
-            return head[8] >= 2 ? head[11] : 0;
+        if (std::equal(signature, signature + 8, head)) {
+            const bool flagsKept = head[8] == 2 || head[8] == 3;
+            return flagsKept && (head[11] & ~0x07) == 0 ? head[11] : 0; // other bits: not a superblock we know
+        }
     }
     return 0;
 }

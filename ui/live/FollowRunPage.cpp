@@ -3,6 +3,7 @@
 #include "Format.h"
 #include "JobSlot.h"
 
+#include <QFileDialog>
 #include <QFileInfo>
 #include <QHeaderView>
 #include <QLabel>
@@ -59,6 +60,12 @@ FollowRunPage::FollowRunPage(QWidget *parent)
 }
 
 FollowRunPage::~FollowRunPage() = default;
+
+QString FollowRunPage::askForRunLog(QWidget *parent)
+{
+    return QFileDialog::getOpenFileName(parent, tr("Follow a training run's log"), {},
+                                        tr("Run logs (*.h5 *.hdf5);;All files (*)"));
+}
 
 void FollowRunPage::follow(const QString &path)
 {

@@ -29,6 +29,8 @@ public:
     explicit FollowRunPage(QWidget *parent = nullptr);
     ~FollowRunPage() override;
 
+    // File > Follow run's dialog; "" when the user cancels.
+    static QString askForRunLog(QWidget *parent);
     void follow(const QString &path);
     void stop();
     bool isFollowing() const { return bool(m_state); }
