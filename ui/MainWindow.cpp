@@ -139,11 +139,7 @@ MainWindow::MainWindow(QWidget *parent)
         emit openFailed(path, message);
     });
     connect(m_selection, &SelectionModel::changed, this, &MainWindow::showSelectionText);
-    connect(m_follow, &FollowRunPage::snapshotChanged, m_training, &TrainingView::setSnapshot);
-    connect(m_follow, &FollowRunPage::layerRequested, m_selection, &SelectionModel::setLayer);
-    connect(m_follow, &FollowRunPage::statusChanged, m_summaryLabel, &QLabel::setText);
-    connect(m_follow, &FollowRunPage::message, m_banner, &MessageBanner::showInfo);
-    connect(m_follow, &FollowRunPage::failed, m_banner, &MessageBanner::showError);
+    m_follow->connectTo(m_training, m_selection, m_summaryLabel, m_banner);
 
     // Charts ask for their own export from their context menus.
     for (ChartSource *chart : charts()) {
@@ -330,7 +326,6 @@ void MainWindow::followRun(const QString &path)
     if (auto *training = findChild<QDockWidget *>(QStringLiteral("trainingDock"))) {
         training->show();
         training->raise();
-        resizeDocks({training}, {width() * 3 / 5}, Qt::Horizontal); // the growing chart is the point
     }
     setWindowTitle(tr("Following %1 - MoE Scope").arg(QFileInfo(path).fileName()));
     m_recent->add(path);

@@ -2,6 +2,9 @@
 
 #include "Format.h"
 #include "JobSlot.h"
+#include "MessageBanner.h"
+#include "SelectionModel.h"
+#include "views/TrainingView.h"
 
 #include <QFileDialog>
 #include <QFileInfo>
@@ -11,6 +14,7 @@
 #include <QTableWidget>
 #include <QVBoxLayout>
 
+#include <algorithm>
 #include <cmath>
 
 namespace moescope::ui {
@@ -61,6 +65,15 @@ FollowRunPage::FollowRunPage(QWidget *parent)
 
 FollowRunPage::~FollowRunPage() = default;
 
+void FollowRunPage::connectTo(TrainingView *training, SelectionModel *selection, QLabel *status, MessageBanner *banner)
+{
+    connect(this, &FollowRunPage::snapshotChanged, training, &TrainingView::setSnapshot);
+    connect(this, &FollowRunPage::layerRequested, selection, &SelectionModel::setLayer);
+    connect(this, &FollowRunPage::statusChanged, status, &QLabel::setText);
+    connect(this, &FollowRunPage::message, banner, &MessageBanner::showInfo);
+    connect(this, &FollowRunPage::failed, banner, &MessageBanner::showError);
+}
+
 QString FollowRunPage::askForRunLog(QWidget *parent)
 {
     return QFileDialog::getOpenFileName(parent, tr("Follow a training run's log"), {},
@@ -73,6 +86,7 @@ void FollowRunPage::follow(const QString &path)
     m_path = path;
     m_state = std::make_shared<LiveRunState>(path.toStdString());
     m_last = LivePoll{};
+    m_typicalGapMs = 0;
     m_errorShown = false;
     m_alert->hide();
     m_table->setRowCount(0);
@@ -119,6 +133,12 @@ void FollowRunPage::show(LivePoll poll)
         m_alert->hide();
         emit message(tr("<b>%1 was replaced by a new run</b><br>Following the new run from its first step.")
                          .arg(QFileInfo(m_path).fileName().toHtmlEscaped()));
+    }
+    if (poll.grew && !poll.replaced && m_last.steps && poll.steps > m_last.steps) {
+        // How long a step usually takes to arrive: a slow training job (a step a
+        // minute) is not a stopped one.
+        const double gap = double(m_sinceNews.elapsed()) / double(poll.steps - m_last.steps);
+        m_typicalGapMs = m_typicalGapMs > 0 ? 0.8 * m_typicalGapMs + 0.2 * gap : gap;
     }
     if (poll.grew || poll.replaced)
         m_sinceNews.restart();
@@ -179,7 +199,7 @@ QString FollowRunPage::statusText() const
         return tr("following: waiting for the first step (%1 s)").arg(ago);
     if (!m_last.writerOpen)
         return tr("run finished: step %1 (the writer closed the file)").arg(m_last.lastStep);
-    if (m_sinceNews.isValid() && m_sinceNews.elapsed() > m_stalledAfterMs)
+    if (m_sinceNews.isValid() && m_sinceNews.elapsed() > std::max(double(m_stalledAfterMs), 5 * m_typicalGapMs))
         return tr("following: step %1, nothing new for %2 s: writer stopped?").arg(m_last.lastStep).arg(ago);
     return tr("following: step %1, %2 s ago").arg(m_last.lastStep).arg(ago);
 }

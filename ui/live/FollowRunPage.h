@@ -22,6 +22,9 @@ class QTableWidget;
 namespace moescope::ui {
 
 class JobSlot;
+class MessageBanner;
+class SelectionModel;
+class TrainingView;
 
 class FollowRunPage : public QWidget {
     Q_OBJECT
@@ -29,6 +32,9 @@ public:
     explicit FollowRunPage(QWidget *parent = nullptr);
     ~FollowRunPage() override;
 
+    // Feeds the training view, selects layers, shows the status in `status` and
+    // messages in `banner`.
+    void connectTo(TrainingView *training, SelectionModel *selection, QLabel *status, MessageBanner *banner);
     // File > Follow run's dialog; "" when the user cancels.
     static QString askForRunLog(QWidget *parent);
     void follow(const QString &path);
@@ -39,8 +45,8 @@ public:
     const LivePoll &lastPoll() const { return m_last; }
     QPushButton *alertButton() const { return m_alert; }
     QTableWidget *table() const { return m_table; }
-    // For tests: how often to poll, and after how long without a step to ask whether
-    // the writer stopped.
+    // For tests: how often to poll, and after how long without a step (at least five
+    // times the usual time between steps) to ask whether the writer stopped.
     void setPollInterval(int ms) { m_poll.setInterval(ms); }
     void setStalledAfter(int ms) { m_stalledAfterMs = ms; }
 
@@ -63,7 +69,8 @@ private:
     JobSlot *m_job;
     QTimer m_poll, m_clock;
     QElapsedTimer m_sinceNews;
-    int m_stalledAfterMs = 20000;
+    int m_stalledAfterMs = 20000; // or five typical gaps between steps, if longer
+    double m_typicalGapMs = 0;
     LivePoll m_last;
     bool m_errorShown = false;
     QLabel *m_title;
