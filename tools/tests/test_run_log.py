@@ -8,6 +8,8 @@ import sys
 import time
 import unittest
 
+import json
+
 import h5py
 import numpy as np
 
@@ -149,6 +151,34 @@ class RunLogTest(TempDirTestCase):
             tpe = g["tokens_per_expert"][:n]
             self.assertTrue(np.array_equal(tpe[:, 1, :], steps[:, None] + np.arange(16)))
             self.assertTrue(np.array_equal(g["lb_loss"][:n, 2], steps))
+
+    @unittest.skipUnless(os.environ.get("MOESCOPE_BIN"), "MOESCOPE_BIN is not set: moescope watch not checked")
+    def test_moescope_watch_reads_what_the_recorder_wrote(self):
+        # Two layers of eight experts; from step 4 layer 1 sends every token to expert 0
+        # (MaxVio 3, over the limit of 2; no expert cold).
+        path = self.path("run.h5")
+        rng = np.random.default_rng(11)
+        written = []
+        with RunLog(path, 2, 8, top_k=2, expert_bias=False, layer_names=["attn.0", "attn.1"]) as log:
+            for step in range(1, 9):
+                ids = [np.argsort(rng.random((300, 8)), axis=1)[:, :2] for _ in range(2)]
+                if step >= 4:
+                    ids[1][:, 0] = 0
+                    ids[1][:, 1] = 1 + rng.integers(0, 7, 300)
+                log.record(step * 10, topk_ids=ids)
+                written.append([np.bincount(i.reshape(-1), minlength=8) for i in ids])
+        proc = subprocess.run([os.environ["MOESCOPE_BIN"], "watch", path, "--json"], capture_output=True, text=True,
+                              timeout=120)
+        self.assertEqual(proc.returncode, 3, proc.stderr)
+        lines = [json.loads(line) for line in proc.stdout.splitlines()]
+        # Steps 10..60 (layer attn.1 collapses at 40, 50, 60), then the alert.
+        self.assertEqual([x["step"] for x in lines[:-1]], [10, 20, 30, 40, 50, 60])
+        self.assertEqual(lines[-1], {"alert": {"layer": "attn.1", "since_step": 40, "condition": "max_vio"}})
+        for line, counts in zip(lines[:-1], written):
+            c = counts[1] if line["worst_layer"] == "attn.1" else counts[0]
+            m = c.sum() / 8
+            self.assertAlmostEqual(line["max_vio"], (c.max() - m) / m, places=9)
+            self.assertEqual(line["cold"], int((c < 0.1 * m).sum()))
 
 
 if __name__ == "__main__":
