@@ -166,6 +166,10 @@ void TrainingPlot::rebuild()
         m_layer = 0;
     restyleCurves();
     rebuildHeatmap();
+    // The whole series' steps (set by the curves, widened by the heatmap's cells).
+    const QCPRange whole = (m_lbRect->visible() ? m_lbRect : m_zRect)->axis(QCPAxis::atBottom)->range();
+    m_wholeLower = whole.lower;
+    m_wholeUpper = whole.upper;
     replotAll();
 }
 
