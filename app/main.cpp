@@ -1,4 +1,4 @@
-// moescope: with a headless command (info, stats, route, profile, export, placement) it answers
+// moescope: with a headless command (info, stats, route, profile, export, placement, watch) it answers
 // on stdout and exits; otherwise it opens the desktop application.
 #include "cli/Commands.h"
 #include "ui/DesktopApp.h"
@@ -29,7 +29,9 @@ void printUsage()
                  "  moescope placement FILE --ranks R [--policy contiguous|round-robin|eplb] [--replicas P]\n"
                  "                 [--groups G] [--nodes N] [--plan-from FILE] [--capacity-factor CF] [--json]\n"
                  "                 expert-parallel load per rank, stragglers and all-to-all traffic\n"
-                 "Exit codes: 0 success, 1 a file refused, 2 bad arguments.\n";
+                 "  moescope watch RUN.h5 [--interval S] [--window W] [--until-step N] [--timeout S] [--json]\n"
+                 "                 follows a run log as training writes it; exit 3 on a collapse alert\n"
+                 "Exit codes: 0 success, 1 a file refused, 2 bad arguments, 3 watch's collapse alert.\n";
 }
 
 // A first word that is neither a command, an option (Qt's own, such as -style) nor

@@ -7,9 +7,9 @@ function(moescope_add_test)
   target_link_libraries(${T_NAME} PRIVATE Qt6::Test ${T_LIBS})
   target_include_directories(${T_NAME} PRIVATE ${PROJECT_SOURCE_DIR}/tests)
   moescope_warnings(${T_NAME})
-  add_dependencies(${T_NAME} moescope-preflight) # every dump is opened through it
+  add_dependencies(${T_NAME} moescope-preflight moescope-test-runlog-writer) # dumps are opened through the first; the second writes live run logs
   add_test(NAME ${T_NAME} COMMAND ${T_NAME})
   set_tests_properties(${T_NAME} PROPERTIES
-    ENVIRONMENT "QT_QPA_PLATFORM=offscreen;MOESCOPE_BIN=$<TARGET_FILE:moescope>;MOESCOPE_RESOURCES=${MOESCOPE_RESOURCE_DIR}"
+    ENVIRONMENT "QT_QPA_PLATFORM=offscreen;MOESCOPE_BIN=$<TARGET_FILE:moescope>;MOESCOPE_RESOURCES=${MOESCOPE_RESOURCE_DIR};MOESCOPE_RUNLOG_WRITER=$<TARGET_FILE:moescope-test-runlog-writer>"
     TIMEOUT 600 LABELS "${T_LABELS}")
 endfunction()

@@ -44,7 +44,7 @@ import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from moescope_recorder import DumpWriter, TrainingLog  # noqa: E402
+from moescope_recorder import DumpWriter, RunLog, TrainingLog  # noqa: E402
 from moescope_recorder.hooks import RoutingRecorder, stable_topk  # noqa: E402
 
 SOURCES = ("python", "english", "german")
@@ -570,6 +570,10 @@ def train_variant(variant, corpus_data, args):
     t0 = time.time()
     dumps = []
     ce_ema = None
+    run_log, log_seconds = None, 0.0
+    if args.run_log:  # the live run log `moescope watch` and the window follow
+        run_log = RunLog(run_log_path(args, variant), args.layers, args.experts, top_k=args.top_k,
+                         expert_bias=False, model=f"tiny-moe-{variant}, seed {args.seed}")
     for step in range(1, args.steps + 1):
         batch = sample_batch(rng, train, args.batch, args.context)
         logits = model(batch[:, :-1])
@@ -586,6 +590,10 @@ def train_variant(variant, corpus_data, args):
         opt.step()
         sched.step()
         log.record(step, lb.detach().numpy(), z.detach().numpy(), torch.stack([s[2] for s in stats]).numpy())
+        if run_log is not None:
+            t_log = time.perf_counter()
+            run_log.record(step, counts=torch.stack([s[2] for s in stats]), lb_loss=lb, z_loss=z)
+            log_seconds += time.perf_counter() - t_log
         ce_ema = ce.item() if ce_ema is None else 0.9 * ce_ema + 0.1 * ce.item()
         if step % args.print_every == 0 or step == 1:
             counts = torch.stack([s[2] for s in stats]).float()
@@ -601,6 +609,10 @@ def train_variant(variant, corpus_data, args):
             print(f"[{variant}] checkpoint {step}: held-out ce "
                   + ", ".join(f"{k} {v:.3f}" for k, v in held_ce.items())
                   + f"  -> {path} ({os.path.getsize(path) / 1e6:.2f} MB)", flush=True)
+    if run_log is not None:
+        run_log.close()
+        print(f"[{variant}] run log {run_log.path}: {1e3 * log_seconds / args.steps:.2f} ms per step "
+              f"({100 * log_seconds / (time.time() - t0):.2f}% of the training time)", flush=True)
     a = log.arrays()
     tail = slice(-max(1, args.steps // 20), None)
     final = dict(
@@ -612,6 +624,14 @@ def train_variant(variant, corpus_data, args):
         dump=dumps[-1],
     )
     return final
+
+
+def run_log_path(args, variant):
+    """--run-log PATH as is for one variant, else PATH with -<variant> before .h5."""
+    if len(args.variants.split(",")) == 1:
+        return args.run_log
+    root, ext = os.path.splitext(args.run_log)
+    return f"{root}-{variant}{ext or '.h5'}"
 
 
 def main(argv=None):
@@ -638,6 +658,8 @@ def main(argv=None):
     ap.add_argument("--held-out-per-source", type=int, default=32)
     ap.add_argument("--corpus-chars", type=float, default=3e6, help="characters of text per source")
     ap.add_argument("--print-every", type=int, default=50)
+    ap.add_argument("--run-log", help="also stream every step into this live run log (one variant: "
+                    "this path; several: -<variant> added before .h5)")
     args = ap.parse_args(argv)
 
     torch.set_num_threads(args.threads)

@@ -10,6 +10,8 @@
 #include "export/ChartExport.h"
 #include "export/ExportDialog.h"
 #include "export/ReportWriter.h"
+#include "io/RunLog.h"
+#include "live/FollowRunPage.h"
 #include "plots/LoadHeatmapPlot.h"
 #include "plots/PlotWidget.h"
 #include "plots/ProfilePlot.h"
@@ -76,6 +78,7 @@ MainWindow::MainWindow(QWidget *parent)
       m_whatIf(new WhatIfView(m_selection, this)),
       m_pairs(new ExpertPairsView(m_selection, this)),
       m_placement(new PlacementView(m_selection, this)),
+      m_follow(new FollowRunPage(this)),
       m_summaryLabel(new QLabel(this)),
       m_selectionLabel(new QLabel(this)),
       m_jobLabel(new QLabel(this)),
@@ -94,6 +97,7 @@ MainWindow::MainWindow(QWidget *parent)
                               "File > Open sample shows a balanced and a collapsed router."));
     m_center->addWidget(m_placeholder);
     m_center->addWidget(m_overview);
+    m_center->addWidget(m_follow);
     auto *central = new QWidget(this);
     auto *centralLayout = new QVBoxLayout(central);
     centralLayout->setContentsMargins(4, 4, 4, 0);
@@ -127,6 +131,8 @@ MainWindow::MainWindow(QWidget *parent)
             m_overview->setSnapshot(m_snapshot);
     });
     connect(m_loader, &DumpLoader::failed, this, [this](const QString &path, const QString &message) {
+        if (message.contains(QStringLiteral("'/tokens' is missing")) || message.contains(QStringLiteral("'/layers' is missing")))
+            return followRun(path); // a run log (only /training): follow it instead
         if (m_overview->snapshot() != m_snapshot)
             m_overview->setSnapshot(m_snapshot); // back from a partial dump to the one shown
         m_banner->showError(tr("<b>Could not open %1</b><br>%2")
@@ -137,6 +143,7 @@ MainWindow::MainWindow(QWidget *parent)
         emit openFailed(path, message);
     });
     connect(m_selection, &SelectionModel::changed, this, &MainWindow::showSelectionText);
+    m_follow->connectTo(m_training, m_selection, m_summaryLabel, m_banner);
 
     // Charts ask for their own export from their context menus.
     for (ChartSource *chart : charts()) {
@@ -216,6 +223,10 @@ void MainWindow::createMenus()
     QMenu *samples = file->addMenu(tr("Open &sample"));
     samples->addAction(tr("&Balanced router"), this, [this] { openSample(balancedSamplePath()); });
     samples->addAction(tr("&Collapsed router"), this, [this] { openSample(collapsedSamplePath()); });
+    file->addAction(tr("&Follow run..."), this, [this] {
+        if (const QString path = FollowRunPage::askForRunLog(this); !path.isEmpty())
+            followRun(path);
+    });
     m_recent = new RecentFilesMenu(file->addMenu(tr("Open &recent")));
     connect(m_recent, &RecentFilesMenu::openRequested, this, &MainWindow::openFile);
     file->addSeparator();
@@ -309,8 +320,26 @@ void MainWindow::trackJob(JobSlot *job)
 void MainWindow::openFile(const QString &path)
 {
     m_banner->hide();
+    if (hdf5FileOpenForWriting(path.toStdString()))
+        return followRun(path); // being written: a run log to follow, not a dump to load
+    m_follow->stop();
     statusBar()->showMessage(tr("Opening %1...").arg(path));
     m_loader->open(path);
+}
+
+void MainWindow::followRun(const QString &path)
+{
+    m_banner->hide();
+    m_loader->cancel();
+    m_selection->reset(Selection{0, -1, -1, -1}); // layer 0, nothing else
+    m_follow->follow(path);
+    m_center->setCurrentWidget(m_follow);
+    if (auto *training = findChild<QDockWidget *>(QStringLiteral("trainingDock"))) {
+        training->show();
+        training->raise();
+    }
+    setWindowTitle(tr("Following %1 - MoE Scope").arg(QFileInfo(path).fileName()));
+    m_recent->add(path);
 }
 
 void MainWindow::openDialog()

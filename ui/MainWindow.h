@@ -20,6 +20,7 @@ namespace moescope::ui {
 class ChartSource;
 class DumpLoader;
 class ExpertProfileView;
+class FollowRunPage;
 class JobSlot;
 class MessageBanner;
 class OverviewView;
@@ -39,6 +40,10 @@ public:
     ~MainWindow() override;
 
     void openFile(const QString &path);
+    // Follows a run log as a training job writes it (File > Follow run, or opening a
+    // file that is being written): the training view grows, alerts show on the page.
+    void followRun(const QString &path);
+    FollowRunPage *followPage() const { return m_follow; }
     DumpSnapshotPtr snapshot() const { return m_snapshot; }
     SelectionModel *selection() const { return m_selection; }
     DumpLoader *loader() const { return m_loader; }
@@ -92,6 +97,7 @@ private:
     WhatIfView *m_whatIf;
     ExpertPairsView *m_pairs;
     PlacementView *m_placement;
+    FollowRunPage *m_follow;
     RecentFilesMenu *m_recent = nullptr;
     QMenu *m_viewMenu = nullptr;
     QLabel *m_summaryLabel;

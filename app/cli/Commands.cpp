@@ -9,7 +9,7 @@
 namespace moescope::cli {
 
 namespace {
-const std::vector<std::string> kCommands = {"info", "stats", "route", "profile", "export", "placement"};
+const std::vector<std::string> kCommands = {"info", "stats", "route", "profile", "export", "placement", "watch"};
 } // namespace
 
 bool isHeadlessCommand(const std::string &name)
@@ -40,6 +40,8 @@ int runHeadlessCommand(const std::string &name, const Words &words)
             return exportCommand(words);
         if (name == "placement")
             return placementCommand(words);
+        if (name == "watch")
+            return watchCommand(words);
         std::cerr << "moescope: unknown command '" << name << "'\n";
         return 2;
     } catch (const ArgumentError &e) {

@@ -1,7 +1,7 @@
 #pragma once
 // The headless commands of docs/cli.md. Each takes the words after the
 // command name, writes JSON or text to stdout and messages to stderr, and returns the
-// exit code: 0 success, 1 a file refused, 2 bad arguments.
+// exit code: 0 success, 1 a file refused, 2 bad arguments (3: watch's collapse alert).
 #include <string>
 #include <vector>
 
@@ -18,6 +18,7 @@ int routeCommand(const Words &words);
 int profileCommand(const Words &words);
 int exportCommand(const Words &words); // needs no QApplication: it makes its own
 int placementCommand(const Words &words);
+int watchCommand(const Words &words);  // follows a run log; exit 3 on a collapse alert
 
 // The command names, for usage messages: "info, stats, route, profile, export, placement".
 std::string commandList();

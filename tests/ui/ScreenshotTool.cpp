@@ -4,8 +4,11 @@
 // PNGs, for a person to look at. Not a test; run it under Xvfb or offscreen.
 // moescope_ui_shots DUMP --bench: times the GUI thread's share of scrolling the
 // routing map at several zoom levels (the milliseconds a scroll step blocks it).
+// moescope_ui_shots --follow RUN.h5 OUTDIR [SECONDS]: follows a run log for SECONDS
+// (default 5) and saves the window as follow.png.
 #include "MainWindow.h"
 #include "SelectionModel.h"
+#include "live/FollowRunPage.h"
 #include "views/ExpertPairsView.h"
 #include "views/ExpertProfileView.h"
 #include "views/PlacementCanvas.h"
@@ -22,6 +25,7 @@
 #include <QSignalSpy>
 #include <QTest>
 
+#include <cstdlib>
 #include <iostream>
 
 using namespace moescope::ui;
@@ -48,6 +52,17 @@ int main(int argc, char **argv)
     if (argc < 3) {
         std::cerr << "usage: moescope_ui_shots DUMP OUTDIR\n";
         return 2;
+    }
+    if (QString::fromLocal8Bit(argv[1]) == u"--follow" && argc >= 4) {
+        MainWindow window;
+        window.resize(1600, 1000);
+        window.show();
+        window.followRun(QString::fromLocal8Bit(argv[2]));
+        QTest::qWait(1000 * (argc > 4 ? std::atoi(argv[4]) : 5));
+        if (!window.followPage()->lastPoll().steps)
+            std::cerr << "no step arrived from " << argv[2] << "\n";
+        save(&window, QDir(QString::fromLocal8Bit(argv[3])).filePath(QStringLiteral("follow.png")));
+        return 0;
     }
     const QString dump = QString::fromLocal8Bit(argv[1]);
     const QDir out(QString::fromLocal8Bit(argv[2]));

@@ -5,6 +5,7 @@ are imported on first use so that writing a dump does not require torch.
 """
 
 from . import routing
+from .run_log import RunLog
 from .training_log import TrainingLog
 from .writer import FORMAT_NAME, FORMAT_VERSION, DumpError, DumpWriter
 
@@ -12,6 +13,7 @@ __all__ = [
     "DumpWriter",
     "DumpError",
     "TrainingLog",
+    "RunLog",
     "RoutingRecorder",
     "record_hf_router_logits",
     "routing",

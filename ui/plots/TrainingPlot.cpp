@@ -83,8 +83,20 @@ QString TrainingPlot::layerName(int layer) const
 void TrainingPlot::showChart(const DumpSnapshotPtr &snapshot, const TrainingParameters &parameters)
 {
     if (snapshot != m_snapshot) {
+        // A followed run that grew arrives as a new snapshot of the same file: a view
+        // the user zoomed or dragged into stays where it is; one showing the whole
+        // run keeps showing all of it.
+        const bool grew = snapshot && m_snapshot && snapshot->path == m_snapshot->path && hasChartData();
+        const QCPRange shown = m_loadRect->axis(QCPAxis::atBottom)->range();
+        const QCPRange whole(m_wholeLower, m_wholeUpper);
         m_snapshot = snapshot;
         rebuild();
+        const double slack = (whole.upper - whole.lower) * 1e-6;
+        if (grew && (shown.lower > whole.lower + slack || shown.upper < whole.upper - slack)) {
+            for (QCPAxisRect *r : {m_lbRect, m_zRect, m_loadRect})
+                r->axis(QCPAxis::atBottom)->setRange(shown);
+            replotAll();
+        }
     }
     m_expert = parameters.expert;
     if (parameters.layer == m_layer)
@@ -92,6 +104,19 @@ void TrainingPlot::showChart(const DumpSnapshotPtr &snapshot, const TrainingPara
     m_layer = parameters.layer;
     restyleCurves();
     rebuildHeatmap();
+    replotAll();
+}
+
+std::pair<double, double> TrainingPlot::stepRange() const
+{
+    const QCPRange r = m_loadRect->axis(QCPAxis::atBottom)->range();
+    return {r.lower, r.upper};
+}
+
+void TrainingPlot::setStepRange(double lower, double upper)
+{
+    for (QCPAxisRect *r : {m_lbRect, m_zRect, m_loadRect})
+        r->axis(QCPAxis::atBottom)->setRange(lower, upper);
     replotAll();
 }
 
@@ -141,6 +166,10 @@ void TrainingPlot::rebuild()
         m_layer = 0;
     restyleCurves();
     rebuildHeatmap();
+    // The whole series' steps (set by the curves, widened by the heatmap's cells).
+    const QCPRange whole = (m_lbRect->visible() ? m_lbRect : m_zRect)->axis(QCPAxis::atBottom)->range();
+    m_wholeLower = whole.lower;
+    m_wholeUpper = whole.upper;
     replotAll();
 }
 
@@ -194,6 +223,8 @@ void TrainingPlot::rebuildHeatmap()
     m_loadRect->axis(QCPAxis::atLeft)->setRange(-0.5, double(E) - 0.5);
     for (QCPAxisRect *r : {m_lbRect, m_zRect})
         r->axis(QCPAxis::atBottom)->setRange(first - half, last + half);
+    m_wholeLower = first - half;
+    m_wholeUpper = last + half;
     m_loadRect->axis(QCPAxis::atLeft)->setLabel(tr("expert at layer %1").arg(layerName(m_layer)));
 }
 

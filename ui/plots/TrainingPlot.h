@@ -7,6 +7,8 @@
 #include "DumpSnapshot.h"
 #include "PlotWidget.h"
 
+#include <utility>
+
 class QCPAxisRect;
 class QCPColorMap;
 class QCPTextElement;
@@ -28,6 +30,9 @@ public:
     // all call it. Only what changed is redone (another layer restyles the curves).
     void showChart(const DumpSnapshotPtr &snapshot, const TrainingParameters &parameters);
     int layer() const { return m_layer; }
+    // The steps shown (the user's zoom) and setting them, as dragging or the wheel do.
+    std::pair<double, double> stepRange() const;
+    void setStepRange(double lower, double upper);
 
     QString chartName() const override { return QStringLiteral("training"); }
     bool hasChartData() const override;
@@ -56,6 +61,7 @@ private:
     QCPTextElement *m_title;
     QCPAxisRect *m_lbRect, *m_zRect, *m_loadRect;
     QCPColorMap *m_load;
+    double m_wholeLower = 0, m_wholeUpper = 0; // the steps axis showing the whole series
 };
 
 } // namespace moescope::ui
