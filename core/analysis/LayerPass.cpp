@@ -44,7 +44,7 @@ void routeLogits(const RoutingDump &dump, std::size_t layer, const RoutingRules 
     forEachLogitsChunk(dump, layer, routeChunk, progress, chunkRows);
 }
 
-double agreementOf(const LayerChoices &routed, const std::vector<std::int32_t> &recorded, int recordedK)
+double agreementOf(const LayerChoices &routed, const LargeVector<std::int32_t> &recorded, int recordedK)
 {
     std::int64_t same = 0, validTokens = 0;
     for (std::int64_t t = 0; t < routed.numPositions(); ++t) {
@@ -87,10 +87,10 @@ LayerPass runLayerPass(const RoutingDump &dump, std::size_t layer, const LayerPa
     const std::uint64_t chunkRows = request.chunkRows ? request.chunkRows : defaultChunkRows(info, layer);
 
     // The recorded choices: the statistics themselves, or the reference for agreement.
-    std::vector<std::int32_t> recorded;
+    LargeVector<std::int32_t> recorded;
     const double recordedShare = li.hasTopkIds ? (li.hasLogits ? 0.3 : 1.0) : 0.0;
     if (li.hasTopkIds) {
-        std::vector<std::int32_t> &target = route ? recorded : c.ids;
+        LargeVector<std::int32_t> &target = route ? recorded : c.ids;
         target.resize(T * std::size_t(info.topK));
         const std::uint64_t blockRows = wholeChunks(std::uint64_t(1) << 18, li.topkIdsChunkRows);
         for (std::uint64_t begin = 0; begin < T; begin += blockRows) {

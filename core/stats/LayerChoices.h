@@ -2,6 +2,8 @@
 // The experts every token of one layer went to: the input of all statistics. Built
 // by the analysis pass (from recorded topk_ids or by routing logits); plain arrays so
 // tests can build one by hand.
+#include "common/LargeBuffer.h"
+
 #include <cstdint>
 #include <vector>
 
@@ -10,9 +12,9 @@ namespace moescope {
 struct LayerChoices {
     int numExperts = 0;                 // E
     int topK = 0;                       // k
-    std::vector<std::int32_t> ids;      // [T * k], best first; rows of invalid tokens are unused
-    std::vector<std::uint8_t> valid;    // [T], 0 for tokens left out (NaN/inf logits)
-    std::vector<float> gateProbs;       // [T * k] p[t, e] of each choice; empty when unknown
+    LargeVector<std::int32_t> ids;      // [T * k], best first; rows of invalid tokens are unused
+    LargeVector<std::uint8_t> valid;    // [T], 0 for tokens left out (NaN/inf logits)
+    LargeVector<float> gateProbs;       // [T * k] p[t, e] of each choice; empty when unknown
 
     std::int64_t numPositions() const { return std::int64_t(valid.size()); }
     std::int64_t validTokens() const;

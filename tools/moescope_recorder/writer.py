@@ -92,6 +92,7 @@ class _Layer:
         self.index = index
         self.group = group
         self.columns = {}  # field -> _Column, fixed by the first append
+        self.counts = None  # [E] tokens per expert of the appended topk_ids
 
     @property
     def rows(self):
@@ -380,6 +381,9 @@ class DumpWriter:
             )
         for field, arr in fields.items():
             layer.columns[field].append(arr)
+        if "topk_ids" in fields:  # the layer's summary, so a reader can paint before reading choices
+            added = np.bincount(fields["topk_ids"].ravel().astype(np.int64), minlength=e)
+            layer.counts = added if layer.counts is None else layer.counts + added
 
     def append_sequence(self, token_ids, label=None, layers=None):
         """Appends one sequence and, for each layer, its rows.
@@ -414,6 +418,8 @@ class DumpWriter:
         for layer in self._layers.values():
             for column in layer.columns.values():
                 column.flush()
+            if layer.counts is not None:
+                layer.group.create_dataset("counts", data=layer.counts.astype(np.int64))
 
         tokens = self._h5["tokens"]
         tokens.create_dataset("sequence_offsets", data=np.asarray(self._offsets, dtype=np.int64))

@@ -155,9 +155,25 @@ class RoundTripTest(TempDirTestCase):
             w.append_sequence([1, 2, 3], layers={"z": dict(topk_ids=[[0, 1], [2, 3], [3, 0]])})
             w.append_sequence([4], layers={"z": dict(topk_ids=[[1, 2]])})
         with h5py.File(path, "r") as f:
-            self.assertEqual(sorted(f["layers/z"]), ["topk_ids"])
+            self.assertEqual(sorted(f["layers/z"]), ["counts", "topk_ids"])
             self.assertEqual(f["layers/z"].attrs["index"], 0)
             np.testing.assert_array_equal(f["layers/z/topk_ids"][()], [[0, 1], [2, 3], [3, 0], [1, 2]])
+            # The summary beside the choices: tokens per expert over every append.
+            np.testing.assert_array_equal(f["layers/z/counts"][()], [2, 2, 2, 2])
+
+    def test_counts_summarise_the_choices_across_chunks(self):
+        rng = np.random.default_rng(3)
+        e, k = 16, 4
+        ids = np.argsort(rng.random((5000, e)), axis=1)[:, :k]  # k distinct experts per token
+        path = self.path("counts.h5")
+        with DumpWriter(path, e, k) as w:
+            for s in range(0, 5000, 700):
+                w.append_tokens(np.arange(s, min(s + 700, 5000)) % 50)
+                w.append_layer("a", topk_ids=ids[s:s + 700])
+        with h5py.File(path, "r") as f:
+            expected = [int((ids == x).sum()) for x in range(e)]
+            np.testing.assert_array_equal(f["layers/a/counts"][()], expected)
+            self.assertEqual(f["layers/a/counts"].dtype, np.int64)
 
 
 class AtomicFinishTest(TempDirTestCase):

@@ -13,8 +13,8 @@ LayerChoices choices(int experts, int topK, std::vector<std::int32_t> ids, std::
     LayerChoices c;
     c.numExperts = experts;
     c.topK = topK;
-    c.ids = std::move(ids);
-    c.valid = std::move(valid);
+    c.ids.assign(ids.begin(), ids.end());
+    c.valid.assign(valid.begin(), valid.end());
     return c;
 }
 } // namespace

@@ -39,9 +39,9 @@ LayerChoices choicesOf(const BackendRun &run, int E, int k)
     LayerChoices c;
     c.numExperts = E;
     c.topK = k;
-    c.ids = run.ids;
-    c.valid = run.valid;
-    c.gateProbs = run.gateProbs;
+    c.ids.assign(run.ids.begin(), run.ids.end());
+    c.valid.assign(run.valid.begin(), run.valid.end());
+    c.gateProbs.assign(run.gateProbs.begin(), run.gateProbs.end());
     return c;
 }
 

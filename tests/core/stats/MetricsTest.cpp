@@ -19,8 +19,11 @@ LayerChoices choices(int experts, int k, std::vector<std::int32_t> ids, std::vec
     LayerChoices c;
     c.numExperts = experts;
     c.topK = k;
-    c.ids = std::move(ids);
-    c.valid = valid.empty() ? std::vector<std::uint8_t>(c.ids.size() / k, 1) : std::move(valid);
+    c.ids.assign(ids.begin(), ids.end());
+    if (valid.empty())
+        c.valid.assign(c.ids.size() / std::size_t(k), 1);
+    else
+        c.valid.assign(valid.begin(), valid.end());
     return c;
 }
 
