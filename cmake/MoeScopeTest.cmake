@@ -10,6 +10,6 @@ function(moescope_add_test)
   add_dependencies(${T_NAME} moescope-preflight moescope-test-runlog-writer) # dumps are opened through the first; the second writes live run logs
   add_test(NAME ${T_NAME} COMMAND ${T_NAME})
   set_tests_properties(${T_NAME} PROPERTIES
-    ENVIRONMENT "QT_QPA_PLATFORM=offscreen;MOESCOPE_BIN=$<TARGET_FILE:moescope>;MOESCOPE_RESOURCES=${MOESCOPE_RESOURCE_DIR};MOESCOPE_RUNLOG_WRITER=$<TARGET_FILE:moescope-test-runlog-writer>"
+    ENVIRONMENT "QT_QPA_PLATFORM=offscreen;MOESCOPE_CACHE_DIR=${CMAKE_BINARY_DIR}/test-summary-cache;MOESCOPE_BIN=$<TARGET_FILE:moescope>;MOESCOPE_RESOURCES=${MOESCOPE_RESOURCE_DIR};MOESCOPE_RUNLOG_WRITER=$<TARGET_FILE:moescope-test-runlog-writer>"
     TIMEOUT 600 LABELS "${T_LABELS}")
 endfunction()

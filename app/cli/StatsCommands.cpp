@@ -1,5 +1,6 @@
 // `stats`: the recorded routing (`route`, the routing re-run, is in RouteCommand.cpp).
 #include "analysis/AnalysisPipeline.h"
+#include "analysis/SummaryCache.h"
 #include "cli/Arguments.h"
 #include "io/OpenDump.h"
 #include "cli/Commands.h"
@@ -26,7 +27,7 @@ void checkCapacityFactor(double cf)
 
 int statsCommand(const Words &words)
 {
-    const Arguments args(words, {"json"}, {"capacity-factor"});
+    const Arguments args(words, {"json", "no-cache"}, {"capacity-factor"});
     const std::string file = args.file();
     const auto cf = args.number("capacity-factor");
     if (cf)
@@ -36,8 +37,19 @@ int statsCommand(const Words &words)
     AnalysisRequest request;
     request.capacityFactor = cf;
     request.drops.policy = DropPolicy::TokenOrder;
-    TerminalProgress progress("stats");
-    const DumpReport report = buildReport(dump, request, progress.progress());
+    // A dump seen before is answered from the summary cache (SummaryCache.h).
+    const SummaryCache cache = args.flag("no-cache") ? SummaryCache{} : SummaryCache::standard();
+    std::optional<DumpReport> cached = cache.load(file, request);
+    DumpReport report;
+    if (cached) {
+        report = std::move(*cached);
+        report.file = dump.info().path;
+        report.warnings = dump.info().warnings;
+    } else {
+        TerminalProgress progress("stats");
+        report = buildReport(dump, request, progress.progress());
+        cache.store(file, request, report);
+    }
     printWarnings(report);
     std::cout << (args.flag("json") ? reportJson(report) : reportText(report));
     return 0;

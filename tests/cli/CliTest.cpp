@@ -9,6 +9,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
+#include <QTemporaryDir>
 
 #include <cmath>
 
@@ -120,6 +121,32 @@ private slots:
         const QJsonObject loose = runMoescope({"stats", file.qpath(), "--json", "--capacity-factor", "3"}).json();
         QCOMPARE(loose["capacity_factor"].toDouble(), 3.0);
         QCOMPARE(loose["layers"].toArray()[0].toObject()["dropped_fraction"].toDouble(), 0.0);
+    }
+
+    // The second `stats` of a dump comes from the summary cache: the same bytes out;
+    // --no-cache computes afresh; a changed dump is computed afresh too.
+    void statsFromTheSummaryCache()
+    {
+        QTemporaryDir cacheDir;
+        qputenv("MOESCOPE_CACHE_DIR", cacheDir.path().toUtf8());
+        const TempDump file(smallFixture());
+        const Run first = runMoescope({"stats", file.qpath(), "--json"});
+        QCOMPARE(first.exitCode, 0);
+        QCOMPARE(QDir(cacheDir.path()).entryList({"*.summary"}).size(), 1);
+        const Run again = runMoescope({"stats", file.qpath(), "--json"});
+        QCOMPARE(again.out, first.out);
+        QCOMPARE(runMoescope({"stats", file.qpath()}).out, runMoescope({"stats", file.qpath(), "--no-cache"}).out);
+        QCOMPARE(runMoescope({"stats", file.qpath(), "--json", "--no-cache"}).out, first.out);
+        // Another capacity factor is another entry.
+        runMoescope({"stats", file.qpath(), "--json", "--capacity-factor", "3"});
+        QCOMPARE(QDir(cacheDir.path()).entryList({"*.summary"}).size(), 2);
+        // The same path rewritten with other choices: never the old answer.
+        DumpFixture changed = smallFixture();
+        changed.layers[1].topkIds = {2, 2, 2, 2, 2, 1};
+        changed.write(file.path());
+        const QJsonObject fresh = runMoescope({"stats", file.qpath(), "--json"}).json();
+        QCOMPARE(fresh["layers"].toArray()[0].toObject()["counts"].toArray(), (QJsonArray{0, 1, 5}));
+        qunsetenv("MOESCOPE_CACHE_DIR");
     }
 
     void profile()

@@ -1,0 +1,340 @@
+#include "analysis/SummaryCache.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <system_error>
+
+namespace moescope {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Bump whenever DumpReport or its parts change: older entries then simply miss.
+constexpr const char *kFormat = "moescope-summary 1";
+
+std::uint64_t fnv1a(const void *data, std::size_t n, std::uint64_t h = 1469598103934665603ull)
+{
+    const auto *p = static_cast<const unsigned char *>(data);
+    for (std::size_t i = 0; i < n; ++i)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+// size, mtime and a hash of the header and of 16 samples; empty when unreadable.
+std::string contentKey(const std::string &path)
+{
+    struct stat s;
+    if (::stat(path.c_str(), &s) != 0 || !S_ISREG(s.st_mode))
+        return {};
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return {};
+    const auto size = std::uint64_t(s.st_size);
+    std::uint64_t h = fnv1a(nullptr, 0);
+    std::string buffer(std::size_t(64) << 10, '\0');
+    auto mix = [&](std::uint64_t offset, std::size_t length) {
+        const ssize_t got = ::pread(fd, buffer.data(), std::min(length, buffer.size()), off_t(offset));
+        if (got > 0)
+            h = fnv1a(buffer.data(), std::size_t(got), h);
+    };
+    mix(0, buffer.size());
+    for (int i = 1; i <= 16; ++i)
+        mix(size / 17 * std::uint64_t(i), 4096);
+    ::close(fd);
+    char key[160];
+    std::snprintf(key, sizeof key, "size %llu mtime %lld.%09ld content %016llx", static_cast<unsigned long long>(size),
+                  static_cast<long long>(s.st_mtim.tv_sec), static_cast<long>(s.st_mtim.tv_nsec),
+                  static_cast<unsigned long long>(h));
+    return key;
+}
+
+std::string requestKey(const AnalysisRequest &r)
+{
+    std::ostringstream out;
+    out.precision(17);
+    out << "cf ";
+    if (r.capacityFactor)
+        out << *r.capacityFactor;
+    else
+        out << "dump";
+    out << " drops " << dropPolicyName(r.drops.policy) << " group " << int(r.drops.group);
+    return out.str();
+}
+
+// ---- a small binary writer and a bounds-checked reader -------------------------
+
+struct Writer {
+    std::string out;
+    template <typename T>
+    void raw(const T &v) { out.append(reinterpret_cast<const char *>(&v), sizeof v); }
+    void text(const std::string &s) { raw(std::uint64_t(s.size())); out += s; }
+    template <typename T>
+    void list(const std::vector<T> &v)
+    {
+        raw(std::uint64_t(v.size()));
+        out.append(reinterpret_cast<const char *>(v.data()), v.size() * sizeof(T));
+    }
+    template <typename T>
+    void maybe(const std::optional<T> &v) { raw(std::uint8_t(v.has_value())); if (v) raw(*v); }
+};
+
+struct Corrupt : std::runtime_error {
+    Corrupt() : std::runtime_error("corrupt summary") {}
+};
+
+struct Reader {
+    const std::string &in;
+    std::size_t at = 0;
+    void need(std::uint64_t n) const { if (n > in.size() - at) throw Corrupt(); }
+    template <typename T>
+    T raw()
+    {
+        need(sizeof(T));
+        T v;
+        std::memcpy(&v, in.data() + at, sizeof v);
+        at += sizeof v;
+        return v;
+    }
+    std::string text()
+    {
+        const auto n = raw<std::uint64_t>();
+        need(n);
+        std::string s = in.substr(at, std::size_t(n));
+        at += std::size_t(n);
+        return s;
+    }
+    template <typename T>
+    std::vector<T> list()
+    {
+        const auto n = raw<std::uint64_t>();
+        if (n > (in.size() - at) / sizeof(T))
+            throw Corrupt();
+        std::vector<T> v(static_cast<std::size_t>(n));
+        std::memcpy(v.data(), in.data() + at, std::size_t(n) * sizeof(T));
+        at += std::size_t(n) * sizeof(T);
+        return v;
+    }
+    template <typename T>
+    std::optional<T> maybe()
+    {
+        if (raw<std::uint8_t>())
+            return raw<T>();
+        return std::nullopt;
+    }
+};
+
+void writeLayer(Writer &w, const LayerReport &l)
+{
+    w.raw(std::uint64_t(l.position));
+    w.text(l.name);
+    w.maybe(l.index);
+    w.raw(std::uint8_t(l.choicesRecorded));
+    w.raw(l.tokens);
+    w.raw(l.invalidTokens);
+    w.list(l.counts);
+    w.raw(l.load.meanLoad);
+    w.list(l.load.share);
+    w.list(l.load.hot);
+    w.list(l.load.cold);
+    w.raw(l.load.cv);
+    w.raw(l.load.maxVio);
+    w.raw(l.load.entropy);
+    w.maybe(l.lbLoss);
+    w.maybe(l.zLoss);
+    const DropReport &d = l.drops;
+    for (std::int64_t v : {d.capacity, d.assignments, d.dropped, d.fullyDropped})
+        w.raw(v);
+    for (double v : {d.droppedFraction, d.fullyDroppedFraction, d.stragglerFactor})
+        w.raw(v);
+    w.list(d.droppedPerExpert);
+    w.list(d.dropsByPosition);
+    w.raw(std::uint64_t(l.labelShares.size()));
+    for (const auto &[label, shares] : l.labelShares) {
+        w.text(label);
+        w.list(shares);
+    }
+    w.maybe(l.agreement);
+}
+
+LayerReport readLayer(Reader &r)
+{
+    LayerReport l;
+    l.position = std::size_t(r.raw<std::uint64_t>());
+    l.name = r.text();
+    l.index = r.maybe<std::int64_t>();
+    l.choicesRecorded = r.raw<std::uint8_t>() != 0;
+    l.tokens = r.raw<std::int64_t>();
+    l.invalidTokens = r.raw<std::int64_t>();
+    l.counts = r.list<std::int64_t>();
+    l.load.meanLoad = r.raw<double>();
+    l.load.share = r.list<double>();
+    l.load.hot = r.list<int>();
+    l.load.cold = r.list<int>();
+    l.load.cv = r.raw<double>();
+    l.load.maxVio = r.raw<double>();
+    l.load.entropy = r.raw<double>();
+    l.lbLoss = r.maybe<double>();
+    l.zLoss = r.maybe<double>();
+    DropReport &d = l.drops;
+    d.capacity = r.raw<std::int64_t>();
+    d.assignments = r.raw<std::int64_t>();
+    d.dropped = r.raw<std::int64_t>();
+    d.fullyDropped = r.raw<std::int64_t>();
+    d.droppedFraction = r.raw<double>();
+    d.fullyDroppedFraction = r.raw<double>();
+    d.stragglerFactor = r.raw<double>();
+    d.droppedPerExpert = r.list<std::int64_t>();
+    d.dropsByPosition = r.list<std::int64_t>();
+    const auto labels = r.raw<std::uint64_t>();
+    for (std::uint64_t i = 0; i < labels; ++i) {
+        std::string label = r.text();
+        l.labelShares[label] = r.list<double>();
+    }
+    l.agreement = r.maybe<double>();
+    return l;
+}
+
+std::string fileNameOf(const std::string &key)
+{
+    char name[40];
+    std::snprintf(name, sizeof name, "%016llx.summary", static_cast<unsigned long long>(fnv1a(key.data(), key.size())));
+    return name;
+}
+
+// Removes the oldest entries until the directory holds at most maxBytes.
+void trim(const fs::path &dir, std::uint64_t maxBytes)
+{
+    std::error_code ec;
+    std::vector<std::pair<fs::file_time_type, fs::path>> entries;
+    std::uint64_t total = 0;
+    for (const auto &entry : fs::directory_iterator(dir, ec)) {
+        if (entry.path().extension() != ".summary")
+            continue;
+        total += entry.file_size(ec);
+        entries.emplace_back(entry.last_write_time(ec), entry.path());
+    }
+    std::sort(entries.begin(), entries.end());
+    for (const auto &[when, path] : entries) {
+        if (total <= maxBytes)
+            break;
+        const auto bytes = fs::file_size(path, ec);
+        if (fs::remove(path, ec))
+            total -= std::min<std::uint64_t>(total, bytes);
+    }
+}
+
+} // namespace
+
+SummaryCache SummaryCache::standard()
+{
+    SummaryCache cache;
+    if (std::getenv("MOESCOPE_NO_CACHE"))
+        return cache;
+    if (const char *own = std::getenv("MOESCOPE_CACHE_DIR"); own && *own)
+        cache.directory = own;
+    else if (const char *xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
+        cache.directory = std::string(xdg) + "/moescope/summaries";
+    else if (const char *home = std::getenv("HOME"); home && *home)
+        cache.directory = std::string(home) + "/.cache/moescope/summaries";
+    return cache;
+}
+
+bool cacheableRequest(const AnalysisRequest &r)
+{
+    return !r.reroute && !r.capacitySweep && !r.expertChoice && !r.balance && r.onlyLayers.empty() &&
+           !r.logitsLayersOnly && !r.compareWithRecorded && !r.recorded;
+}
+
+std::optional<DumpReport> SummaryCache::load(const std::string &dumpPath, const AnalysisRequest &request) const
+{
+    if (!enabled() || !cacheableRequest(request))
+        return std::nullopt;
+    const std::string content = contentKey(dumpPath);
+    if (content.empty())
+        return std::nullopt;
+    const std::string key = std::string(kFormat) + "\n" + content + "\n" + requestKey(request);
+    const fs::path file = fs::path(directory) / fileNameOf(key);
+    std::error_code ec;
+    const auto bytes = fs::file_size(file, ec);
+    if (ec || bytes > maxBytes)
+        return std::nullopt;
+    std::ifstream in(file, std::ios::binary);
+    std::string data(std::size_t(bytes), '\0');
+    if (!in.read(data.data(), std::streamsize(bytes)))
+        return std::nullopt;
+    try {
+        Reader r{data};
+        if (r.text() != key) // another dump whose key hashed alike
+            return std::nullopt;
+        DumpReport report;
+        report.tokens = r.raw<std::int64_t>();
+        report.numExperts = r.raw<int>();
+        report.topK = r.raw<int>();
+        report.capacityFactor = r.raw<double>();
+        const auto layers = r.raw<std::uint64_t>();
+        if (layers > data.size())
+            return std::nullopt;
+        for (std::uint64_t i = 0; i < layers; ++i)
+            report.layers.push_back(readLayer(r));
+        if (r.at != data.size())
+            return std::nullopt;
+        fs::last_write_time(file, fs::file_time_type::clock::now(), ec); // recently used: kept longest
+        report.file = dumpPath;
+        return report;
+    } catch (const Corrupt &) {
+        return std::nullopt;
+    }
+}
+
+void SummaryCache::store(const std::string &dumpPath, const AnalysisRequest &request, const DumpReport &report) const
+{
+    if (!enabled() || !cacheableRequest(request))
+        return;
+    const std::string content = contentKey(dumpPath);
+    if (content.empty())
+        return;
+    const std::string key = std::string(kFormat) + "\n" + content + "\n" + requestKey(request);
+    Writer w;
+    w.text(key);
+    w.raw(report.tokens);
+    w.raw(report.numExperts);
+    w.raw(report.topK);
+    w.raw(report.capacityFactor);
+    w.raw(std::uint64_t(report.layers.size()));
+    for (const LayerReport &l : report.layers)
+        writeLayer(w, l);
+    if (w.out.size() > maxBytes)
+        return;
+    std::error_code ec;
+    const fs::path dir(directory);
+    fs::create_directories(dir, ec);
+    const fs::path file = dir / fileNameOf(key);
+    const fs::path temporary = dir / (file.filename().string() + ".tmp" + std::to_string(::getpid()));
+    {
+        std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+        if (!out.write(w.out.data(), std::streamsize(w.out.size())) || !out.flush()) {
+            out.close();
+            fs::remove(temporary, ec);
+            return;
+        }
+    }
+    fs::rename(temporary, file, ec);
+    if (ec) {
+        fs::remove(temporary, ec);
+        return;
+    }
+    trim(dir, maxBytes);
+}
+
+} // namespace moescope
