@@ -2,13 +2,24 @@
 
 #include "Engines.h"
 #include "JobSlot.h"
+#include "analysis/SummaryCache.h"
 #include "io/OpenDump.h"
 
 #include <QFileInfo>
+#include <QSettings>
 
 namespace moescope::ui {
 
-DumpLoader::DumpLoader(QObject *parent) : QObject(parent), m_job(new JobSlot(tr("Opening"), this)) {}
+DumpLoader::DumpLoader(QObject *parent) : QObject(parent), m_job(new JobSlot(tr("Opening"), this))
+{
+    m_useCache = QSettings().value(QStringLiteral("cache/summaries"), true).toBool();
+}
+
+void DumpLoader::setUseCache(bool on)
+{
+    m_useCache = on;
+    QSettings().setValue(QStringLiteral("cache/summaries"), on);
+}
 
 void DumpLoader::open(const QString &path)
 {
@@ -55,13 +66,24 @@ void DumpLoader::analyse(const QString &path, std::shared_ptr<const RoutingDump>
     m_partial = partial;
     const std::shared_ptr<RoutingBackend> backend = Engines::instance().cpu();
     m_job->startStaged<DumpSnapshotPtr, LayerReport>(
-        [path, dump, backend](const Progress &progress, const std::function<void(LayerReport)> &post) -> DumpSnapshotPtr {
+        [path, dump, backend, useCache = m_useCache](const Progress &progress,
+                                                     const std::function<void(LayerReport)> &post) -> DumpSnapshotPtr {
             auto snapshot = std::make_shared<DumpSnapshot>();
             snapshot->path = path;
             AnalysisRequest request;
             request.backend = backend.get();
-            snapshot->analysis = analyzeDump(*dump, request, progress,
-                                             [&post](const LayerAnalysis &layer) { post(layer.report); });
+            const SummaryCache cache = useCache ? SummaryCache::standard() : SummaryCache{};
+            const std::string file = dump->info().path;
+            const std::optional<DumpReport> cached = cache.load(file, request);
+            if (cached) // the whole overview now; the pass below is for the other views
+                for (const LayerReport &layer : cached->layers)
+                    post(layer);
+            snapshot->analysis = analyzeDump(*dump, request, progress, [&post, &cached](const LayerAnalysis &layer) {
+                if (!cached)
+                    post(layer.report);
+            });
+            if (!cached)
+                cache.store(file, request, snapshot->analysis.report);
             snapshot->dump = dump;
             snapshot->tokenPositions(); // indexed here, off the GUI thread
             return snapshot;

@@ -4,7 +4,9 @@
 // layerAnalysed() with a partial snapshot as each layer's statistics are ready (the
 // overview paints the first layers while the rest load), then loaded() with the full
 // analysis, or failed() with the reader's message. Opening a second file while the
-// first is still loading abandons the first.
+// first is still loading abandons the first. A dump analysed before is in the summary
+// cache (core/analysis/SummaryCache.h): its whole overview comes at once, before the
+// choices are read for the other views.
 #include "DumpSnapshot.h"
 
 #include <QObject>
@@ -22,6 +24,9 @@ public:
     void cancel();
     JobSlot *job() const { return m_job; }
     QString pendingPath() const { return m_pending; }
+    // The summary cache on or off (the setting "cache/summaries", on by default).
+    bool usesCache() const { return m_useCache; }
+    void setUseCache(bool on);
 
 signals:
     void opened(const QString &path, const moescope::DumpInfo &info);
@@ -34,6 +39,7 @@ private:
 
     JobSlot *m_job;
     QString m_pending;
+    bool m_useCache = true;
     std::shared_ptr<const DumpSnapshot> m_partial; // the layers of the loading dump so far
 };
 

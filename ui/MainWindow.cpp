@@ -229,6 +229,10 @@ void MainWindow::createMenus()
     });
     m_recent = new RecentFilesMenu(file->addMenu(tr("Open &recent")));
     connect(m_recent, &RecentFilesMenu::openRequested, this, &MainWindow::openFile);
+    QAction *cache = file->addAction(tr("Remember &summaries"), m_loader, &DumpLoader::setUseCache);
+    cache->setCheckable(true);
+    cache->setChecked(m_loader->usesCache());
+    cache->setToolTip(tr("Keep each dump's overview in your cache folder, so opening it again shows the overview at once"));
     file->addSeparator();
     QMenu *exportMenu = file->addMenu(tr("&Export chart"));
     const QList<QPair<QString, ChartSource *>> exportable = {

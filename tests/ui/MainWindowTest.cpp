@@ -34,7 +34,9 @@
 #include <QLineEdit>
 #include <QMimeData>
 #include <QSettings>
+#include <QDir>
 #include <QSignalSpy>
+#include <QTemporaryDir>
 #include <QSortFilterProxyModel>
 #include <QTest>
 #include <QTableView>
@@ -243,6 +245,40 @@ private slots:
         }
         QCOMPARE(window.overview()->snapshot(), full);
         QCOMPARE(window.overview()->healthModel()->rowCount(), L);
+    }
+
+    // The window keeps each dump's overview in the summary cache; opened again, the
+    // overview comes from there (the same reports as the full analysis), and with the
+    // setting off nothing is kept.
+    void overviewComesFromTheSummaryCache()
+    {
+        QTemporaryDir cacheDir;
+        qputenv("MOESCOPE_CACHE_DIR", cacheDir.path().toUtf8());
+        auto entries = [&] { return QDir(cacheDir.path()).entryList({"*.summary"}).size(); };
+        {
+            MainWindow window;
+            window.loader()->setUseCache(true);
+            QVERIFY(test::showDump(window, m_dump->qpath()));
+        }
+        QCOMPARE(entries(), 1);
+        MainWindow again;
+        QVERIFY(again.loader()->usesCache()); // remembered
+        QSignalSpy partials(again.loader(), &DumpLoader::layerAnalysed);
+        QVERIFY(test::showDump(again, m_dump->qpath()));
+        QCOMPARE(entries(), 1);
+        const DumpSnapshotPtr full = again.snapshot();
+        QCOMPARE(partials.count(), full->numLayers());
+        const auto last = partials.last().at(0).value<DumpSnapshotPtr>();
+        for (int l = 0; l < full->numLayers(); ++l) {
+            QCOMPARE(last->analysis.report.layers[std::size_t(l)].counts, full->analysis.report.layers[std::size_t(l)].counts);
+            QCOMPARE(last->analysis.report.layers[std::size_t(l)].drops.dropped,
+                     full->analysis.report.layers[std::size_t(l)].drops.dropped);
+        }
+        again.loader()->setUseCache(false);
+        QVERIFY(test::showDump(again, m_other->qpath()));
+        QCOMPARE(entries(), 1);
+        again.loader()->setUseCache(true);
+        qunsetenv("MOESCOPE_CACHE_DIR");
     }
 
     // While a dump loads, the overview shows its first layers but every other view
