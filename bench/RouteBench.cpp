@@ -12,6 +12,7 @@
 // and prints the ratios against the targets. Built, not run, by the test suite.
 //
 // usage: moescope_bench_route [--data DIR] [--runs N] [--threads N] [--no-python]
+#include "GpuRouting.h"
 #include "analysis/LogitsChunks.h"
 #include "io/OpenDump.h"
 #include "routing/BackendFactory.h"
@@ -375,7 +376,8 @@ int main(int argc, char **argv)
 
     // (a) route end to end, best of `runs`; the first run also warms the page cache.
     const std::string outPath = dataDir + "/route.json";
-    const std::vector<std::string> routeArgs{MOESCOPE_BIN, "route", path, "--device", "cpu", "--json"};
+    const char *bin = std::getenv("MOESCOPE_BIN"); // a copy elsewhere (another machine) names its own
+    const std::vector<std::string> routeArgs{bin && *bin ? bin : MOESCOPE_BIN, "route", path, "--device", "cpu", "--json"};
     runChild(routeArgs, outPath);
     ChildRun best;
     long peakKiB = 0;
@@ -435,7 +437,7 @@ int main(int argc, char **argv)
     }
     const double memoryRate = kLogitBytes / memorySeconds / 1e9;
     std::printf("    CPU backend routing the same in-memory logits (softmax, top-%d, counts, P[e], z terms):\n"
-                "    best %.3f s = %.2f GB/s = %.0f%% of (b)   [target >= 50%%]\n",
+                "    best %.3f s = %.2f GB/s = %.0f%% of (b)\n",
                 kTopK, memorySeconds, memoryRate, 100.0 * memoryRate / sumRate);
     // Every layer's choices, kept for (e): routed once more, each layer in one call.
     std::vector<moescope::LayerChoices> layerChoices(kLayers);
@@ -453,7 +455,7 @@ int main(int argc, char **argv)
         backend->routeChunk(halves.data() + std::size_t(l) * kTokens * kExperts, std::size_t(kTokens), kExperts,
                             rules, out, totals);
     }
-    halves = {};
+    const std::vector<std::uint16_t> &layerLogits = halves; // (f) routes them on the GPU
 
     // (c) numpy and PyTorch, end to end as they would be used (h5py reads, 65,536-row chunks).
     double numpySeconds = NAN, torchSeconds = NAN;
@@ -513,15 +515,19 @@ int main(int argc, char **argv)
         std::printf("    the reference and the CPU backend give identical matrices\n\n");
     }
 
+    // (f) the OpenCL backend routing the same in-memory logits: equal choices to the CPU's.
+    timeOpenClRouting(layerLogits, kTokens, kLayers, kExperts, rules, layerChoices, runs);
+
     std::printf("summary\n");
-    std::printf("  in-memory routing / read-and-sum : %5.0f%%   target >= 50%%  %s\n", 100.0 * memoryRate / sumRate,
-                memoryRate >= 0.5 * sumRate ? "met" : "NOT met");
+    const double overMemory = routeSeconds / memorySeconds;
+    std::printf("  route end to end / in-memory routing : %5.2fx   target <= 2x    %s\n", overMemory,
+                overMemory <= 2 ? "met" : "NOT met");
     if (!std::isnan(numpySeconds))
-        std::printf("  numpy time / route time          : %5.1fx   target >= 20x   %s\n", numpySeconds / routeSeconds,
-                    numpySeconds >= 20 * routeSeconds ? "met" : "NOT met");
+        std::printf("  numpy time / route time              : %5.1fx   target >= 30x   %s\n", numpySeconds / routeSeconds,
+                    numpySeconds >= 30 * routeSeconds ? "met" : "NOT met");
     if (!std::isnan(torchSeconds))
-        std::printf("  torch time / route time          : %5.1fx   target >= 10x   %s\n", torchSeconds / routeSeconds,
-                    torchSeconds >= 10 * routeSeconds ? "met" : "NOT met");
-    std::printf("  route peak memory                : %5.0f MB  target < 300   %s\n", peakMB, peakMB < 300 ? "met" : "NOT met");
+        std::printf("  torch time / route time              : %5.1fx   target >= 15x   %s\n", torchSeconds / routeSeconds,
+                    torchSeconds >= 15 * routeSeconds ? "met" : "NOT met");
+    std::printf("  route peak memory                    : %5.0f MB  target < 300   %s\n", peakMB, peakMB < 300 ? "met" : "NOT met");
     return 0;
 }
