@@ -1,4 +1,4 @@
-// moescope: with a headless command (info, stats, route, profile, export) it answers
+// moescope: with a headless command (info, stats, route, profile, export, compare) it answers
 // on stdout and exits; otherwise it opens the desktop application.
 #include "cli/Commands.h"
 #include "ui/DesktopApp.h"
@@ -25,7 +25,10 @@ void printUsage()
                  "  moescope export FILE --chart NAME [--layer L] [--expert E] [--sequence S]\n"
                  "                  [--width W --height H --dpi D] -o OUT.{png,svg,pdf,csv}\n"
                  "                 charts: overview, utilization, routing-map, profile, training,\n"
-                 "                         co-activation, transitions (layer L to L + 1), report\n"
+                 "                         co-activation, adjacent-co-activation, transitions (layer L to\n"
+                 "                         L + 1), domains, saturation (FILE and the other checkpoints), report\n"
+                 "  moescope compare A.h5 B.h5 [C.h5 ...] [--reference FILE] [--json]\n"
+                 "                 checkpoints of one run: saturation, load drift, expert Jaccard, last fluctuation\n"
                  "Exit codes: 0 success, 1 a file refused, 2 bad arguments.\n";
 }
 

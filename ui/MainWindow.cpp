@@ -16,7 +16,12 @@
 #include "plots/TrainingPlot.h"
 #include "plots/UtilizationPlot.h"
 #include "plots/ExpertPairsPlot.h"
+#include "views/CheckpointsView.h"
 #include "views/ExpertPairsView.h"
+#include "views/SpecialisationView.h"
+#include "plots/CheckpointExpertPlot.h"
+#include "plots/DomainPlot.h"
+#include "plots/SaturationPlot.h"
 #include "views/ExpertProfileView.h"
 #include "views/OverviewView.h"
 #include "views/RoutingMapCanvas.h"
@@ -73,6 +78,8 @@ MainWindow::MainWindow(QWidget *parent)
       m_training(new TrainingView(m_selection, this)),
       m_whatIf(new WhatIfView(m_selection, this)),
       m_pairs(new ExpertPairsView(m_selection, this)),
+      m_checkpoints(new CheckpointsView(m_selection, this)),
+      m_specialisation(new SpecialisationView(m_selection, this)),
       m_summaryLabel(new QLabel(this)),
       m_selectionLabel(new QLabel(this)),
       m_jobLabel(new QLabel(this)),
@@ -107,6 +114,19 @@ MainWindow::MainWindow(QWidget *parent)
     trackJob(m_whatIf->job());
     trackJob(m_pairs->job());
     trackJob(m_reportJob);
+    trackJob(m_checkpoints->job());
+    connect(m_checkpoints, &CheckpointsView::checkpointChosen, this, &MainWindow::showCheckpoint);
+    connect(m_checkpoints, &CheckpointsView::comparisonFailed, this, [this](const QString &message) {
+        m_banner->showError(tr("<b>Could not compare the checkpoints</b><br>%1").arg(message.toHtmlEscaped()));
+    });
+    connect(m_checkpoints, &CheckpointsView::comparisonShown, this, [this] {
+        m_checkpointsDock->show();
+        m_checkpointsDock->raise();
+        const CheckpointComparisonPtr c = m_checkpoints->comparison();
+        if (m_openReference && c)
+            openFile(QString::fromStdString(c->files[c->reference]));
+        m_openReference = false;
+    });
 
     connect(m_loader, &DumpLoader::opened, this, &MainWindow::showSummary);
     connect(m_loader, &DumpLoader::loaded, this, &MainWindow::showSnapshot);
@@ -150,7 +170,8 @@ MainWindow::~MainWindow() = default;
 QList<ChartSource *> MainWindow::charts() const
 {
     return {m_overview->heatmap(), m_utilization->plot(), m_routingMap->canvas(), m_profile->plot(),
-            m_training->plot(), m_pairs->plot()};
+            m_training->plot(), m_pairs->plot(), m_specialisation->plot(), m_checkpoints->saturation(),
+            m_checkpoints->expertPlot(), m_checkpoints->loadChange()};
 }
 
 void MainWindow::createDocks()
@@ -162,18 +183,23 @@ void MainWindow::createDocks()
     connect(pairs, &QDockWidget::visibilityChanged, m_pairs, &ExpertPairsView::setOnScreen);
     auto *profile = dock(this, tr("Expert profile"), QStringLiteral("profileDock"), m_profile);
     auto *routing = dock(this, tr("Routing map"), QStringLiteral("routingDock"), m_routingMap);
+    auto *specialisation = dock(this, tr("Specialisation"), QStringLiteral("specialisationDock"), m_specialisation);
+    m_checkpointsDock = dock(this, tr("Checkpoints"), QStringLiteral("checkpointsDock"), m_checkpoints);
     addDockWidget(Qt::RightDockWidgetArea, utilization);
     addDockWidget(Qt::RightDockWidgetArea, profile);
     splitDockWidget(utilization, profile, Qt::Horizontal);
     tabifyDockWidget(utilization, training);
     tabifyDockWidget(utilization, pairs);
     tabifyDockWidget(utilization, whatIf);
+    tabifyDockWidget(utilization, specialisation);
+    tabifyDockWidget(utilization, m_checkpointsDock);
     utilization->raise();
     addDockWidget(Qt::BottomDockWidgetArea, routing);
     m_viewMenu = new QMenu(tr("&View"), this);
     // Ctrl+1 .. Ctrl+6 bring a view to the front (shown again if it was closed);
     // below them, the usual check boxes to show or hide each.
-    const QList<QDockWidget *> docks = {utilization, pairs, training, whatIf, profile, routing};
+    const QList<QDockWidget *> docks = {utilization, pairs, training, whatIf, profile, routing, specialisation,
+                                        m_checkpointsDock};
     for (int i = 0; i < docks.size(); ++i) {
         QDockWidget *d = docks[i];
         QAction *front = m_viewMenu->addAction(tr("Go to %1").arg(d->windowTitle()), this, [d] {
@@ -206,6 +232,10 @@ void MainWindow::createMenus()
     QMenu *samples = file->addMenu(tr("Open &sample"));
     samples->addAction(tr("&Balanced router"), this, [this] { openSample(balancedSamplePath()); });
     samples->addAction(tr("&Collapsed router"), this, [this] { openSample(collapsedSamplePath()); });
+    QMenu *series = file->addMenu(tr("Open sample se&ries"));
+    series->addAction(tr("&Balanced run (checkpoints)"), this, [this] { openSampleSeries(QStringLiteral("balanced")); });
+    series->addAction(tr("&Collapsing run (checkpoints)"), this, [this] { openSampleSeries(QStringLiteral("collapsed")); });
+    file->addAction(tr("Compare &checkpoints..."), this, &MainWindow::compareDialog);
     m_recent = new RecentFilesMenu(file->addMenu(tr("Open &recent")));
     connect(m_recent, &RecentFilesMenu::openRequested, this, &MainWindow::openFile);
     file->addSeparator();
@@ -216,7 +246,11 @@ void MainWindow::createMenus()
         {tr("&Routing map..."), m_routingMap->canvas()},
         {tr("Expert &profile..."), m_profile->plot()},
         {tr("&Training health..."), m_training->plot()},
-        {tr("Expert pairs (co-activation or &transitions)..."), m_pairs->plot()}};
+        {tr("Expert pairs (co-activation or &transitions)..."), m_pairs->plot()},
+        {tr("&Domain specialisation..."), m_specialisation->plot()},
+        {tr("Checkpoint &saturation..."), m_checkpoints->saturation()},
+        {tr("Checkpoints: selected &expert..."), m_checkpoints->expertPlot()},
+        {tr("Checkpoints: &load change..."), m_checkpoints->loadChange()}};
     for (const auto &[title, chart] : exportable) {
         QAction *a = exportMenu->addAction(title, this, [this, chart = chart] { exportChartInteractively(chart); });
         m_needsDump << a;
@@ -351,6 +385,13 @@ void MainWindow::showSnapshot(const DumpSnapshotPtr &snapshot)
     Selection initial;
     initial.layer = 0;
     initial.expert = snapshot->numLayers() > 0 ? snapshot->busiestExpert(0) : 0;
+    // Another checkpoint of the same run keeps the layer and expert in view.
+    if (m_keepSelection && m_keepSelection->layer < snapshot->numLayers() &&
+        m_keepSelection->expert < snapshot->numExperts()) {
+        initial.layer = m_keepSelection->layer;
+        initial.expert = m_keepSelection->expert;
+    }
+    m_keepSelection.reset();
     m_selection->reset(initial);
     m_overview->setSnapshot(snapshot);
     m_utilization->setSnapshot(snapshot);
@@ -359,6 +400,8 @@ void MainWindow::showSnapshot(const DumpSnapshotPtr &snapshot)
     m_training->setSnapshot(snapshot);
     m_whatIf->setSnapshot(snapshot);
     m_pairs->setSnapshot(snapshot);
+    m_specialisation->setSnapshot(snapshot);
+    m_checkpoints->setSnapshot(snapshot);
     m_center->setCurrentWidget(m_overview);
     for (QAction *a : m_needsDump)
         a->setEnabled(true);
@@ -430,13 +473,14 @@ void MainWindow::exportReport()
     const DumpSnapshotPtr snapshot = m_snapshot;
     const int layer = std::max(0, m_selection->current().layer);
     const std::int64_t sequence = m_routingMap->canvas()->sequence();
+    const CheckpointComparisonPtr checkpoints = m_checkpoints->comparison();
     // The profiles scan every token: background. Drawing the pages uses the chart
     // widgets and so happens back on the GUI thread.
     m_reportJob->setLabel(tr("Report"));
     m_reportJob->start<std::vector<ExpertProfile>>(
         [snapshot, layer](const Progress &progress) { return busiestExpertProfiles(*snapshot, layer, kReportProfiles, progress); },
-        [this, snapshot, layer, sequence, path](std::vector<ExpertProfile> profiles) {
-            ReportContent content{snapshot, layer, sequence, std::move(profiles)};
+        [this, snapshot, layer, sequence, path, checkpoints](std::vector<ExpertProfile> profiles) {
+            ReportContent content{snapshot, layer, sequence, std::move(profiles), checkpoints};
             const QString error = writeReport(content, path);
             if (error.isEmpty())
                 statusBar()->showMessage(tr("Wrote report %1").arg(path), 6000);
@@ -463,22 +507,6 @@ void MainWindow::closeEvent(QCloseEvent *event)
     settings.setValue(QStringLiteral("window/state"), saveState());
     m_loader->cancel();
     QMainWindow::closeEvent(event);
-}
-
-void MainWindow::dragEnterEvent(QDragEnterEvent *event)
-{
-    const QList<QUrl> urls = event->mimeData()->urls();
-    if (!urls.isEmpty() && urls.first().isLocalFile())
-        event->acceptProposedAction();
-}
-
-void MainWindow::dropEvent(QDropEvent *event)
-{
-    const QList<QUrl> urls = event->mimeData()->urls();
-    if (urls.isEmpty() || !urls.first().isLocalFile())
-        return;
-    event->acceptProposedAction();
-    openFile(urls.first().toLocalFile());
 }
 
 } // namespace moescope::ui

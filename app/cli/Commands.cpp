@@ -9,7 +9,7 @@
 namespace moescope::cli {
 
 namespace {
-const std::vector<std::string> kCommands = {"info", "stats", "route", "profile", "export"};
+const std::vector<std::string> kCommands = {"info", "stats", "route", "profile", "export", "compare"};
 } // namespace
 
 bool isHeadlessCommand(const std::string &name)
@@ -38,6 +38,8 @@ int runHeadlessCommand(const std::string &name, const Words &words)
             return profileCommand(words);
         if (name == "export")
             return exportCommand(words);
+        if (name == "compare")
+            return compareCommand(words);
         std::cerr << "moescope: unknown command '" << name << "'\n";
         return 2;
     } catch (const ArgumentError &e) {

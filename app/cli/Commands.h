@@ -17,8 +17,9 @@ int statsCommand(const Words &words);
 int routeCommand(const Words &words);
 int profileCommand(const Words &words);
 int exportCommand(const Words &words); // needs no QApplication: it makes its own
+int compareCommand(const Words &words);
 
-// The command names, for usage messages: "info, stats, route, profile, export".
+// The command names, for usage messages: "info, stats, route, profile, export, compare".
 std::string commandList();
 
 } // namespace moescope::cli

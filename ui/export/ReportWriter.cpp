@@ -4,6 +4,7 @@
 #include "models/LayerHealthModel.h"
 #include "plots/LoadHeatmapPlot.h"
 #include "plots/ProfilePlot.h"
+#include "plots/SaturationPlot.h"
 #include "plots/UtilizationPlot.h"
 #include "views/RoutingMapChart.h"
 
@@ -179,9 +180,10 @@ std::vector<ExpertProfile> busiestExpertProfiles(const DumpSnapshot &snapshot, i
     return profiles;
 }
 
-int reportPageCount(int layers, int profiles)
+int reportPageCount(int layers, int profiles, bool checkpoints)
 {
-    return 1 + ceilDiv(layers, kReportHealthRowsPerPage) + ceilDiv(layers, 2) + 1 + ceilDiv(profiles, 2);
+    return 1 + ceilDiv(layers, kReportHealthRowsPerPage) + ceilDiv(layers, 2) + 1 + ceilDiv(profiles, 2) +
+           (checkpoints ? 1 : 0);
 }
 
 QString writeReport(const ReportContent &content, const QString &path)
@@ -201,7 +203,8 @@ QString writeReport(const ReportContent &content, const QString &path)
 
     const int L = s.numLayers();
     const int profiles = int(content.profiles.size());
-    ReportPainter report(pdf, content, reportPageCount(L, profiles));
+    const bool checkpoints = content.checkpoints && !content.checkpoints->layers.empty();
+    ReportPainter report(pdf, content, reportPageCount(L, profiles, checkpoints));
     if (!report.begin())
         return QStringLiteral("%1: cannot start the PDF document").arg(path);
     QPainter &p = report.painter();
@@ -248,6 +251,14 @@ QString writeReport(const ReportContent &content, const QString &path)
             profile.showChart(content.snapshot, {content.layer, content.profiles[std::size_t(i + j)]});
             report.drawChart(profile, QRect(area.left(), area.top() + j * (half + 10), area.width(), half));
         }
+    }
+    // 6. Checkpoints of the run compared: router saturation by layer and checkpoint.
+    if (checkpoints) {
+        area = report.startPage(QObject::tr("Checkpoints of the run: router saturation against %1")
+                                    .arg(checkpointLabel(*content.checkpoints, content.checkpoints->reference)));
+        SaturationPlot saturation;
+        saturation.showChart(content.checkpoints, {});
+        report.drawChart(saturation, area);
     }
     report.end();
     if (!file.commit())
