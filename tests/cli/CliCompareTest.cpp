@@ -4,6 +4,7 @@
 
 #include <QtTest>
 
+#include <QDir>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -154,6 +155,28 @@ private slots:
         const Run missing = runMoescope({"compare", da.qpath(), da.dir() + "/nothing.h5"});
         QCOMPARE(missing.exitCode, 1);
         QVERIFY(missing.err.contains("nothing.h5"));
+    }
+
+    void bundledSeriesShowsTheRouterSettling()
+    {
+        // The sample series: six checkpoints of each run; saturation against the last
+        // rises from the first checkpoint to the one before the reference.
+        const QDir series(qEnvironmentVariable("MOESCOPE_RESOURCES") + "/series");
+        for (const QString run : {"balanced", "collapsed"}) {
+            QStringList files;
+            for (const QString &name : series.entryList({run + "-step*.h5"}, QDir::Files, QDir::Name))
+                files << series.filePath(name);
+            QVERIFY2(files.size() >= 5, qPrintable(run));
+            const Run r = runMoescope(QStringList{"compare"} + files + QStringList{"--json"});
+            QVERIFY2(r.exitCode == 0, r.err.constData());
+            QCOMPARE(r.json()["reference"].toString(), files.last());
+            for (const QJsonValue &layer : r.json()["layers"].toArray()) {
+                const QJsonArray cps = layer.toObject()["checkpoints"].toArray();
+                QCOMPARE(cps.size(), files.size() - 1);
+                QVERIFY(cps.last().toObject()["saturation"].toDouble() > cps.first().toObject()["saturation"].toDouble());
+                QCOMPARE(layer.toObject()["last_fluctuation"].toArray().size(), files.size() - 1);
+            }
+        }
     }
 
     void statsCarriesLocalityAndVocabulary()
