@@ -40,6 +40,19 @@ TokenLocality tokenLocality(const LayerChoices &c, const std::vector<std::int64_
     r.firstUniform = E > 0 ? 1.0 / E : kNaN;
     r.anyUniform = r.hasAny ? uniformAnyChoiceChance(E, k) : kNaN;
 
+    // With E <= 64 each token's set is one 64-bit mask and "the sets meet" one AND.
+    std::vector<std::uint64_t> masks;
+    if (r.hasAny && E <= 64) {
+        masks.assign(std::size_t(T), 0);
+        for (std::int64_t t = 0; t < T; ++t)
+            for (int i = 0; i < k; ++i)
+                masks[std::size_t(t)] |= std::uint64_t(1) << c.ids[std::size_t(t * k + i)];
+    }
+    auto meets = [&](std::int64_t a, std::int64_t b) {
+        return masks.empty() ? expertSetsMeet(c.ids.data() + a * k, c.ids.data() + b * k, k)
+                             : (masks[std::size_t(a)] & masks[std::size_t(b)]) != 0;
+    };
+
     // Consecutive pairs never cross a sequence boundary.
     std::vector<std::uint8_t> starts(std::size_t(T) + 1, 0);
     for (std::int64_t o : offsets)
@@ -53,7 +66,7 @@ TokenLocality tokenLocality(const LayerChoices &c, const std::vector<std::int64_
         ++r.pairs;
         sameFirst += a[0] == b[0];
         if (r.hasAny)
-            meet += expertSetsMeet(a, b, k);
+            meet += meets(t, t + 1);
     }
     r.first = share(sameFirst, r.pairs);
     r.any = r.hasAny ? share(meet, r.pairs) : kNaN;
@@ -79,7 +92,7 @@ TokenLocality tokenLocality(const LayerChoices &c, const std::vector<std::int64_
             if (!c.valid[t] || !c.valid[u])
                 continue;
             ++r.loadAwarePairs;
-            far += expertSetsMeet(c.ids.data() + t * k, c.ids.data() + u * k, k);
+            far += meets(t, u);
         }
         r.anyLoadAware = share(far, r.loadAwarePairs);
     } else {

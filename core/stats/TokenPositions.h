@@ -31,6 +31,8 @@ public:
             .subspan(std::size_t(m_offsets[i]), std::size_t(m_offsets[i + 1] - m_offsets[i]));
     }
     std::int64_t numPositions() const { return std::int64_t(m_positions.size()); }
+    // Every position, grouped by id (the groups in id order): group(i) is a part of it.
+    std::span<const std::int64_t> allPositions() const { return m_positions; }
 
 private:
     std::vector<std::int64_t> m_ids;       // distinct ids, ascending

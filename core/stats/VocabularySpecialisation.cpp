@@ -1,6 +1,7 @@
 #include "stats/VocabularySpecialisation.h"
 
 #include <limits>
+#include <span>
 
 namespace moescope {
 
@@ -53,18 +54,24 @@ VocabularySpecialisation vocabularySpecialisation(const LayerChoices &c, const T
         std::fill(m1.begin(), m1.end(), 0);
         std::fill(mk.begin(), mk.end(), 0);
         std::int64_t occurrences = 0;
-        for (std::int64_t t : positions.group(i)) {
+        const std::span<const std::int64_t> group = positions.group(i);
+        const std::int64_t *end = positions.allPositions().data() + positions.numPositions();
+        for (const std::int64_t *at = group.data(); at != group.data() + group.size(); ++at) {
+            // The rows are visited in id order, not position order: fetch ahead, across
+            // groups, so the memory latency overlaps (this loop is memory-bound).
+            if (at + 16 < end && at[16] < c.numPositions())
+                __builtin_prefetch(c.ids.data() + at[16] * k);
+            const std::int64_t t = *at;
             if (t >= c.numPositions() || !c.valid[std::size_t(t)])
                 continue;
             ++occurrences;
             const std::int32_t *row = c.ids.data() + t * k;
             ++m1[std::size_t(row[0])];
             for (int j = 0; j < k; ++j) {
-                bool repeated = false;
-                for (int q = 0; q < j; ++q)
-                    repeated |= row[q] == row[j];
-                if (!repeated)
-                    ++mk[std::size_t(row[j])];
+                bool repeated = false; // a set counts a repeated id once
+                for (int q = 0; q < j && !repeated; ++q)
+                    repeated = row[q] == row[j];
+                mk[std::size_t(row[j])] += !repeated;
             }
         }
         if (occurrences == 0 || occurrences < minCount)

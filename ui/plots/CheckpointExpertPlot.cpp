@@ -110,10 +110,9 @@ void CheckpointExpertPlot::rebuild()
         m_marker->point1->setCoords(col, 0);
         m_marker->point2->setCoords(col, 1);
     }
-    m_title->setText(tr("Layer %1, expert %2 across checkpoints (reference %3)")
+    m_title->setText(tr("Layer %1, expert %2 across checkpoints")
                          .arg(QString::fromStdString(layer.name))
-                         .arg(m_parameters.expert)
-                         .arg(checkpointLabel(c, c.reference)));
+                         .arg(m_parameters.expert));
     replotAll();
 }
 
@@ -194,7 +193,7 @@ void LoadChangePlot::rebuild()
     p->xAxis->setTicker(PlotStyle::expertTicker(c.numExperts));
     p->xAxis->setRange(-0.6, c.numExperts - 0.4);
     p->yAxis->setRange(-extent * 1.1, extent * 1.1);
-    m_title->setText(tr("Layer %1: load change from %2 to the reference %3 (drift %4)")
+    m_title->setText(tr("Layer %1: load change %2 \u2192 %3 (drift %4)")
                          .arg(QString::fromStdString(layer.name), checkpointLabel(c, std::size_t(m_parameters.checkpoint)),
                               checkpointLabel(c, c.reference), formatNumber(f.loadDrift)));
     replotAll();

@@ -109,8 +109,7 @@ void DomainPlot::rebuild()
     m_column->setVisible(expert >= 0 && expert < E);
     m_column->topLeft->setCoords(expert - 0.5, -0.5);
     m_column->bottomRight->setCoords(expert + 0.5, G - 0.5);
-    m_title->setText(tr("Domain specialisation, layer %1: share of each label's tokens at each expert "
-                        "(uniform k/E = %2)")
+    m_title->setText(tr("Layer %1: share of each label's tokens at each expert (k/E = %2)")
                          .arg(m_snapshot->layerName(layer), formatPercent(uniform)));
     replotAll();
 }
