@@ -134,8 +134,8 @@ void ExpertPairsPlot::showChart(const DumpSnapshotPtr &snapshot, const PairsPara
     const QString layer = m_snapshot->layerName(pairs().layer);
     const QString uniformText = formatPercent(uniform, 1);
     if (pairs().kind == PairKind::AdjacentCoActivation) {
-        m_title->setText(tr("Layer %1 adjacent co-activation: % of e1's tokens (row) with e2 next to it in the "
-                            "score order\nindependent choices: %2 per cell \u00b7 grey: the diagonal")
+        m_title->setText(tr("Layer %1 adjacent: % of e1's tokens (row) with e2 next in score order\n"
+                            "independent choices: %2 per cell \u00b7 grey: the diagonal")
                              .arg(layer, uniformText));
         p->xAxis->setLabel(tr("expert ranked next to it (e2)"));
         p->yAxis->setLabel(tr("expert (e1), layer %1").arg(layer));
