@@ -1,4 +1,4 @@
-// moescope: with a headless command (info, stats, route, profile, export, placement, watch) it answers
+// moescope: with a headless command (info, stats, route, profile, export, placement, watch, compare) it answers
 // on stdout and exits; otherwise it opens the desktop application.
 #include "cli/Commands.h"
 #include "ui/DesktopApp.h"
@@ -25,12 +25,16 @@ void printUsage()
                  "  moescope export FILE --chart NAME [--layer L] [--expert E] [--sequence S]\n"
                  "                  [--width W --height H --dpi D] -o OUT.{png,svg,pdf,csv}\n"
                  "                 charts: overview, utilization, routing-map, profile, training,\n"
-                 "                         co-activation, transitions (layer L to L + 1), placement, report\n"
+                 "                         co-activation, adjacent-co-activation, transitions (layer L to\n"
+                 "                         L + 1), domains, saturation (FILE and the other checkpoints),\n"
+                 "                         placement, report\n"
                  "  moescope placement FILE --ranks R [--policy contiguous|round-robin|eplb] [--replicas P]\n"
                  "                 [--groups G] [--nodes N] [--plan-from FILE] [--capacity-factor CF] [--json]\n"
                  "                 expert-parallel load per rank, stragglers and all-to-all traffic\n"
                  "  moescope watch RUN.h5 [--interval S] [--window W] [--until-step N] [--timeout S] [--json]\n"
                  "                 follows a run log as training writes it; exit 3 on a collapse alert\n"
+                 "  moescope compare A.h5 B.h5 [C.h5 ...] [--reference FILE] [--json]\n"
+                 "                 checkpoints of one run: saturation, load drift, expert Jaccard, last fluctuation\n"
                  "Exit codes: 0 success, 1 a file refused, 2 bad arguments, 3 watch's collapse alert.\n";
 }
 

@@ -566,6 +566,10 @@ def train_variant(variant, corpus_data, args):
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
     log = TrainingLog(num_layers=args.layers, num_experts=args.experts)
     checkpoints = sorted({max(1, round(args.steps * q / 4)) for q in range(1, 5)})
+    if args.checkpoint_steps:
+        # A checkpoint series (the bundled one): dumps of the same held-out tokens at
+        # these steps, early ones included to show the router settling.
+        checkpoints = sorted({int(s) for s in args.checkpoint_steps.split(",")} | {args.steps})
     os.makedirs(args.out_dir, exist_ok=True)
     t0 = time.time()
     dumps = []
@@ -632,6 +636,16 @@ def run_log_path(args, variant):
         return args.run_log
     root, ext = os.path.splitext(args.run_log)
     return f"{root}-{variant}{ext or '.h5'}"
+def save_corpus_cache(path, tok, train, held):
+    arrays = {f"train_{s}": train[s] for s in SOURCES}
+    arrays.update({f"held_{s}": held[s] for s in SOURCES})
+    np.savez_compressed(path, vocab=np.asarray(tok.vocab, dtype=str), **arrays)
+
+
+def load_corpus_cache(path):
+    data = np.load(path)
+    tok = WordTokenizer([str(t) for t in data["vocab"]])
+    return (tok, {s: data[f"train_{s}"] for s in SOURCES}, {s: data[f"held_{s}"] for s in SOURCES})
 
 
 def main(argv=None):
@@ -660,14 +674,24 @@ def main(argv=None):
     ap.add_argument("--print-every", type=int, default=50)
     ap.add_argument("--run-log", help="also stream every step into this live run log (one variant: "
                     "this path; several: -<variant> added before .h5)")
+    ap.add_argument("--corpus-cache", help="token streams and vocabulary (.npz): read when the file exists, "
+                    "else written after gathering, so another machine can train on the same tokens")
+    ap.add_argument("--checkpoint-steps", help="comma-separated steps at which to write checkpoint dumps "
+                    "(the last step is always one); default: every quarter of --steps")
     args = ap.parse_args(argv)
 
     torch.set_num_threads(args.threads)
     start = time.time()
-    corpus = gather_corpus(int(args.corpus_chars))
-    train_texts = {s: [t for n, t in docs if not is_held_out(n)] for s, docs in corpus.items()}
-    tok = WordTokenizer.learn(train_texts, args.vocab_size)
-    train, held = make_streams(corpus, tok)
+    if args.corpus_cache and os.path.exists(args.corpus_cache):
+        tok, train, held = load_corpus_cache(args.corpus_cache)
+        corpus = {s: [] for s in SOURCES}
+    else:
+        corpus = gather_corpus(int(args.corpus_chars))
+        train_texts = {s: [t for n, t in docs if not is_held_out(n)] for s, docs in corpus.items()}
+        tok = WordTokenizer.learn(train_texts, args.vocab_size)
+        train, held = make_streams(corpus, tok)
+        if args.corpus_cache:
+            save_corpus_cache(args.corpus_cache, tok, train, held)
     held_seqs, held_labels = held_out_sequences(held, args.held_out_per_source, args.context)
     unk = tok.index[UNK]
     print(f"corpus and tokenizer: {time.time() - start:.0f}s, vocab {len(tok.vocab)}")

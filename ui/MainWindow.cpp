@@ -18,7 +18,12 @@
 #include "plots/TrainingPlot.h"
 #include "plots/UtilizationPlot.h"
 #include "plots/ExpertPairsPlot.h"
+#include "views/CheckpointsView.h"
 #include "views/ExpertPairsView.h"
+#include "views/SpecialisationView.h"
+#include "plots/CheckpointExpertPlot.h"
+#include "plots/DomainPlot.h"
+#include "plots/SaturationPlot.h"
 #include "views/ExpertProfileView.h"
 #include "views/OverviewView.h"
 #include "views/PlacementCanvas.h"
@@ -79,6 +84,8 @@ MainWindow::MainWindow(QWidget *parent)
       m_pairs(new ExpertPairsView(m_selection, this)),
       m_placement(new PlacementView(m_selection, this)),
       m_follow(new FollowRunPage(this)),
+      m_checkpoints(new CheckpointsView(m_selection, this)),
+      m_specialisation(new SpecialisationView(m_selection, this)),
       m_summaryLabel(new QLabel(this)),
       m_selectionLabel(new QLabel(this)),
       m_jobLabel(new QLabel(this)),
@@ -115,6 +122,19 @@ MainWindow::MainWindow(QWidget *parent)
     trackJob(m_pairs->job());
     trackJob(m_placement->job());
     trackJob(m_reportJob);
+    trackJob(m_checkpoints->job());
+    connect(m_checkpoints, &CheckpointsView::checkpointChosen, this, &MainWindow::showCheckpoint);
+    connect(m_checkpoints, &CheckpointsView::comparisonFailed, this, [this](const QString &message) {
+        m_banner->showError(tr("<b>Could not compare the checkpoints</b><br>%1").arg(message.toHtmlEscaped()));
+    });
+    connect(m_checkpoints, &CheckpointsView::comparisonShown, this, [this] {
+        m_checkpointsDock->show();
+        m_checkpointsDock->raise();
+        const CheckpointComparisonPtr c = m_checkpoints->comparison();
+        if (m_openReference && c)
+            openFile(QString::fromStdString(c->files[c->reference]));
+        m_openReference = false;
+    });
 
     connect(m_loader, &DumpLoader::opened, this, &MainWindow::showSummary);
     connect(m_loader, &DumpLoader::loaded, this, &MainWindow::showSnapshot);
@@ -163,7 +183,8 @@ MainWindow::~MainWindow() = default;
 QList<ChartSource *> MainWindow::charts() const
 {
     return {m_overview->heatmap(), m_utilization->plot(), m_routingMap->canvas(), m_profile->plot(),
-            m_training->plot(), m_pairs->plot(), m_placement->canvas()};
+            m_training->plot(), m_pairs->plot(), m_placement->canvas(), m_specialisation->plot(), m_checkpoints->saturation(),
+            m_checkpoints->expertPlot(), m_checkpoints->loadChange()};
 }
 
 void MainWindow::createDocks()
@@ -176,21 +197,26 @@ void MainWindow::createDocks()
     auto *profile = dock(this, tr("Expert profile"), QStringLiteral("profileDock"), m_profile);
     auto *routing = dock(this, tr("Routing map"), QStringLiteral("routingDock"), m_routingMap);
     auto *placement = dock(this, tr("Placement"), QStringLiteral("placementDock"), m_placement);
+    auto *specialisation = dock(this, tr("Specialisation"), QStringLiteral("specialisationDock"), m_specialisation);
+    m_checkpointsDock = dock(this, tr("Checkpoints"), QStringLiteral("checkpointsDock"), m_checkpoints);
     addDockWidget(Qt::RightDockWidgetArea, utilization);
     addDockWidget(Qt::RightDockWidgetArea, profile);
     splitDockWidget(utilization, profile, Qt::Horizontal);
     tabifyDockWidget(utilization, training);
     tabifyDockWidget(utilization, pairs);
     tabifyDockWidget(utilization, whatIf);
+    tabifyDockWidget(utilization, specialisation);
+    tabifyDockWidget(utilization, m_checkpointsDock);
     utilization->raise();
     addDockWidget(Qt::BottomDockWidgetArea, routing);
     addDockWidget(Qt::BottomDockWidgetArea, placement);
     tabifyDockWidget(routing, placement);
     routing->raise();
     m_viewMenu = new QMenu(tr("&View"), this);
-    // Ctrl+1 .. Ctrl+7 bring a view to the front (shown again if it was closed);
+    // Ctrl+1 .. Ctrl+9 bring a view to the front (shown again if it was closed);
     // below them, the usual check boxes to show or hide each.
-    const QList<QDockWidget *> docks = {utilization, pairs, training, whatIf, profile, routing, placement};
+    const QList<QDockWidget *> docks = {utilization, pairs,          training,          whatIf,   profile,
+                                        routing,     specialisation, m_checkpointsDock, placement};
     for (int i = 0; i < docks.size(); ++i) {
         QDockWidget *d = docks[i];
         QAction *front = m_viewMenu->addAction(tr("Go to %1").arg(d->windowTitle()), this, [d] {
@@ -227,6 +253,10 @@ void MainWindow::createMenus()
         if (const QString path = FollowRunPage::askForRunLog(this); !path.isEmpty())
             followRun(path);
     });
+    QMenu *series = file->addMenu(tr("Open sample se&ries"));
+    series->addAction(tr("&Balanced run (checkpoints)"), this, [this] { openSampleSeries(QStringLiteral("balanced")); });
+    series->addAction(tr("&Collapsing run (checkpoints)"), this, [this] { openSampleSeries(QStringLiteral("collapsed")); });
+    file->addAction(tr("Compare &checkpoints..."), this, &MainWindow::compareDialog);
     m_recent = new RecentFilesMenu(file->addMenu(tr("Open &recent")));
     connect(m_recent, &RecentFilesMenu::openRequested, this, &MainWindow::openFile);
     QAction *cache = file->addAction(tr("Remember &summaries"), m_loader, &DumpLoader::setUseCache);
@@ -242,7 +272,11 @@ void MainWindow::createMenus()
         {tr("Expert &profile..."), m_profile->plot()},
         {tr("&Training health..."), m_training->plot()},
         {tr("Expert pairs (co-activation or &transitions)..."), m_pairs->plot()},
-        {tr("Expert-parallel p&lacement..."), m_placement->canvas()}};
+        {tr("Expert-parallel p&lacement..."), m_placement->canvas()},
+        {tr("&Domain specialisation..."), m_specialisation->plot()},
+        {tr("Checkpoint &saturation..."), m_checkpoints->saturation()},
+        {tr("Checkpoints: selected &expert..."), m_checkpoints->expertPlot()},
+        {tr("Checkpoints: &load change..."), m_checkpoints->loadChange()}};
     for (const auto &[title, chart] : exportable) {
         QAction *a = exportMenu->addAction(title, this, [this, chart = chart] { exportChartInteractively(chart); });
         m_needsDump << a;
@@ -395,6 +429,13 @@ void MainWindow::showSnapshot(const DumpSnapshotPtr &snapshot)
     Selection initial;
     initial.layer = 0;
     initial.expert = snapshot->numLayers() > 0 ? snapshot->busiestExpert(0) : 0;
+    // Another checkpoint of the same run keeps the layer and expert in view.
+    if (m_keepSelection && m_keepSelection->layer < snapshot->numLayers() &&
+        m_keepSelection->expert < snapshot->numExperts()) {
+        initial.layer = m_keepSelection->layer;
+        initial.expert = m_keepSelection->expert;
+    }
+    m_keepSelection.reset();
     m_selection->reset(initial);
     m_overview->setSnapshot(snapshot);
     m_utilization->setSnapshot(snapshot);
@@ -404,6 +445,8 @@ void MainWindow::showSnapshot(const DumpSnapshotPtr &snapshot)
     m_whatIf->setSnapshot(snapshot);
     m_pairs->setSnapshot(snapshot);
     m_placement->setSnapshot(snapshot);
+    m_specialisation->setSnapshot(snapshot);
+    m_checkpoints->setSnapshot(snapshot);
     m_center->setCurrentWidget(m_overview);
     for (QAction *a : m_needsDump)
         a->setEnabled(true);
@@ -479,10 +522,11 @@ void MainWindow::exportReport()
     // the pages uses the chart widgets and so happens back on the GUI thread. The
     // placement is the one the Placement view shows, else the default one.
     const std::shared_ptr<const PlacementComparison> shownPlacement = m_placement->canvas()->parameters().data;
+    const CheckpointComparisonPtr checkpoints = m_checkpoints->comparison();
     m_reportJob->setLabel(tr("Report"));
     m_reportJob->start<ReportContent>(
-        [snapshot, layer, sequence, shownPlacement](const Progress &progress) {
-            ReportContent content{snapshot, layer, sequence, {}, shownPlacement};
+        [snapshot, layer, sequence, shownPlacement, checkpoints](const Progress &progress) {
+            ReportContent content{snapshot, layer, sequence, {}, shownPlacement, checkpoints};
             content.profiles = busiestExpertProfiles(*snapshot, layer, kReportProfiles, progress.part(0, 0.8));
             if (!content.placement)
                 content.placement = std::make_shared<const PlacementComparison>(
@@ -516,22 +560,6 @@ void MainWindow::closeEvent(QCloseEvent *event)
     settings.setValue(QStringLiteral("window/state"), saveState());
     m_loader->cancel();
     QMainWindow::closeEvent(event);
-}
-
-void MainWindow::dragEnterEvent(QDragEnterEvent *event)
-{
-    const QList<QUrl> urls = event->mimeData()->urls();
-    if (!urls.isEmpty() && urls.first().isLocalFile())
-        event->acceptProposedAction();
-}
-
-void MainWindow::dropEvent(QDropEvent *event)
-{
-    const QList<QUrl> urls = event->mimeData()->urls();
-    if (urls.isEmpty() || !urls.first().isLocalFile())
-        return;
-    event->acceptProposedAction();
-    openFile(urls.first().toLocalFile());
 }
 
 } // namespace moescope::ui

@@ -6,9 +6,13 @@
 // File menu, by drag and drop, or from the command line; opening and every long
 // computation run in the background with progress and cancel in the status bar.
 #include "DumpSnapshot.h"
+#include "Selection.h"
 
 #include <QMainWindow>
 
+#include <optional>
+
+class QDockWidget;
 class QLabel;
 class QMenu;
 class QProgressBar;
@@ -32,6 +36,8 @@ class UtilizationView;
 class WhatIfView;
 class ExpertPairsView;
 class PlacementView;
+class CheckpointsView;
+class SpecialisationView;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -55,6 +61,11 @@ public:
     WhatIfView *whatIf() const { return m_whatIf; }
     ExpertPairsView *pairs() const { return m_pairs; }
     PlacementView *placement() const { return m_placement; }
+    CheckpointsView *checkpoints() const { return m_checkpoints; }
+    SpecialisationView *specialisation() const { return m_specialisation; }
+    // Checkpoints of one run: compares them in the Checkpoints view and shows the
+    // reference (the highest step) in the other views.
+    void compareFiles(const QStringList &paths);
     MessageBanner *banner() const { return m_banner; }
     QStringList recentFiles() const;
     // Every exportable chart, by its CLI name.
@@ -79,6 +90,9 @@ private:
     void showSelectionText();
     void openDialog();
     void openSample(const QString &path);
+    void compareDialog();
+    void openSampleSeries(const QString &run);
+    void showCheckpoint(const QString &path);
     void exportChartInteractively(ChartSource *chart);
     void exportReport();
     void restoreSettings();
@@ -98,6 +112,12 @@ private:
     ExpertPairsView *m_pairs;
     PlacementView *m_placement;
     FollowRunPage *m_follow;
+    CheckpointsView *m_checkpoints;
+    SpecialisationView *m_specialisation;
+    QDockWidget *m_checkpointsDock = nullptr;
+    // A checkpoint chosen in the Checkpoints view opens with the layer and expert kept.
+    std::optional<Selection> m_keepSelection;
+    bool m_openReference = false; // a new comparison shows its reference when done
     RecentFilesMenu *m_recent = nullptr;
     QMenu *m_viewMenu = nullptr;
     QLabel *m_summaryLabel;

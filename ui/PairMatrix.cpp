@@ -11,7 +11,7 @@ bool pairsApply(const DumpSnapshot &snapshot, PairKind kind, int layer, QString 
     QString problem;
     if (layer < 0 || layer >= snapshot.numLayers())
         problem = QCoreApplication::translate("PairMatrix", "Select a layer.");
-    else if (kind == PairKind::CoActivation && snapshot.info().topK < 2)
+    else if (isCoActivation(kind) && snapshot.analysis.passes.at(std::size_t(layer)).choices.topK < 2)
         problem = QCoreApplication::translate("PairMatrix",
                                               "Every token picks one expert (k = 1): no two experts are ever "
                                               "chosen together.");
@@ -33,16 +33,23 @@ PairMatrix countPairs(const DumpSnapshot &snapshot, PairKind kind, int layer, Ro
     m.numExperts = snapshot.numExperts();
     m.device = QString::fromStdString(backend.name());
     const auto &passes = snapshot.analysis.passes;
-    m.setCounts(kind == PairKind::CoActivation
-                    ? backend.coActivation(passes[std::size_t(layer)].choices)
-                    : backend.layerTransitions(passes[std::size_t(layer)].choices,
-                                               passes[std::size_t(layer) + 1].choices));
+    const LayerChoices &choices = passes[std::size_t(layer)].choices;
+    if (kind == PairKind::AdjacentCoActivation) {
+        m.setCounts(adjacentCoActivation(choices)); // on the CPU: a pass of k - 1 pairs per token
+        m.device = QStringLiteral("cpu");
+    } else {
+        m.setCounts(kind == PairKind::CoActivation
+                        ? backend.coActivation(choices)
+                        : backend.layerTransitions(choices, passes[std::size_t(layer) + 1].choices));
+    }
     return m;
 }
 
 const char *pairKindChartName(PairKind kind)
 {
-    return kind == PairKind::CoActivation ? "co-activation" : "transitions";
+    return kind == PairKind::CoActivation           ? "co-activation"
+           : kind == PairKind::AdjacentCoActivation ? "adjacent-co-activation"
+                                                    : "transitions";
 }
 
 } // namespace moescope::ui

@@ -22,4 +22,14 @@ QString resourceDirectory()
 QString balancedSamplePath() { return resourceDirectory() + "/sample-balanced.h5"; }
 QString collapsedSamplePath() { return resourceDirectory() + "/sample-collapsed.h5"; }
 
+QStringList sampleSeries(const QString &run)
+{
+    // Zero-padded steps: name order is step order.
+    const QDir dir(resourceDirectory() + QStringLiteral("/series"));
+    QStringList paths;
+    for (const QString &name : dir.entryList({run + QStringLiteral("-step*.h5")}, QDir::Files, QDir::Name))
+        paths << dir.filePath(name);
+    return paths;
+}
+
 } // namespace moescope::ui

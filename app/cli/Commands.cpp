@@ -9,7 +9,7 @@
 namespace moescope::cli {
 
 namespace {
-const std::vector<std::string> kCommands = {"info", "stats", "route", "profile", "export", "placement", "watch"};
+const std::vector<std::string> kCommands = {"info", "stats", "route", "profile", "export", "placement", "watch", "compare"};
 } // namespace
 
 bool isHeadlessCommand(const std::string &name)
@@ -42,6 +42,8 @@ int runHeadlessCommand(const std::string &name, const Words &words)
             return placementCommand(words);
         if (name == "watch")
             return watchCommand(words);
+        if (name == "compare")
+            return compareCommand(words);
         std::cerr << "moescope: unknown command '" << name << "'\n";
         return 2;
     } catch (const ArgumentError &e) {

@@ -20,7 +20,9 @@ int exportCommand(const Words &words); // needs no QApplication: it makes its ow
 int placementCommand(const Words &words);
 int watchCommand(const Words &words);  // follows a run log; exit 3 on a collapse alert
 
-// The command names, for usage messages: "info, stats, route, profile, export, placement".
+int compareCommand(const Words &words);
+
+// The command names, for usage messages: "info, stats, route, profile, export, placement, watch, compare".
 std::string commandList();
 
 } // namespace moescope::cli

@@ -1,5 +1,6 @@
 // `moescope export FILE --chart NAME [--layer L] [--expert E] [--sequence S]
-//  [--width W --height H --dpi D] -o OUT.{png,svg,pdf,csv}`: loads the dump on this
+//  [--width W --height H --dpi D] -o OUT.{png,svg,pdf,csv}`, and for the checkpoint
+// chart `moescope export A.h5 B.h5 [C.h5 ...] --chart saturation -o OUT`: loads the dump on this
 // thread, sets up the named chart through the same showChart() the window's views call,
 // and writes it atomically. Exit codes: 0 written, 1 a file refused (unreadable dump,
 // nothing to draw, cannot write OUT), 2 bad arguments.
@@ -7,12 +8,15 @@
 #include "cli/Commands.h"
 
 #include "DesktopApp.h"
+#include "CheckpointSeries.h"
 #include "DumpSnapshot.h"
 #include "PairMatrix.h"
 #include "PlacementComparison.h"
 #include "export/ChartExport.h"
 #include "export/ReportWriter.h"
+#include "plots/DomainPlot.h"
 #include "plots/ExpertPairsPlot.h"
+#include "plots/SaturationPlot.h"
 #include "plots/LoadHeatmapPlot.h"
 #include "plots/PlacementChart.h"
 #include "plots/ProfilePlot.h"
@@ -32,8 +36,10 @@ namespace moescope::cli {
 
 namespace {
 
-const std::vector<std::string> kChartNames = {"overview", "utilization",   "routing-map", "profile",  "training",
-                                              "co-activation", "transitions", "placement", "report"};
+const std::vector<std::string> kChartNames = {"overview",      "utilization", "routing-map",
+                                              "profile",       "training",    "co-activation",
+                                              "adjacent-co-activation", "transitions", "domains",
+                                              "saturation",    "placement",   "report"};
 
 std::string chartList()
 {
@@ -48,6 +54,7 @@ void say(const QString &message) { std::cerr << "moescope export: " << message.t
 // The command line, checked before any file is opened.
 struct ExportRequest {
     QString file, chart, output;
+    QStringList files; // saturation: the checkpoints compared
     std::optional<long long> layer, expert, sequence;
     long long width = 0, height = 0, dpi = 96;
 };
@@ -58,8 +65,17 @@ ExportRequest parseRequest(const Words &words)
                          {"chart", "layer", "expert", "sequence", "output", "width", "height", "dpi"},
                          {{"o", "output"}});
     ExportRequest request;
-    request.file = QString::fromStdString(args.file());
     const auto chart = args.option("chart");
+    if (chart && *chart == "saturation") {
+        // Checkpoints of one run: two or more dumps.
+        if (args.positional().size() < 2)
+            throw ArgumentError("--chart saturation compares checkpoints: give two or more dumps");
+        for (const std::string &file : args.positional())
+            request.files << QString::fromStdString(file);
+        request.file = request.files.first();
+    } else {
+        request.file = QString::fromStdString(args.file());
+    }
     if (!chart)
         throw ArgumentError("--chart NAME is required (" + chartList() + ")");
     if (std::find(kChartNames.begin(), kChartNames.end(), *chart) == kChartNames.end())
@@ -132,8 +148,19 @@ std::unique_ptr<ui::ChartSource> buildChart(const ExportRequest &request, const 
             comparePlacements(*snapshot, defaultPlacementRequest(snapshot->numExperts())));
         return std::make_unique<PlacementChart>(PlacementParameters{comparison, layer, markedExpert});
     }
-    // co-activation or transitions
-    const PairKind kind = request.chart == u"transitions" ? PairKind::Transitions : PairKind::CoActivation;
+    if (request.chart == u"domains") {
+        if (snapshot->info().sequenceLabels.empty()) {
+            say(QStringLiteral("%1: /tokens/sequence_labels: the dump has no sequence labels").arg(request.file));
+            return nullptr;
+        }
+        auto plot = std::make_unique<DomainPlot>();
+        plot->showChart(snapshot, {layer, markedExpert});
+        return plot;
+    }
+    // co-activation (either variant) or transitions
+    const PairKind kind = request.chart == u"transitions"              ? PairKind::Transitions
+                          : request.chart == u"adjacent-co-activation" ? PairKind::AdjacentCoActivation
+                                                                       : PairKind::CoActivation;
     QString why;
     if (!pairsApply(*snapshot, kind, layer, &why)) {
         say(QStringLiteral("%1: layer %2: %3").arg(request.file, snapshot->layerName(layer), why));
@@ -145,9 +172,43 @@ std::unique_ptr<ui::ChartSource> buildChart(const ExportRequest &request, const 
     return plot;
 }
 
+// The saturation heatmap of checkpoints compared (no single snapshot behind it).
+int writeSaturation(const ExportRequest &request)
+{
+    using namespace moescope::ui;
+    const CheckpointComparisonPtr comparison = compareFiles(request.files);
+    for (const std::string &w : comparison->warnings)
+        say(QStringLiteral("warning: %1").arg(QString::fromStdString(w)));
+    const auto L = static_cast<long long>(comparison->layers.size());
+    if (request.layer && (*request.layer < 0 || *request.layer >= L))
+        throw ArgumentError("--layer must be 0 to " + std::to_string(L - 1) + " (the layers the dumps share)");
+    SaturationPlot plot;
+    plot.showChart(comparison, {int(request.layer.value_or(-1)), -1});
+    if (!plot.hasChartData()) {
+        say(QStringLiteral("the dumps share no layer: nothing to draw"));
+        return 1;
+    }
+    ExportOptions options;
+    if (request.width > 0 || request.height > 0) {
+        const QSize preferred = plot.defaultExportSize();
+        options.size = QSize(request.width > 0 ? int(request.width) : preferred.width(),
+                             request.height > 0 ? int(request.height) : preferred.height());
+    }
+    options.dpi = int(request.dpi);
+    const QString error = exportChart(plot, request.output, options);
+    if (!error.isEmpty()) {
+        say(error);
+        return 1;
+    }
+    say(QStringLiteral("wrote %1").arg(request.output));
+    return 0;
+}
+
 int writeExport(const ExportRequest &request)
 {
     using namespace moescope::ui;
+    if (request.chart == u"saturation")
+        return writeSaturation(request);
     const DumpSnapshotPtr snapshot = loadSnapshot(request.file);
     for (const std::string &w : snapshot->info().warnings)
         say(QStringLiteral("warning: %1").arg(QString::fromStdString(w)));

@@ -42,6 +42,27 @@ std::string reportJson(const DumpReport &report)
                 w.key(label).array(shares);
             w.endObject();
         }
+        // The analyses over tokens (analyses.md), after every older key.
+        const TokenLocality &loc = l.locality;
+        w.key("locality").beginObject();
+        w.key("first").value(loc.first);
+        if (loc.hasAny)
+            w.key("any").value(loc.any);
+        w.key("first_uniform").value(loc.firstUniform);
+        if (loc.hasAny)
+            w.key("any_uniform").value(loc.anyUniform);
+        w.key("first_load_aware").value(loc.firstLoadAware);
+        if (loc.hasAny)
+            w.key("any_load_aware").value(loc.anyLoadAware);
+        w.key("pairs").value(loc.pairs);
+        w.endObject();
+        if (l.vocabulary) {
+            w.key("vocabulary_specialisation").beginObject();
+            w.key("top1").value(l.vocabulary->top1.layer);
+            w.key("topk").value(l.vocabulary->topK.layer);
+            w.key("ids").value(l.vocabulary->ids);
+            w.endObject();
+        }
         w.endObject();
     }
     w.endArray();

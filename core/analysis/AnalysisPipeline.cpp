@@ -97,7 +97,7 @@ AnalysisResult runAnalysis(const RoutingDump &dump, const AnalysisRequest &reque
     result.drops = request.drops;
     result.drops.capacityFactor = cf;
     result.sweepPolicy = sweepPolicyFor(request.drops.policy);
-    const ReportRequest reportRequest{cf, result.drops};
+    ReportRequest reportRequest{cf, result.drops};
     // Before: the recorded choices under the same capacity. Score priority needs gate
     // probabilities recorded choices lack; the dropped fraction is the same under both
     // policies, so token order stands in.
@@ -121,6 +121,15 @@ AnalysisResult runAnalysis(const RoutingDump &dump, const AnalysisRequest &reque
         result.tokenIds = dump.readTokenIds(0, std::uint64_t(info.numTokens));
         result.vocab = dump.readVocab();
         progress.report(kTokensPart);
+    }
+
+    // The token ids indexed once for every layer's vocabulary specialisation.
+    TokenPositions tokenPositions;
+    if (request.vocabulary && request.vocabularyMinCount >= 1) {
+        tokenPositions = request.readTokens ? TokenPositions(result.tokenIds)
+                                            : TokenPositions(dump.readTokenIds(0, std::uint64_t(info.numTokens)));
+        reportRequest.tokenPositions = &tokenPositions;
+        reportRequest.vocabularyMinCount = request.vocabularyMinCount;
     }
 
     const std::vector<std::size_t> positions = analysedLayers(info, request);

@@ -47,6 +47,10 @@ struct AnalysisRequest {
     std::vector<std::size_t> onlyLayers;  // these positions in info.layers only; empty: all
     bool keepPasses = false;              // keep every layer's choices (the window slices them)
     bool readTokens = false;              // token ids, vocab and /training (the window)
+    // Vocabulary specialisation in each layer's report (reads the token ids); the
+    // minimum occurrences of an id for it to count.
+    bool vocabulary = true;
+    std::int64_t vocabularyMinCount = kDefaultVocabularyMinCount;
     // Before/after: each layer also reported from the recorded routing under the same
     // capacity. `recorded`, when given, holds those passes already (one per layer of
     // the dump, as the window keeps them); otherwise they are read again.

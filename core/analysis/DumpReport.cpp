@@ -40,6 +40,9 @@ LayerReport layerReport(const DumpInfo &info, std::size_t position, const LayerP
     if (!info.sequenceLabels.empty())
         r.labelShares = labelShares(pass.choices, info.sequenceOffsets, info.sequenceLabels);
     r.agreement = pass.agreement;
+    r.locality = tokenLocality(pass.choices, info.sequenceOffsets);
+    if (request.tokenPositions && request.tokenPositions->numPositions() == pass.choices.numPositions())
+        r.vocabulary = vocabularySpecialisation(pass.choices, *request.tokenPositions, request.vocabularyMinCount);
     return r;
 }
 

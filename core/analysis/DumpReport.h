@@ -5,6 +5,8 @@
 #include "analysis/LayerPass.h"
 #include "stats/CapacityDrops.h"
 #include "stats/LoadMetrics.h"
+#include "stats/TokenLocality.h"
+#include "stats/VocabularySpecialisation.h"
 
 #include <map>
 #include <optional>
@@ -26,12 +28,16 @@ struct LayerReport {
     DropReport drops;
     std::map<std::string, std::vector<double>> labelShares;
     std::optional<double> agreement;     // route only: re-routed vs recorded
+    TokenLocality locality;              // consecutive tokens at the same expert (analyses.md)
+    std::optional<VocabularySpecialisation> vocabulary; // when the token ids were given
 };
 
 // How a layer's report counts drops: the capacity factor and the capacity simulation.
 struct ReportRequest {
     double capacityFactor = kDefaultCapacityFactor;
     CapacityRequest drops;               // policy and grouping (its capacityFactor is ignored)
+    const TokenPositions *tokenPositions = nullptr; // the dump's token ids: vocabulary specialisation
+    std::int64_t vocabularyMinCount = kDefaultVocabularyMinCount;
 };
 
 struct DumpReport {

@@ -7,46 +7,33 @@
 
 namespace moescope {
 
-namespace {
-
-// One chunk in memory: mapped from the file, or read into the buffer of its type.
-struct ChunkSlot {
-    io::MappedRows mapped;
-    std::vector<std::uint16_t> halves;
-    std::vector<float> floats;
-    std::vector<double> doubles;
-    LogitsView view;
-
-    void fill(const RoutingDump &dump, std::size_t layer, std::uint64_t begin, std::uint64_t rows)
-    {
-        const int E = dump.info().numExperts;
-        const LogitsType type = dump.info().layers.at(layer).logitsType;
-        const std::size_t n = rows * std::size_t(E);
-        view.rows = rows;
-        view.numExperts = E;
-        view.type = type;
-        if (type == LogitsType::Float16) {
-            mapped = dump.mapHalves(layer, begin, rows);
-            if (!mapped.empty()) {
-                view.data = mapped.data();
-                return;
-            }
-            halves.resize(n);
-            dump.readLogits(layer, begin, rows, halves.data());
-            view.data = halves.data();
-        } else if (type == LogitsType::Float64) {
-            doubles.resize(n);
-            dump.readLogits(layer, begin, rows, doubles.data());
-            view.data = doubles.data();
-        } else {
-            floats.resize(n);
-            dump.readLogits(layer, begin, rows, floats.data());
-            view.data = floats.data();
+void ChunkSlot::fill(const RoutingDump &dump, std::size_t layer, std::uint64_t begin, std::uint64_t rows)
+{
+    const int E = dump.info().numExperts;
+    const LogitsType type = dump.info().layers.at(layer).logitsType;
+    const std::size_t n = rows * std::size_t(E);
+    view.rows = rows;
+    view.numExperts = E;
+    view.type = type;
+    if (type == LogitsType::Float16) {
+        mapped = dump.mapHalves(layer, begin, rows);
+        if (!mapped.empty()) {
+            view.data = mapped.data();
+            return;
         }
+        halves.resize(n);
+        dump.readLogits(layer, begin, rows, halves.data());
+        view.data = halves.data();
+    } else if (type == LogitsType::Float64) {
+        doubles.resize(n);
+        dump.readLogits(layer, begin, rows, doubles.data());
+        view.data = doubles.data();
+    } else {
+        floats.resize(n);
+        dump.readLogits(layer, begin, rows, floats.data());
+        view.data = floats.data();
     }
-};
-
-} // namespace
+}
 
 std::uint64_t defaultChunkRows(const DumpInfo &info, std::size_t layer)
 {

@@ -15,6 +15,18 @@
 
 namespace moescope {
 
+// One chunk of logits in memory: mapped from the file, or read into the buffer of its
+// stored type; `view` points at whichever holds it.
+struct ChunkSlot {
+    io::MappedRows mapped;
+    std::vector<std::uint16_t> halves;
+    std::vector<float> floats;
+    std::vector<double> doubles;
+    LogitsView view;
+
+    void fill(const RoutingDump &dump, std::size_t layer, std::uint64_t begin, std::uint64_t rows);
+};
+
 // Rows per chunk for a layer: about 16 MB of logits as stored.
 std::uint64_t defaultChunkRows(const DumpInfo &info, std::size_t layer);
 // `rows` rounded down to whole stored chunks (at least one): a read that splits a

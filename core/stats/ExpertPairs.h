@@ -13,6 +13,11 @@ namespace moescope {
 // A[e1 * E + e2]: valid tokens that chose both e1 and e2 (the diagonal is c[e]).
 std::vector<std::int64_t> coActivation(const LayerChoices &choices);
 
+// OLMoE's variant: only the k - 1 pairs that are neighbours in the score order of a
+// token's choices (best first), counted both ways; the diagonal is c[e], so the row
+// share A[e1, e2] / c[e1] reads as the all-pairs one does.
+std::vector<std::int64_t> adjacentCoActivation(const LayerChoices &choices);
+
 // M[e1 * E + e2]: tokens whose best expert is e1 at `from` and e2 at `to` (valid at both).
 std::vector<std::int64_t> layerTransitions(const LayerChoices &from, const LayerChoices &to);
 // Adds the transitions of positions [begin, end) to `m` (E * E): the piece a backend
@@ -23,7 +28,14 @@ void addLayerTransitions(const LayerChoices &from, const LayerChoices &to, std::
 enum class PairKind {
     CoActivation, // A[e1, e2]: tokens that chose both (k > 1)
     Transitions,  // M[e1, e2]: best expert e1 at a layer, e2 at the next
+    AdjacentCoActivation, // A[e1, e2] over neighbours in the score order only (k > 1)
 };
+
+// Both co-activation variants read as "of the tokens at e1, the share also at e2".
+inline bool isCoActivation(PairKind kind)
+{
+    return kind == PairKind::CoActivation || kind == PairKind::AdjacentCoActivation;
+}
 
 // A pair matrix with the row shares a reader asks about ("of the tokens at e1, how
 // many also chose e2?", analyses.md's co-activation share A[e1, e2] / c[e1]).

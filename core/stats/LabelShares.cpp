@@ -37,4 +37,14 @@ std::map<std::string, std::vector<double>> labelShares(const LayerChoices &c,
     return shares;
 }
 
+std::map<std::string, std::vector<double>> domainSpecialisation(
+    const std::map<std::string, std::vector<double>> &labelShares, int topK)
+{
+    std::map<std::string, std::vector<double>> shares = labelShares;
+    for (auto &[label, u] : shares)
+        for (double &v : u)
+            v *= double(topK);
+    return shares;
+}
+
 } // namespace moescope

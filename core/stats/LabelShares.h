@@ -16,4 +16,9 @@ std::map<std::string, std::vector<double>> labelShares(const LayerChoices &choic
                                                        const std::vector<std::int64_t> &offsets,
                                                        const std::vector<std::string> &labels);
 
+// The domain specialisation view (analyses.md, OLMoE): of the label's tokens, the
+// share that has e among its choices, k * u_g[e], beside the uniform line k / E.
+std::map<std::string, std::vector<double>> domainSpecialisation(
+    const std::map<std::string, std::vector<double>> &labelShares, int topK);
+
 } // namespace moescope

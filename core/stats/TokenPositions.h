@@ -23,7 +23,16 @@ public:
     // The span stays valid as long as this object does.
     std::span<const std::int64_t> of(std::int64_t tokenId) const;
     std::size_t distinctIds() const { return m_ids.size(); }
+    // The i-th distinct id (ascending) and its positions: a walk over every id.
+    std::int64_t idAt(std::size_t i) const { return m_ids[i]; }
+    std::span<const std::int64_t> group(std::size_t i) const
+    {
+        return std::span<const std::int64_t>(m_positions)
+            .subspan(std::size_t(m_offsets[i]), std::size_t(m_offsets[i + 1] - m_offsets[i]));
+    }
     std::int64_t numPositions() const { return std::int64_t(m_positions.size()); }
+    // Every position, grouped by id (the groups in id order): group(i) is a part of it.
+    std::span<const std::int64_t> allPositions() const { return m_positions; }
 
 private:
     std::vector<std::int64_t> m_ids;       // distinct ids, ascending

@@ -1,7 +1,8 @@
-// moescope_ui_shots DUMP OUTDIR: opens DUMP in the main window and saves what each
-// view looks like (whole window, zoomed routing map, search, training, what-if, pairs,
-// placement) as
-// PNGs, for a person to look at. Not a test; run it under Xvfb or offscreen.
+// moescope_ui_shots DUMP OUTDIR [CHECKPOINT.h5 ...]: opens DUMP in the main window and
+// saves what each view looks like (whole window, zoomed routing map, search, training,
+// what-if, expert pairs, specialisation, placement and, given checkpoints of one run,
+// the Checkpoints view) as PNGs, for a person to look at. Not a test; run it under Xvfb
+// or offscreen.
 // moescope_ui_shots DUMP --bench: times the GUI thread's share of scrolling the
 // routing map at several zoom levels (the milliseconds a scroll step blocks it).
 // moescope_ui_shots --follow RUN.h5 OUTDIR [SECONDS]: follows a run log for SECONDS
@@ -9,6 +10,7 @@
 #include "MainWindow.h"
 #include "SelectionModel.h"
 #include "live/FollowRunPage.h"
+#include "views/CheckpointsView.h"
 #include "views/ExpertPairsView.h"
 #include "views/ExpertProfileView.h"
 #include "views/PlacementCanvas.h"
@@ -120,12 +122,32 @@ int main(int argc, char **argv)
     save(&window, out.filePath(QStringLiteral("5-whatif.png")));
 
     raise(window, "pairsDock");
-    for (PairKind kind : {PairKind::CoActivation, PairKind::Transitions}) {
+    for (PairKind kind : {PairKind::CoActivation, PairKind::Transitions, PairKind::AdjacentCoActivation}) {
         QSignalSpy counted(window.pairs(), &ExpertPairsView::counted);
         window.pairs()->setKind(kind);
         counted.wait(20000);
-        save(&window, out.filePath(kind == PairKind::CoActivation ? QStringLiteral("6-co-activation.png")
-                                                                  : QStringLiteral("7-transitions.png")));
+        save(&window, out.filePath(kind == PairKind::CoActivation  ? QStringLiteral("6-co-activation.png")
+                                   : kind == PairKind::Transitions ? QStringLiteral("7-transitions.png")
+                                                                   : QStringLiteral("8-adjacent-co-activation.png")));
+    }
+
+    raise(window, "specialisationDock");
+    window.selection()->setLayerAndExpert(2, window.selection()->current().expert);
+    save(&window, out.filePath(QStringLiteral("9-specialisation.png")));
+
+    if (argc > 4) { // checkpoints of one run
+        QStringList series;
+        for (int i = 3; i < argc; ++i)
+            series << QString::fromLocal8Bit(argv[i]);
+        QSignalSpy compared(window.checkpoints(), &CheckpointsView::comparisonShown);
+        shown.clear();
+        window.compareFiles(series);
+        compared.wait(120000);
+        shown.wait(120000);
+        raise(window, "checkpointsDock");
+        save(&window, out.filePath(QStringLiteral("10-checkpoints.png")));
+        window.checkpoints()->resize(1100, 800);
+        save(window.checkpoints(), out.filePath(QStringLiteral("11-checkpoints-view.png")));
     }
 
     // The placement dock on its own, large enough to read, with a replicated expert

@@ -5,6 +5,7 @@
 #include "plots/LoadHeatmapPlot.h"
 #include "plots/PlacementChart.h"
 #include "plots/ProfilePlot.h"
+#include "plots/SaturationPlot.h"
 #include "plots/UtilizationPlot.h"
 #include "views/RoutingMapChart.h"
 
@@ -180,10 +181,10 @@ std::vector<ExpertProfile> busiestExpertProfiles(const DumpSnapshot &snapshot, i
     return profiles;
 }
 
-int reportPageCount(int layers, int profiles, bool placement)
+int reportPageCount(int layers, int profiles, bool placement, bool checkpoints)
 {
     return 1 + ceilDiv(layers, kReportHealthRowsPerPage) + ceilDiv(layers, 2) + 1 + (placement ? 1 : 0) +
-           ceilDiv(profiles, 2);
+           ceilDiv(profiles, 2) + (checkpoints ? 1 : 0);
 }
 
 QString writeReport(const ReportContent &content, const QString &path)
@@ -203,7 +204,8 @@ QString writeReport(const ReportContent &content, const QString &path)
 
     const int L = s.numLayers();
     const int profiles = int(content.profiles.size());
-    ReportPainter report(pdf, content, reportPageCount(L, profiles, bool(content.placement)));
+    const bool checkpoints = content.checkpoints && !content.checkpoints->layers.empty();
+    ReportPainter report(pdf, content, reportPageCount(L, profiles, bool(content.placement), checkpoints));
     if (!report.begin())
         return QStringLiteral("%1: cannot start the PDF document").arg(path);
     QPainter &p = report.painter();
@@ -257,6 +259,14 @@ QString writeReport(const ReportContent &content, const QString &path)
             profile.showChart(content.snapshot, {content.layer, content.profiles[std::size_t(i + j)]});
             report.drawChart(profile, QRect(area.left(), area.top() + j * (half + 10), area.width(), half));
         }
+    }
+    // 6. Checkpoints of the run compared: router saturation by layer and checkpoint.
+    if (checkpoints) {
+        area = report.startPage(QObject::tr("Checkpoints of the run: router saturation against %1")
+                                    .arg(checkpointLabel(*content.checkpoints, content.checkpoints->reference)));
+        SaturationPlot saturation;
+        saturation.showChart(content.checkpoints, {});
+        report.drawChart(saturation, area);
     }
     report.end();
     if (!file.commit())

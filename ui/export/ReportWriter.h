@@ -4,6 +4,7 @@
 // placement (when given) and the profiles of the busiest experts of one layer. The profiles are computed beforehand (they scan
 // the dump's tokens, so the GUI does it in a background job); drawing the pages
 // happens on the calling (GUI) thread because it uses the chart widgets.
+#include "CheckpointSeries.h"
 #include "DumpSnapshot.h"
 #include "PlacementComparison.h"
 #include "stats/ExpertProfile.h"
@@ -20,6 +21,7 @@ struct ReportContent {
     std::int64_t sequence = 0;          // shown in the routing map
     std::vector<ExpertProfile> profiles;
     std::shared_ptr<const PlacementComparison> placement; // null: no placement page
+    CheckpointComparisonPtr checkpoints; // several dumps compared: one more page, the saturation heatmap
 };
 
 inline constexpr int kReportProfiles = 4;
@@ -30,8 +32,9 @@ std::vector<ExpertProfile> busiestExpertProfiles(const DumpSnapshot &snapshot, i
                                                  const Progress &progress = {});
 
 // Pages: a title page with the overview, the health table, two histograms a page,
-// the routing map, the placement (when there is one), two profiles a page.
-int reportPageCount(int layers, int profiles, bool placement = false);
+// the routing map, the placement (when there is one), two profiles a page, and the
+// checkpoints page when there is one.
+int reportPageCount(int layers, int profiles, bool placement = false, bool checkpoints = false);
 
 // Returns an empty string on success, else a message naming the file and the problem.
 // Written through QSaveFile: no half-written report on failure.

@@ -133,7 +133,13 @@ void ExpertPairsPlot::showChart(const DumpSnapshotPtr &snapshot, const PairsPara
 
     const QString layer = m_snapshot->layerName(pairs().layer);
     const QString uniformText = formatPercent(uniform, 1);
-    if (pairs().kind == PairKind::CoActivation) {
+    if (pairs().kind == PairKind::AdjacentCoActivation) {
+        m_title->setText(tr("Layer %1 adjacent: % of e1's tokens (row) with e2 next in score order\n"
+                            "independent choices: %2 per cell \u00b7 grey: the diagonal")
+                             .arg(layer, uniformText));
+        p->xAxis->setLabel(tr("expert ranked next to it (e2)"));
+        p->yAxis->setLabel(tr("expert (e1), layer %1").arg(layer));
+    } else if (pairs().kind == PairKind::CoActivation) {
         m_title->setText(tr("Layer %1 co-activation: % of e1's tokens (row) that also chose e2\n"
                             "independent choices: %2 per cell \u00b7 grey: the diagonal")
                              .arg(layer, uniformText));
@@ -186,10 +192,10 @@ QString ExpertPairsPlot::toolTipAt(const QPoint &pos) const
     const std::int64_t n = pairs().count(e1, e2), total = pairs().rowTotal(e1);
     const QString layer = m_snapshot->layerName(pairs().layer);
     if (total == 0)
-        return pairs().kind == PairKind::CoActivation
+        return isCoActivation(pairs().kind)
                    ? tr("<b>Expert %1</b> at layer %2 received no tokens").arg(e1).arg(layer)
                    : tr("No token has expert %1 as its best at layer %2").arg(e1).arg(layer);
-    if (pairs().kind == PairKind::CoActivation) {
+    if (isCoActivation(pairs().kind)) {
         if (e1 == e2)
             return tr("<b>Expert %1</b> at layer %2: %3 tokens").arg(e1).arg(layer, formatCount(total));
         return tr("<b>Experts %1 and %2</b> at layer %3<br>%4 tokens chose both: %5 of expert %1's %6"
@@ -215,7 +221,7 @@ void ExpertPairsPlot::clickedAt(const QPoint &pos)
 void ExpertPairsPlot::writeCsv(QTextStream &out) const
 {
     // Layers by position in the ordered list, as --layer takes them.
-    const bool co = pairs().kind == PairKind::CoActivation;
+    const bool co = isCoActivation(pairs().kind);
     QStringList header = co ? QStringList{"layer"} : QStringList{"from_layer", "to_layer"};
     header << "e1" << "e2" << "count" << "share_of_e1";
     writeCsvRow(out, header);

@@ -35,8 +35,10 @@ ExpertPairsView::ExpertPairsView(SelectionModel *selection, QWidget *parent)
       m_device(new QComboBox(this)), m_status(new QLabel(this)), m_job(new JobSlot(tr("Expert pairs"), this))
 {
     m_kind->addItem(tr("Co-activation in the layer"), int(PairKind::CoActivation));
+    m_kind->addItem(tr("Adjacent co-activation"), int(PairKind::AdjacentCoActivation));
     m_kind->addItem(tr("Transitions to the next layer"), int(PairKind::Transitions));
     m_kind->setToolTip(tr("Co-activation: which experts a token's k choices combine.\n"
+                          "Adjacent (OLMoE's heatmaps): only experts next to each other in a token's score order.\n"
                           "Transitions: where the tokens of each best expert go at the next layer."));
     m_device->addItem(tr("CPU"), int(Device::Cpu));
     m_device->addItem(tr("GPU (OpenCL)"), int(Device::Gpu));
