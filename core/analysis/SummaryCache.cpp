@@ -21,7 +21,7 @@ namespace fs = std::filesystem;
 namespace {
 
 // Bump whenever DumpReport or its parts change: older entries then simply miss.
-constexpr const char *kFormat = "moescope-summary 1";
+constexpr const char *kFormat = "moescope-summary 2";
 
 std::uint64_t fnv1a(const void *data, std::size_t n, std::uint64_t h = 1469598103934665603ull)
 {
@@ -69,6 +69,7 @@ std::string requestKey(const AnalysisRequest &r)
     else
         out << "dump";
     out << " drops " << dropPolicyName(r.drops.policy) << " group " << int(r.drops.group);
+    out << " vocabulary " << (r.vocabulary ? r.vocabularyMinCount : -1);
     return out.str();
 }
 
@@ -165,6 +166,22 @@ void writeLayer(Writer &w, const LayerReport &l)
         w.list(shares);
     }
     w.maybe(l.agreement);
+    const TokenLocality &t = l.locality;
+    w.raw(t.pairs);
+    for (double v : {t.first, t.firstUniform, t.firstLoadAware, t.any, t.anyUniform, t.anyLoadAware})
+        w.raw(v);
+    w.raw(std::uint8_t(t.hasAny));
+    w.raw(t.loadAwarePairs);
+    w.raw(std::uint8_t(l.vocabulary.has_value()));
+    if (l.vocabulary) {
+        w.raw(l.vocabulary->ids);
+        w.raw(l.vocabulary->minCount);
+        for (const SpecialisationFigures *f : {&l.vocabulary->top1, &l.vocabulary->topK}) {
+            w.raw(f->layer);
+            w.list(f->perExpert);
+            w.list(f->expertIds);
+        }
+    }
 }
 
 LayerReport readLayer(Reader &r)
@@ -202,6 +219,23 @@ LayerReport readLayer(Reader &r)
         l.labelShares[label] = r.list<double>();
     }
     l.agreement = r.maybe<double>();
+    TokenLocality &t = l.locality;
+    t.pairs = r.raw<std::int64_t>();
+    for (double *v : {&t.first, &t.firstUniform, &t.firstLoadAware, &t.any, &t.anyUniform, &t.anyLoadAware})
+        *v = r.raw<double>();
+    t.hasAny = r.raw<std::uint8_t>() != 0;
+    t.loadAwarePairs = r.raw<std::int64_t>();
+    if (r.raw<std::uint8_t>()) {
+        VocabularySpecialisation v;
+        v.ids = r.raw<std::int64_t>();
+        v.minCount = r.raw<std::int64_t>();
+        for (SpecialisationFigures *f : {&v.top1, &v.topK}) {
+            f->layer = r.raw<double>();
+            f->perExpert = r.list<double>();
+            f->expertIds = r.list<std::int64_t>();
+        }
+        l.vocabulary = std::move(v);
+    }
     return l;
 }
 

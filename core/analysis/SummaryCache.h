@@ -7,7 +7,9 @@
 // A report is served only for the same dump content: the key holds the file's size,
 // its modification time and a hash of its first 64 KiB and of 16 samples spread over
 // it, plus everything that changes the report (capacity factor, drop policy and
-// grouping) and the cache's format version. A changed file misses, never hits stale.
+// grouping, the vocabulary figures' minimum count) and the cache's format version. A
+// changed file misses, never hits stale. Every field of LayerReport is stored: a field
+// added there must be added to SummaryCache.cpp, with its format version raised.
 // The directory is bounded (oldest entries go first); entries are written to a
 // temporary file and renamed, so a reader never sees half of one. Every failure
 // (unreadable, corrupt, full disk) is a miss, never an error: the cache only saves time.

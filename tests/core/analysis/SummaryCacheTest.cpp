@@ -10,6 +10,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <cmath>
 #include <filesystem>
 
 using namespace moescope;
@@ -59,6 +60,23 @@ void compareReports(const DumpReport &a, const DumpReport &b)
         QCOMPARE(x.drops.dropsByPosition, y.drops.dropsByPosition);
         QCOMPARE(x.labelShares, y.labelShares);
         QCOMPARE(x.agreement, y.agreement);
+        QCOMPARE(x.locality.pairs, y.locality.pairs);
+        QCOMPARE(x.locality.first, y.locality.first);
+        QCOMPARE(x.locality.firstLoadAware, y.locality.firstLoadAware);
+        QCOMPARE(x.locality.hasAny, y.locality.hasAny);
+        QCOMPARE(x.locality.any, y.locality.any);
+        QCOMPARE(x.locality.anyLoadAware, y.locality.anyLoadAware);
+        QCOMPARE(x.locality.loadAwarePairs, y.locality.loadAwarePairs);
+        QCOMPARE(x.vocabulary.has_value(), y.vocabulary.has_value());
+        if (x.vocabulary) {
+            QCOMPARE(x.vocabulary->ids, y.vocabulary->ids);
+            QCOMPARE(x.vocabulary->topK.layer, y.vocabulary->topK.layer);
+            QCOMPARE(x.vocabulary->top1.expertIds, y.vocabulary->top1.expertIds);
+            QCOMPARE(x.vocabulary->topK.perExpert.size(), y.vocabulary->topK.perExpert.size());
+            for (std::size_t e = 0; e < x.vocabulary->topK.perExpert.size(); ++e) // NaN for experts without ids
+                QVERIFY(x.vocabulary->topK.perExpert[e] == y.vocabulary->topK.perExpert[e] ||
+                        (std::isnan(x.vocabulary->topK.perExpert[e]) && std::isnan(y.vocabulary->topK.perExpert[e])));
+        }
     }
 }
 
@@ -83,6 +101,8 @@ private slots:
         const DumpReport report = buildReport(dump, request);
         QVERIFY(!report.layers.empty());
         QVERIFY(!report.layers[0].labelShares.empty()); // the fixture has labels: they travel too
+        QVERIFY(report.layers[0].vocabulary.has_value());
+        QVERIFY(report.layers[0].locality.pairs > 0);
         cache.store(file.path(), request, report);
         QCOMPARE(entries(cacheDir.path()), std::size_t(1));
         const auto back = cache.load(file.path(), request);
@@ -105,6 +125,9 @@ private slots:
         AnalysisRequest otherCf = request;
         otherCf.capacityFactor = 2.0;
         QVERIFY(!cache.load(file.path(), otherCf));
+        AnalysisRequest otherMinCount = request;
+        otherMinCount.vocabularyMinCount = 3;
+        QVERIFY(!cache.load(file.path(), otherMinCount));
         AnalysisRequest otherPolicy = request;
         otherPolicy.drops.policy = DropPolicy::None;
         QVERIFY(!cache.load(file.path(), otherPolicy));
