@@ -18,31 +18,43 @@ LayerReport layerReport(const DumpInfo &info, std::size_t position, const LayerP
     r.choicesRecorded = pass.choicesRecorded;
     r.tokens = pass.choices.validTokens();
     r.invalidTokens = pass.invalidTokens;
-    // The drops and the counts are each a pass over the choices: side by side.
+    // Drops, locality and vocabulary are each a pass over the choices (the vocabulary
+    // one by token id, bound by memory latency): side by side with the counts.
     CapacityRequest drops = request.drops;
     drops.capacityFactor = request.capacityFactor;
+    const LayerChoices &c = pass.choices;
     std::future<DropReport> dropped =
-        std::async(std::launch::async, [&] { return simulateDrops(pass.choices, info.sequenceOffsets, drops); });
+        std::async(std::launch::async, [&] { return simulateDrops(c, info.sequenceOffsets, drops); });
+    std::future<TokenLocality> locality =
+        std::async(std::launch::async, [&] { return tokenLocality(c, info.sequenceOffsets); });
+    std::future<VocabularySpecialisation> vocabulary;
+    if (request.tokenPositions && request.tokenPositions->numPositions() == c.numPositions())
+        vocabulary = std::async(std::launch::async, [&] {
+            return vocabularySpecialisation(c, *request.tokenPositions, request.vocabularyMinCount);
+        });
     try {
-        r.counts = pass.routedCounts.empty() ? pass.choices.counts() : pass.routedCounts;
+        r.counts = pass.routedCounts.empty() ? c.counts() : pass.routedCounts;
+        if (!info.sequenceLabels.empty())
+            r.labelShares = labelShares(c, info.sequenceOffsets, info.sequenceLabels);
     } catch (...) {
         dropped.wait();
+        locality.wait();
+        if (vocabulary.valid())
+            vocabulary.wait();
         throw;
     }
     r.drops = dropped.get();
     r.drops.stragglerFactor = stragglerFactor(r.counts, r.drops.assignments);
-    r.load = computeLoad(r.counts, pass.choices.topK, r.tokens, request.capacityFactor);
+    r.locality = locality.get();
+    if (vocabulary.valid())
+        r.vocabulary = vocabulary.get();
+    r.load = computeLoad(r.counts, c.topK, r.tokens, request.capacityFactor);
     if (pass.hasLosses) {
         r.lbLoss = loadBalancingLoss(r.counts, r.tokens, pass.meanProb);
         if (!std::isnan(pass.zLoss))
             r.zLoss = pass.zLoss;
     }
-    if (!info.sequenceLabels.empty())
-        r.labelShares = labelShares(pass.choices, info.sequenceOffsets, info.sequenceLabels);
     r.agreement = pass.agreement;
-    r.locality = tokenLocality(pass.choices, info.sequenceOffsets);
-    if (request.tokenPositions && request.tokenPositions->numPositions() == pass.choices.numPositions())
-        r.vocabulary = vocabularySpecialisation(pass.choices, *request.tokenPositions, request.vocabularyMinCount);
     return r;
 }
 

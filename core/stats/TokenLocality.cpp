@@ -48,9 +48,20 @@ TokenLocality tokenLocality(const LayerChoices &c, const std::vector<std::int64_
             for (int i = 0; i < k; ++i)
                 masks[std::size_t(t)] |= std::uint64_t(1) << c.ids[std::size_t(t * k + i)];
     }
+    // Above 64 experts: mark a's experts with a's position, then look up b's (2k steps
+    // rather than k^2 compares; a mark equal to a always means "in a's set").
+    std::vector<std::int64_t> markOf(masks.empty() && r.hasAny ? std::size_t(E) : 0, -1);
     auto meets = [&](std::int64_t a, std::int64_t b) {
-        return masks.empty() ? expertSetsMeet(c.ids.data() + a * k, c.ids.data() + b * k, k)
-                             : (masks[std::size_t(a)] & masks[std::size_t(b)]) != 0;
+        if (!masks.empty())
+            return (masks[std::size_t(a)] & masks[std::size_t(b)]) != 0;
+        const std::int32_t *ra = c.ids.data() + a * k, *rb = c.ids.data() + b * k;
+        std::int64_t *mark = markOf.data();
+        for (int i = 0; i < k; ++i)
+            mark[ra[i]] = a;
+        bool met = false;
+        for (int i = 0; i < k; ++i)
+            met |= mark[rb[i]] == a;
+        return met;
     };
 
     // Consecutive pairs never cross a sequence boundary.

@@ -1,5 +1,6 @@
 #include "stats/VocabularySpecialisation.h"
 
+#include <algorithm>
 #include <limits>
 #include <span>
 
@@ -15,13 +16,17 @@ struct Means {
     std::vector<std::int64_t> expertN;
     explicit Means(int E) : expertSum(static_cast<std::size_t>(E), 0.0), expertN(static_cast<std::size_t>(E), 0) {}
 
-    // One id's counts m[v, e] over n_v occurrences.
-    void add(const std::vector<std::int64_t> &m, std::int64_t occurrences)
+    // One id's counts m[v, e] over n_v occurrences; only the experts in `touched` can
+    // be non-zero (with E = 256 and a large vocabulary, scanning all E per id was most
+    // of `stats`).
+    void add(const std::vector<std::int64_t> &m, const std::vector<int> &touched, std::int64_t occurrences)
     {
-        std::size_t best = 0;
-        for (std::size_t e = 1; e < m.size(); ++e)
-            if (m[e] > m[best]) // strictly larger: ties stay with the lower id
+        std::size_t best = std::size_t(touched.front());
+        for (int t : touched) {
+            const auto e = std::size_t(t);
+            if (m[e] > m[best] || (m[e] == m[best] && e < best)) // ties go to the lower id
                 best = e;
+        }
         const double s = double(m[best]) / double(occurrences);
         sum += s;
         ++n;
@@ -50,11 +55,18 @@ VocabularySpecialisation vocabularySpecialisation(const LayerChoices &c, const T
     r.minCount = minCount;
     Means first(E), any(E);
     std::vector<std::int64_t> m1(static_cast<std::size_t>(E)), mk(static_cast<std::size_t>(E));
+    std::vector<int> touched1, touchedK; // the experts with m > 0, to reset and to scan
     for (std::size_t i = 0; i < positions.distinctIds(); ++i) {
-        std::fill(m1.begin(), m1.end(), 0);
-        std::fill(mk.begin(), mk.end(), 0);
-        std::int64_t occurrences = 0;
         const std::span<const std::int64_t> group = positions.group(i);
+        if (std::int64_t(group.size()) < std::max<std::int64_t>(1, minCount))
+            continue; // n_v <= the id's positions: too rare to count
+        for (int e : touched1)
+            m1[std::size_t(e)] = 0;
+        for (int e : touchedK)
+            mk[std::size_t(e)] = 0;
+        touched1.clear();
+        touchedK.clear();
+        std::int64_t occurrences = 0;
         const std::int64_t *end = positions.allPositions().data() + positions.numPositions();
         for (const std::int64_t *at = group.data(); at != group.data() + group.size(); ++at) {
             // The rows are visited in id order, not position order: fetch ahead, across
@@ -66,19 +78,23 @@ VocabularySpecialisation vocabularySpecialisation(const LayerChoices &c, const T
                 continue;
             ++occurrences;
             const std::int32_t *row = c.ids.data() + t * k;
-            ++m1[std::size_t(row[0])];
+            if (m1[std::size_t(row[0])]++ == 0)
+                touched1.push_back(row[0]);
             for (int j = 0; j < k; ++j) {
                 bool repeated = false; // a set counts a repeated id once
                 for (int q = 0; q < j && !repeated; ++q)
                     repeated = row[q] == row[j];
-                mk[std::size_t(row[j])] += !repeated;
+                if (repeated)
+                    continue;
+                if (mk[std::size_t(row[j])]++ == 0)
+                    touchedK.push_back(row[j]);
             }
         }
         if (occurrences == 0 || occurrences < minCount)
             continue;
         ++r.ids;
-        first.add(m1, occurrences);
-        any.add(mk, occurrences);
+        first.add(m1, touched1, occurrences);
+        any.add(mk, touchedK, occurrences);
     }
     r.top1 = first.figures();
     r.topK = any.figures();
