@@ -71,8 +71,8 @@ VocabularySpecialisation vocabularySpecialisation(const LayerChoices &c, const T
         for (const std::int64_t *at = group.data(); at != group.data() + group.size(); ++at) {
             // The rows are visited in id order, not position order: fetch ahead, across
             // groups, so the memory latency overlaps (this loop is memory-bound).
-            if (at + 16 < end && at[16] < c.numPositions())
-                __builtin_prefetch(c.ids.data() + at[16] * k);
+            if (at + 48 < end && at[48] < c.numPositions())
+                __builtin_prefetch(c.ids.data() + at[48] * k);
             const std::int64_t t = *at;
             if (t >= c.numPositions() || !c.valid[std::size_t(t)])
                 continue;
