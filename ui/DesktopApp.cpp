@@ -21,7 +21,8 @@ namespace {
 
 // MOESCOPE_TIMING=1 prints to stderr the milliseconds from start to the window's
 // first paint, to the first paint showing the dump's first layer (the overview fills
-// in while the rest loads) and to the first paint showing the analysed dump. For measurement only.
+// in while the rest loads), to the one showing every layer's overview, and to the
+// first paint showing the analysed dump. For measurement only.
 // MOESCOPE_TIMING=<epoch ms> (say `date +%s%3N` just before launching) also counts
 // from then, which includes loading the program and its libraries.
 class PaintTimer : public QObject {
@@ -29,6 +30,7 @@ public:
     PaintTimer(QWidget *window, QElapsedTimer clock) : m_window(window), m_clock(clock) {}
     void dumpShown() { m_waitingForData = true; }
     void firstLayerShown() { m_waitingForLayer = true; }
+    void allLayersShown() { m_waitingForAllLayers = true; }
 
 protected:
     bool eventFilter(QObject *watched, QEvent *event) override
@@ -41,6 +43,13 @@ protected:
             } else if (m_waitingForLayer) {
                 m_waitingForLayer = false;
                 report("first layer shown");
+                if (m_waitingForAllLayers) { // the same paint shows them all (the summary cache)
+                    m_waitingForAllLayers = false;
+                    report("all layers shown");
+                }
+            } else if (m_waitingForAllLayers) {
+                m_waitingForAllLayers = false;
+                report("all layers shown");
             } else if (m_waitingForData) {
                 m_waitingForData = false;
                 report("dump shown");
@@ -69,6 +78,7 @@ private:
     bool m_firstPaint = false;
     bool m_waitingForData = false;
     bool m_waitingForLayer = false;
+    bool m_waitingForAllLayers = false;
 };
 
 } // namespace
@@ -103,9 +113,12 @@ int runDesktopApp(int argc, char **argv)
         timer = std::make_unique<PaintTimer>(&window, clock);
         app.installEventFilter(timer.get());
         QObject::connect(&window, &MainWindow::dumpShown, &window, [&timer] { timer->dumpShown(); });
-        QObject::connect(window.loader(), &DumpLoader::layerAnalysed, &window, [&timer](const DumpSnapshotPtr &, int done) {
+        QObject::connect(window.loader(), &DumpLoader::layerAnalysed, &window,
+                         [&timer](const DumpSnapshotPtr &, int done, int all) {
             if (done == 1)
                 timer->firstLayerShown();
+            if (done == all)
+                timer->allLayersShown();
         });
         if (!path.isEmpty()) // which file is timed (a sample: which copy of it)
             std::cerr << "moescope timing: opening " << path.toStdString() << "\n";
