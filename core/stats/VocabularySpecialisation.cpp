@@ -56,6 +56,7 @@ VocabularySpecialisation vocabularySpecialisation(const LayerChoices &c, const T
     Means first(E), any(E);
     std::vector<std::int64_t> m1(static_cast<std::size_t>(E)), mk(static_cast<std::size_t>(E));
     std::vector<int> touched1, touchedK; // the experts with m > 0, to reset and to scan
+    std::vector<std::int64_t> lastRow(static_cast<std::size_t>(E), -1); // the last row that counted e
     for (std::size_t i = 0; i < positions.distinctIds(); ++i) {
         const std::span<const std::int64_t> group = positions.group(i);
         if (std::int64_t(group.size()) < std::max<std::int64_t>(1, minCount))
@@ -71,8 +72,10 @@ VocabularySpecialisation vocabularySpecialisation(const LayerChoices &c, const T
         for (const std::int64_t *at = group.data(); at != group.data() + group.size(); ++at) {
             // The rows are visited in id order, not position order: fetch ahead, across
             // groups, so the memory latency overlaps (this loop is memory-bound).
-            if (at + 48 < end && at[48] < c.numPositions())
+            if (at + 48 < end && at[48] < c.numPositions()) { // the flag too: a miss of its own
                 __builtin_prefetch(c.ids.data() + at[48] * k);
+                __builtin_prefetch(c.valid.data() + at[48]);
+            }
             const std::int64_t t = *at;
             if (t >= c.numPositions() || !c.valid[std::size_t(t)])
                 continue;
@@ -81,12 +84,11 @@ VocabularySpecialisation vocabularySpecialisation(const LayerChoices &c, const T
             if (m1[std::size_t(row[0])]++ == 0)
                 touched1.push_back(row[0]);
             for (int j = 0; j < k; ++j) {
-                bool repeated = false; // a set counts a repeated id once
-                for (int q = 0; q < j && !repeated; ++q)
-                    repeated = row[q] == row[j];
-                if (repeated)
+                const auto e = std::size_t(row[j]);
+                if (lastRow[e] == t) // a set counts a repeated id once
                     continue;
-                if (mk[std::size_t(row[j])]++ == 0)
+                lastRow[e] = t;
+                if (mk[e]++ == 0)
                     touchedK.push_back(row[j]);
             }
         }
