@@ -451,7 +451,12 @@ void MainWindow::showSnapshot(const DumpSnapshotPtr &snapshot)
     for (QAction *a : m_needsDump)
         a->setEnabled(true);
     showSummary(snapshot->path, snapshot->info());
-    if (!snapshot->info().warnings.empty()) {
+    if (const auto wrong = storedCountsWarnings(snapshot->info(), snapshot->analysis.report); !wrong.empty()) {
+        QStringList lines;
+        for (const std::string &w : wrong)
+            lines << QString::fromStdString(w).toHtmlEscaped();
+        m_banner->showError(tr("<b>The dump contradicts itself</b><br>%1").arg(lines.join(QStringLiteral("<br>"))));
+    } else if (!snapshot->info().warnings.empty()) {
         QStringList warnings;
         for (const std::string &w : snapshot->info().warnings)
             warnings << QString::fromStdString(w).toHtmlEscaped();

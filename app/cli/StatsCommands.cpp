@@ -50,6 +50,8 @@ int statsCommand(const Words &words)
         report = buildReport(dump, request, progress.progress());
         cache.store(file, request, report);
     }
+    for (std::string &w : storedCountsWarnings(dump.info(), report))
+        report.warnings.push_back(std::move(w));
     printWarnings(report);
     std::cout << (args.flag("json") ? reportJson(report) : reportText(report));
     return 0;

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <future>
+#include <sstream>
 
 namespace moescope {
 
@@ -56,6 +57,30 @@ LayerReport layerReport(const DumpInfo &info, std::size_t position, const LayerP
     }
     r.agreement = pass.agreement;
     return r;
+}
+
+std::vector<std::string> storedCountsWarnings(const DumpInfo &info, const DumpReport &report)
+{
+    std::vector<std::string> warnings;
+    for (const LayerReport &r : report.layers) {
+        if (r.position >= info.layers.size() || !r.choicesRecorded)
+            continue;
+        const std::vector<double> &stored = info.layers[r.position].storedCounts;
+        if (stored.size() != r.counts.size())
+            continue;
+        std::size_t differing = 0, first = 0;
+        for (std::size_t e = 0; e < stored.size(); ++e)
+            if (std::abs(stored[e] - double(r.counts[e])) > 0.5 && differing++ == 0)
+                first = e;
+        if (differing == 0)
+            continue;
+        std::ostringstream m;
+        m << info.path << ": /layers/" << r.name << "/counts disagrees with the layer's topk_ids at " << differing
+          << " of " << stored.size() << " experts (expert " << first << ": stored " << stored[first] << ", counted "
+          << r.counts[first] << "); the figures shown are from topk_ids";
+        warnings.push_back(m.str());
+    }
+    return warnings;
 }
 
 double effectiveCapacityFactor(const DumpInfo &info, std::optional<double> requested)

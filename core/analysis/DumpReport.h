@@ -53,6 +53,11 @@ struct DumpReport {
 LayerReport layerReport(const DumpInfo &info, std::size_t position, const LayerPass &pass,
                         const ReportRequest &request);
 
+// One message per layer whose stored `counts` (the recorder's summary) disagree with
+// the counts of its recorded choices: the file is inconsistent and the user must know.
+// Layers without stored counts, or whose choices were routed here, are not checked.
+std::vector<std::string> storedCountsWarnings(const DumpInfo &info, const DumpReport &report);
+
 // The capacity factor a command uses: the one asked for, else the dump's own when it
 // has one (> 0), else the default 1.25.
 double effectiveCapacityFactor(const DumpInfo &info, std::optional<double> requested);

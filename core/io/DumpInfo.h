@@ -25,6 +25,7 @@ struct LayerInfo {
     std::uint64_t logitsChunkRows = 0, topkIdsChunkRows = 0;
     bool logitsAreProbabilities = false; // detected on the first chunk (see spec)
     std::vector<double> expertBias;   // [E] when hasExpertBias
+    std::vector<double> storedCounts; // [E] the layer's `counts` (the recorder's summary); empty without
 };
 
 struct DumpInfo {

@@ -310,6 +310,19 @@ void RoutingDump::Impl::readLayer(const std::string &name, const Handle &group, 
         layer.hasExpertBias = true;
     }
 
+    // The recorder's summary beside the choices: tokens per expert.
+    const Site countsSite = site.child("counts");
+    Handle counts = io::openMember(group.get(), site, "counts", H5I_DATASET);
+    if (counts.valid()) {
+        const auto dims = io::shapeOf(counts.get(), countsSite);
+        if (dims.size() != 1 || dims[0] != hsize_t(info.numExperts))
+            countsSite.fail("must have shape [E] = [" + std::to_string(info.numExperts) + "]");
+        layer.storedCounts = io::readAllDoubles(counts.get(), countsSite);
+        for (double c : layer.storedCounts)
+            if (!std::isfinite(c) || c < 0)
+                countsSite.fail("holds a count that is negative or not finite");
+    }
+
     if (!layer.hasLogits && !layer.hasTopkIds)
         site.fail("holds neither 'logits' nor 'topk_ids'; a layer needs at least one");
 }

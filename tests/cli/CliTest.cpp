@@ -123,6 +123,36 @@ private slots:
         QCOMPARE(loose["layers"].toArray()[0].toObject()["dropped_fraction"].toDouble(), 0.0);
     }
 
+    // A layer's stored counts (the recorder's summary) are checked against its recorded
+    // choices: agreeing, nothing is said; disagreeing, a warning names the layer and an
+    // expert, also when the report comes from the summary cache.
+    void storedCountsAreChecked()
+    {
+        DumpFixture agreeing = smallFixture();
+        agreeing.layers[1].counts = {1, 1, 4}; // topk_ids 2 2 2 2 1 0
+        const TempDump good(agreeing);
+        const Run ok = runMoescope({"stats", good.qpath(), "--json"});
+        QCOMPARE(ok.exitCode, 0);
+        QVERIFY2(!ok.err.contains("counts"), ok.err.constData());
+        DumpFixture wrong = smallFixture();
+        wrong.layers[1].counts = {1, 2, 3};
+        const TempDump bad(wrong);
+        for (int run = 0; run < 2; ++run) { // computed, then from the cache
+            const Run r = runMoescope({"stats", bad.qpath(), "--json"});
+            QCOMPARE(r.exitCode, 0);
+            QVERIFY2(r.err.contains("/layers/03/counts disagrees with the layer's topk_ids at 2 of 3 experts "
+                                    "(expert 1: stored 2, counted 1)"),
+                     r.err.constData());
+            QCOMPARE(r.json()["layers"].toArray()[0].toObject()["counts"].toArray(), (QJsonArray{1, 1, 4}));
+        }
+        DumpFixture shapeless = smallFixture();
+        shapeless.layers[1].counts = {4, 2};
+        const TempDump refused(shapeless);
+        const Run r = runMoescope({"stats", refused.qpath()});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("/layers/03/counts") && r.err.contains("must have shape [E] = [3]"), r.err.constData());
+    }
+
     // The second `stats` of a dump comes from the summary cache: the same bytes out;
     // --no-cache computes afresh; a changed dump is computed afresh too.
     void statsFromTheSummaryCache()

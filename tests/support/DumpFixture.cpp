@@ -235,6 +235,8 @@ void DumpFixture::write(const std::string &path, const StorageOptions &s) const
             if (!l.expertBias.empty())
                 writeDataset(g, "expert_bias", H5T_IEEE_F32LE, H5T_NATIVE_DOUBLE, {l.expertBias.size()},
                              l.expertBias.data(), {});
+            if (!l.counts.empty())
+                writeDataset(g, "counts", H5T_STD_I64LE, H5T_NATIVE_INT64, {l.counts.size()}, l.counts.data(), {});
             H5Gclose(g);
         }
         H5Gclose(layersGroup);

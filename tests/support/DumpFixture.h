@@ -19,6 +19,7 @@ struct FixtureLayer {
     std::vector<std::int64_t> topkIds; // [T * k]; empty: none
     std::vector<float> topkWeights;   // [T * k]; empty: none
     std::vector<double> expertBias;   // [E]; empty: none
+    std::vector<std::int64_t> counts; // [E] the recorder's summary; empty: none
 };
 
 struct StorageOptions {
