@@ -392,19 +392,28 @@ void MainWindow::showSnapshot(const DumpSnapshotPtr &snapshot)
     initial.layer = 0;
     initial.expert = snapshot->numLayers() > 0 ? snapshot->busiestExpert(0) : 0;
     m_selection->reset(initial);
+    // A load-only dump (counts, no per-token choices) feeds the views that work from
+    // counts; the ones that need each token's choices stay empty and the note says why.
+    const bool loadOnly = snapshot->info().anyLoadOnly();
+    const DumpSnapshotPtr perToken = loadOnly ? DumpSnapshotPtr() : snapshot;
     m_overview->setSnapshot(snapshot);
     m_utilization->setSnapshot(snapshot);
-    m_routingMap->setSnapshot(snapshot);
-    m_profile->setSnapshot(snapshot);
+    m_routingMap->setSnapshot(perToken);
+    m_profile->setSnapshot(perToken);
     m_training->setSnapshot(snapshot);
-    m_whatIf->setSnapshot(snapshot);
-    m_pairs->setSnapshot(snapshot);
-    m_placement->setSnapshot(snapshot);
+    m_whatIf->setSnapshot(perToken);
+    m_pairs->setSnapshot(perToken);
+    m_placement->setSnapshot(perToken);
     m_center->setCurrentWidget(m_overview);
     for (QAction *a : m_needsDump)
         a->setEnabled(true);
     showSummary(snapshot->path, snapshot->info());
-    if (!snapshot->info().warnings.empty()) {
+    if (loadOnly) {
+        m_banner->showInfo(tr("<b>Load-only dump</b><br>It holds how many tokens chose each expert, not which "
+                              "token chose which: utilization, overview and training curves are shown; the "
+                              "routing map, expert profiles, pairs, what-if and placement need each token's "
+                              "choices and stay empty."));
+    } else if (!snapshot->info().warnings.empty()) {
         QStringList warnings;
         for (const std::string &w : snapshot->info().warnings)
             warnings << QString::fromStdString(w).toHtmlEscaped();

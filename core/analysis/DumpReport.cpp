@@ -16,6 +16,15 @@ LayerReport layerReport(const DumpInfo &info, std::size_t position, const LayerP
     r.name = li.name;
     r.index = li.index;
     r.choicesRecorded = pass.choicesRecorded;
+    if (li.loadOnly()) {
+        // Counts alone: the load metrics, hot and cold; drops, losses and label
+        // shares need each token's choices and stay unknown.
+        r.countsOnly = true;
+        r.tokens = info.numTokens;
+        r.counts = pass.routedCounts;
+        r.load = computeLoad(r.counts, info.topK, r.tokens, request.capacityFactor);
+        return r;
+    }
     r.tokens = pass.choices.validTokens();
     r.invalidTokens = pass.invalidTokens;
     // The drops and the counts are each a pass over the choices: side by side.

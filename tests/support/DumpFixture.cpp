@@ -235,6 +235,11 @@ void DumpFixture::write(const std::string &path, const StorageOptions &s) const
             if (!l.expertBias.empty())
                 writeDataset(g, "expert_bias", H5T_IEEE_F32LE, H5T_NATIVE_DOUBLE, {l.expertBias.size()},
                              l.expertBias.data(), {});
+            if (!l.counts.empty())
+                writeIntegers(g, "counts", l.counts, {l.counts.size()}, s);
+            if (!l.floatCounts.empty())
+                writeDataset(g, "counts", H5T_IEEE_F32LE, H5T_NATIVE_DOUBLE, {l.floatCounts.size()},
+                             l.floatCounts.data(), {});
             H5Gclose(g);
         }
         H5Gclose(layersGroup);
