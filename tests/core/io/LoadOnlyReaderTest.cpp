@@ -124,6 +124,17 @@ private slots:
             QVERIFY2(std::string(e.what()).find("/layers/00/counts") != std::string::npos, e.what());
         }
 
+        // Without /tokens no layer may hold per-token data.
+        DumpFixture perToken = loadOnlyFixture();
+        perToken.layers[1].topkIds = std::vector<std::int64_t>(20, 1);
+        TempDump p(perToken);
+        try {
+            RoutingDump d(p.path());
+            QFAIL("per-token choices without /tokens were accepted");
+        } catch (const DumpError &e) {
+            QVERIFY2(std::string(e.what()).find("/layers/01") != std::string::npos, e.what());
+        }
+
         DumpFixture negative = loadOnlyFixture();
         negative.layers[0].counts = {1, -2, 3, 4};
         TempDump c(negative);
