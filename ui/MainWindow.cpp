@@ -437,15 +437,19 @@ void MainWindow::showSnapshot(const DumpSnapshotPtr &snapshot)
     }
     m_keepSelection.reset();
     m_selection->reset(initial);
+    // A load-only dump (counts, no per-token choices) feeds the views that work from
+    // counts; the ones that need each token's choices stay empty and the note says why.
+    const bool loadOnly = snapshot->info().anyLoadOnly();
+    const DumpSnapshotPtr perToken = loadOnly ? DumpSnapshotPtr() : snapshot;
     m_overview->setSnapshot(snapshot);
     m_utilization->setSnapshot(snapshot);
-    m_routingMap->setSnapshot(snapshot);
-    m_profile->setSnapshot(snapshot);
+    m_routingMap->setSnapshot(perToken);
+    m_profile->setSnapshot(perToken);
     m_training->setSnapshot(snapshot);
-    m_whatIf->setSnapshot(snapshot);
-    m_pairs->setSnapshot(snapshot);
-    m_placement->setSnapshot(snapshot);
-    m_specialisation->setSnapshot(snapshot);
+    m_whatIf->setSnapshot(perToken);
+    m_pairs->setSnapshot(perToken);
+    m_placement->setSnapshot(perToken);
+    m_specialisation->setSnapshot(perToken);
     m_checkpoints->setSnapshot(snapshot);
     m_center->setCurrentWidget(m_overview);
     for (QAction *a : m_needsDump)
@@ -456,6 +460,11 @@ void MainWindow::showSnapshot(const DumpSnapshotPtr &snapshot)
         for (const std::string &w : wrong)
             lines << QString::fromStdString(w).toHtmlEscaped();
         m_banner->showError(tr("<b>The dump contradicts itself</b><br>%1").arg(lines.join(QStringLiteral("<br>"))));
+    } else if (loadOnly) {
+        m_banner->showInfo(tr("<b>Load-only dump</b><br>It holds how many tokens chose each expert, not which "
+                              "token chose which: utilization, overview and training curves are shown; the "
+                              "routing map, expert profiles, pairs, what-if and placement need each token's "
+                              "choices and stay empty."));
     } else if (!snapshot->info().warnings.empty()) {
         QStringList warnings;
         for (const std::string &w : snapshot->info().warnings)

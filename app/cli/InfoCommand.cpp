@@ -53,6 +53,7 @@ std::string infoJson(const DumpInfo &info)
         w.key("topk_ids").value(li.hasTopkIds);
         w.key("topk_weights").value(li.hasTopkWeights);
         w.key("expert_bias").value(li.hasExpertBias);
+        w.key("counts").value(li.hasCounts);
         w.endObject();
     }
     w.endArray();
@@ -93,6 +94,8 @@ std::string infoText(const DumpInfo &info)
             out += " topk_weights";
         if (li.hasExpertBias)
             out += " expert_bias";
+        if (li.hasCounts)
+            out += li.loadOnly() ? " counts (load-only)" : " counts";
         out += "\n";
     }
     return out;

@@ -1,3 +1,4 @@
+#include "io/DumpError.h"
 #include "analysis/AnalysisPipeline.h"
 #include "io/OpenDump.h"
 #include "cli/Arguments.h"
@@ -34,6 +35,9 @@ int profileCommand(const Words &words)
         throw ArgumentError("--expert must be 0 to " + std::to_string(info.numExperts - 1));
     for (const auto &w : info.warnings)
         std::cerr << "warning: " << w << "\n";
+    if (info.layers[std::size_t(*layer)].loadOnly())
+        throw DumpError(info.path, "/layers/" + info.layers[std::size_t(*layer)].name,
+                        "holds counts only (a load-only layer); a profile needs each token's choices");
 
     AnalysisRequest request;
     request.onlyLayers = {std::size_t(*layer)};

@@ -30,10 +30,13 @@ std::string reportJson(const DumpReport &report)
         w.key("entropy").value(l.load.entropy);
         w.key("lb_loss").value(l.lbLoss);
         w.key("z_loss").value(l.zLoss);
-        w.key("dropped_fraction").value(l.drops.droppedFraction);
-        w.key("fully_dropped_fraction").value(l.drops.fullyDroppedFraction);
-        w.key("straggler_factor").value(l.drops.stragglerFactor);
-        w.key("invalid_tokens").value(l.invalidTokens);
+        // A load-only layer knows its counts, not each token's choices: what needs
+        // those is null.
+        auto unlessCountsOnly = [&](auto v) { return l.countsOnly ? std::nullopt : std::optional(v); };
+        w.key("dropped_fraction").value(unlessCountsOnly(l.drops.droppedFraction));
+        w.key("fully_dropped_fraction").value(unlessCountsOnly(l.drops.fullyDroppedFraction));
+        w.key("straggler_factor").value(unlessCountsOnly(l.drops.stragglerFactor));
+        w.key("invalid_tokens").value(unlessCountsOnly(l.invalidTokens));
         if (l.agreement)
             w.key("agreement").value(*l.agreement);
         if (!l.labelShares.empty()) {
@@ -102,11 +105,12 @@ std::string reportText(const DumpReport &report)
                   "CV", "MaxVio", "entropy", "lb_loss", "z_loss", "dropped", "invalid", "agree", "hot", "cold");
     out += line;
     for (const LayerReport &l : report.layers) {
-        std::snprintf(line, sizeof line, "%-4zu %-12s %7s %7s %7s %8s %8s %8s %8lld %7s  %-16s %s\n",
+        const std::string dropped = l.countsOnly ? "-" : fixed(l.drops.droppedFraction, 4);
+        const std::string invalid = l.countsOnly ? "-" : std::to_string(l.invalidTokens);
+        std::snprintf(line, sizeof line, "%-4zu %-12s %7s %7s %7s %8s %8s %8s %8s %7s  %-16s %s\n",
                       l.position, l.name.c_str(), fixed(l.load.cv, 3).c_str(), fixed(l.load.maxVio, 3).c_str(),
                       fixed(l.load.entropy, 3).c_str(), optionalFixed(l.lbLoss, 4).c_str(),
-                      optionalFixed(l.zLoss, 3).c_str(), fixed(l.drops.droppedFraction, 4).c_str(),
-                      static_cast<long long>(l.invalidTokens), optionalFixed(l.agreement, 4).c_str(),
+                      optionalFixed(l.zLoss, 3).c_str(), dropped.c_str(), invalid.c_str(), optionalFixed(l.agreement, 4).c_str(),
                       idList(l.load.hot).c_str(), idList(l.load.cold).c_str());
         out += line;
     }

@@ -183,7 +183,7 @@ AnalysisResult runAnalysis(const RoutingDump &dump, const AnalysisRequest &reque
         auto current = std::make_unique<LayerAnalysis>();
         current->position = l;
         const Progress sweepPart = step(weights.sweep);
-        if (request.capacitySweep) {
+        if (request.capacitySweep && !info.layers[l].loadOnly()) { // no choices to drop
             current->sweep = backend->sweepCapacity(
                 rankAssignments(pass.choices, info.sequenceOffsets, result.sweepPolicy, result.drops.group),
                 *request.capacitySweep);

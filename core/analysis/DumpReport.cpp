@@ -17,6 +17,15 @@ LayerReport layerReport(const DumpInfo &info, std::size_t position, const LayerP
     r.name = li.name;
     r.index = li.index;
     r.choicesRecorded = pass.choicesRecorded;
+    if (li.loadOnly()) {
+        // Counts alone: the load metrics, hot and cold; drops, losses and label
+        // shares need each token's choices and stay unknown.
+        r.countsOnly = true;
+        r.tokens = info.numTokens;
+        r.counts = pass.routedCounts;
+        r.load = computeLoad(r.counts, info.topK, r.tokens, request.capacityFactor);
+        return r;
+    }
     r.tokens = pass.choices.validTokens();
     r.invalidTokens = pass.invalidTokens;
     // Drops, locality and vocabulary are each a pass over the choices (the vocabulary

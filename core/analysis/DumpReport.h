@@ -20,6 +20,7 @@ struct LayerReport {
     std::string name;
     std::optional<std::int64_t> index;
     bool choicesRecorded = false;
+    bool countsOnly = false;             // a load-only layer: drops and invalid tokens unknown
     std::int64_t tokens = 0;             // T: the valid tokens of the layer
     std::int64_t invalidTokens = 0;
     std::vector<std::int64_t> counts;    // c[e]

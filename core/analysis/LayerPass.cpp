@@ -65,6 +65,18 @@ LayerPass runLayerPass(const RoutingDump &dump, std::size_t layer, const LayerPa
     const DumpInfo &info = dump.info();
     const LayerInfo &li = info.layers.at(layer);
     const RoutingRules rules = request.reroute ? *request.reroute : info.routingRules(layer);
+    if (li.loadOnly()) {
+        // A load-only layer has no tokens' choices: the pass carries its counts alone
+        // (rounded: float counts from averaged sources), and no choices.
+        LayerPass pass;
+        pass.choices.numExperts = info.numExperts;
+        pass.choices.topK = info.topK;
+        pass.choicesRecorded = true;
+        for (double c : li.storedCounts)
+            pass.routedCounts.push_back(std::int64_t(std::llround(c)));
+        progress.report(1.0);
+        return pass;
+    }
     const bool route = request.reroute.has_value() || !li.hasTopkIds;
     if (route && !li.hasLogits)
         throw DumpError(info.path, "/layers/" + li.name, "has no logits to route from");

@@ -21,7 +21,7 @@ namespace fs = std::filesystem;
 namespace {
 
 // Bump whenever DumpReport or its parts change: older entries then simply miss.
-constexpr const char *kFormat = "moescope-summary 2";
+constexpr const char *kFormat = "moescope-summary 3";
 
 std::uint64_t fnv1a(const void *data, std::size_t n, std::uint64_t h = 1469598103934665603ull)
 {
@@ -141,6 +141,7 @@ void writeLayer(Writer &w, const LayerReport &l)
     w.text(l.name);
     w.maybe(l.index);
     w.raw(std::uint8_t(l.choicesRecorded));
+    w.raw(std::uint8_t(l.countsOnly));
     w.raw(l.tokens);
     w.raw(l.invalidTokens);
     w.list(l.counts);
@@ -191,6 +192,7 @@ LayerReport readLayer(Reader &r)
     l.name = r.text();
     l.index = r.maybe<std::int64_t>();
     l.choicesRecorded = r.raw<std::uint8_t>() != 0;
+    l.countsOnly = r.raw<std::uint8_t>() != 0;
     l.tokens = r.raw<std::int64_t>();
     l.invalidTokens = r.raw<std::int64_t>();
     l.counts = r.list<std::int64_t>();

@@ -25,7 +25,12 @@ struct LayerInfo {
     std::uint64_t logitsChunkRows = 0, topkIdsChunkRows = 0;
     bool logitsAreProbabilities = false; // detected on the first chunk (see spec)
     std::vector<double> expertBias;   // [E] when hasExpertBias
-    std::vector<double> storedCounts; // [E] the layer's `counts` (the recorder's summary); empty without
+    // The stored `counts` [E] (tokens that chose each expert), read as numbers. A layer
+    // with counts but neither logits nor topk_ids is load-only; one with counts and
+    // choices keeps them here so they can be compared with what the choices count.
+    bool hasCounts = false;
+    std::vector<double> storedCounts;
+    bool loadOnly() const { return hasCounts && !hasLogits && !hasTopkIds; }
 };
 
 struct DumpInfo {
@@ -43,6 +48,9 @@ struct DumpInfo {
     std::optional<std::int64_t> checkpointStep;
 
     std::int64_t numTokens = 0;       // T
+    // False for a load-only dump without /tokens (T from the root attribute
+    // num_tokens): token ids read as 0 and there is no vocabulary.
+    bool hasTokens = true;
     std::vector<std::int64_t> sequenceOffsets; // S + 1 entries, first 0, last T
     std::vector<std::string> sequenceLabels;   // S entries, or empty
     std::int64_t vocabSize = 0;       // V, 0 when there is no /tokens/vocab
@@ -50,6 +58,13 @@ struct DumpInfo {
     bool hasTraining = false;
     std::vector<std::string> warnings; // things the user should know, not fatal
 
+    bool anyLoadOnly() const
+    {
+        for (const auto &l : layers)
+            if (l.loadOnly())
+                return true;
+        return false;
+    }
     std::int64_t numSequences() const { return std::int64_t(sequenceOffsets.size()) - 1; }
     // The rules the model routed with at `layer`, from the root attributes.
     RoutingRules routingRules(std::size_t layer) const;

@@ -164,8 +164,17 @@ void RoutingDump::Impl::readTokens()
 {
     const Site tokensSite = root().child("tokens");
     Handle tokens = io::openMember(file.get(), root(), "tokens", H5I_GROUP);
-    if (!tokens.valid())
-        root().fail("required group '/tokens' is missing");
+    if (!tokens.valid()) {
+        // A load-only dump may leave /tokens out and give T as a root attribute.
+        if (!io::numberAttribute(file.get(), root(), "num_tokens"))
+            root().fail("required group '/tokens' is missing (a load-only dump without it needs the root attribute 'num_tokens')");
+        info.numTokens = integerAttribute(file.get(), root(), "num_tokens", 0, true);
+        if (info.numTokens < 1)
+            root().fail("attribute 'num_tokens' is " + std::to_string(info.numTokens) + ", must be at least 1");
+        info.hasTokens = false;
+        info.sequenceOffsets = {0, info.numTokens};
+        return;
+    }
 
     idsSite = tokensSite.child("ids");
     tokenIds = io::openMember(tokens.get(), tokensSite, "ids", H5I_DATASET);
@@ -317,14 +326,21 @@ void RoutingDump::Impl::readLayer(const std::string &name, const Handle &group, 
         const auto dims = io::shapeOf(counts.get(), countsSite);
         if (dims.size() != 1 || dims[0] != hsize_t(info.numExperts))
             countsSite.fail("must have shape [E] = [" + std::to_string(info.numExperts) + "]");
+        const H5T_class_t cls = io::typeClassOf(counts.get(), countsSite);
+        if (cls != H5T_INTEGER && cls != H5T_FLOAT)
+            countsSite.fail("must hold integers or floating-point numbers");
         layer.storedCounts = io::readAllDoubles(counts.get(), countsSite);
-        for (double c : layer.storedCounts)
-            if (!std::isfinite(c) || c < 0)
-                countsSite.fail("holds a count that is negative or not finite");
+        for (std::size_t e = 0; e < layer.storedCounts.size(); ++e)
+            if (!std::isfinite(layer.storedCounts[e]) || layer.storedCounts[e] < 0)
+                countsSite.fail("count of expert " + std::to_string(e) + " is " +
+                                std::to_string(layer.storedCounts[e]) + ", must be a finite non-negative number");
+        layer.hasCounts = true;
     }
 
-    if (!layer.hasLogits && !layer.hasTopkIds)
-        site.fail("holds neither 'logits' nor 'topk_ids'; a layer needs at least one");
+    if (!layer.hasLogits && !layer.hasTopkIds && !layer.hasCounts)
+        site.fail("holds neither 'logits' nor 'topk_ids' nor 'counts'; a layer needs at least one");
+    if (!info.hasTokens && (layer.hasLogits || layer.hasTopkIds))
+        site.fail("holds per-token data but the dump has no '/tokens' (only load-only dumps may omit it)");
 }
 
 void RoutingDump::Impl::readLayers()

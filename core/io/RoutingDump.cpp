@@ -141,6 +141,8 @@ std::vector<std::int64_t> RoutingDump::readTokenIds(std::uint64_t begin, std::ui
 {
     checkRange(d->info, begin, count, "/tokens/ids");
     std::vector<std::int64_t> ids(count);
+    if (!d->info.hasTokens)
+        return ids; // a load-only dump without /tokens: ids are 0, there is no vocabulary
     auto lock = io::hdf5Lock();
     io::readRows(d->tokenIds.get(), d->idsSite, H5T_NATIVE_INT64, begin, count, ids.data());
     return ids;

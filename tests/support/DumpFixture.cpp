@@ -236,7 +236,10 @@ void DumpFixture::write(const std::string &path, const StorageOptions &s) const
                 writeDataset(g, "expert_bias", H5T_IEEE_F32LE, H5T_NATIVE_DOUBLE, {l.expertBias.size()},
                              l.expertBias.data(), {});
             if (!l.counts.empty())
-                writeDataset(g, "counts", H5T_STD_I64LE, H5T_NATIVE_INT64, {l.counts.size()}, l.counts.data(), {});
+                writeIntegers(g, "counts", l.counts, {l.counts.size()}, s);
+            if (!l.floatCounts.empty())
+                writeDataset(g, "counts", H5T_IEEE_F32LE, H5T_NATIVE_DOUBLE, {l.floatCounts.size()},
+                             l.floatCounts.data(), {});
             H5Gclose(g);
         }
         H5Gclose(layersGroup);

@@ -19,7 +19,8 @@ struct FixtureLayer {
     std::vector<std::int64_t> topkIds; // [T * k]; empty: none
     std::vector<float> topkWeights;   // [T * k]; empty: none
     std::vector<double> expertBias;   // [E]; empty: none
-    std::vector<std::int64_t> counts; // [E] the recorder's summary; empty: none
+    std::vector<std::int64_t> counts; // [E] load-only counts (integers); empty: none
+    std::vector<double> floatCounts;  // [E] the same as float32; empty: none
 };
 
 struct StorageOptions {

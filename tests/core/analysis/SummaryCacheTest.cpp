@@ -37,6 +37,7 @@ void compareReports(const DumpReport &a, const DumpReport &b)
         QCOMPARE(x.name, y.name);
         QCOMPARE(x.index, y.index);
         QCOMPARE(x.choicesRecorded, y.choicesRecorded);
+        QCOMPARE(x.countsOnly, y.countsOnly);
         QCOMPARE(x.tokens, y.tokens);
         QCOMPARE(x.invalidTokens, y.invalidTokens);
         QCOMPARE(x.counts, y.counts);
