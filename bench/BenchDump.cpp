@@ -170,7 +170,7 @@ void writeDump(const std::string &path, std::uint64_t logitsSeed)
 
 
 // Runs argv with stdout into a file; wall time and the child's peak resident memory.
-ChildRun runChild(const std::vector<std::string> &argv, const std::string &outPath)
+ChildRun runChild(const std::vector<std::string> &argv, const std::string &outPath, const std::string &errPath)
 {
     std::vector<char *> args;
     for (const auto &a : argv)
@@ -179,6 +179,8 @@ ChildRun runChild(const std::vector<std::string> &argv, const std::string &outPa
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 1, outPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (!errPath.empty())
+        posix_spawn_file_actions_addopen(&actions, 2, errPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     ChildRun r;
     const auto start = std::chrono::steady_clock::now();
     pid_t pid;

@@ -1,6 +1,9 @@
 #pragma once
 // What the benchmarks share: the benchmark dump (1,000,000 tokens x 8 layers x 64
-// experts, float16 logits, uncompressed, top-8 like OLMoE) and timing a child process.
+// experts, float16 logits, uncompressed, top-8 like OLMoE), timing a child process, and
+// the HDF5 pieces the benchmark writers have in common.
+#include <hdf5.h>
+
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -27,7 +30,14 @@ struct ChildRun {
     std::string out;
 };
 
-// Runs argv with stdout into a file; wall time and the child's peak resident memory.
-ChildRun runChild(const std::vector<std::string> &argv, const std::string &outPath);
+// Runs argv with stdout into a file (stderr too when errPath is given); wall time and
+// the child's peak resident memory.
+ChildRun runChild(const std::vector<std::string> &argv, const std::string &outPath, const std::string &errPath = {});
+
+// The HDF5 pieces the benchmark writers share.
+std::uint16_t toHalf(float f); // IEEE half, round to nearest even (normal range)
+hid_t halfType();              // IEEE binary16 as an HDF5 type (close with H5Tclose)
+void integerAttribute(hid_t object, const char *name, long long value);
+void stringAttribute(hid_t object, const char *name, const std::string &value);
 
 } // namespace moescope::bench

@@ -7,7 +7,7 @@
 // Built, not run, by the test suite.
 //
 // usage: moescope_bench_scale [--data DIR] [--runs N] [--big]
-#include "ChildRun.h"
+#include "BenchDump.h"
 #include "V3DumpWriter.h"
 
 #include <sys/stat.h>
@@ -51,7 +51,7 @@ StatsRun timeStats(const std::string &dump, const std::string &data, int runs, b
         std::vector<std::string> argv{MOESCOPE_BIN, "stats", dump, "--json"};
         if (!cache)
             argv.push_back("--no-cache");
-        const bench::ChildRun run = bench::runChild(argv, data + "/stats.json", data + "/stats.err");
+        const moescope::bench::ChildRun run = moescope::bench::runChild(argv, data + "/stats.json", data + "/stats.err");
         if (run.status != 0) {
             std::printf("  stats failed (exit %d): see %s/stats.err\n", run.status, data.c_str());
             return best;
@@ -105,11 +105,11 @@ int main(int argc, char **argv)
     std::system(("rm -rf '" + cache + "'").c_str());
     const std::string small = data + "/v3_1M.h5", large = data + "/v3_10M.h5";
     if (!exists(small))
-        bench::writeV3Dump(small, {});
+        moescope::bench::writeV3Dump(small, {});
     if (big && !exists(large)) {
-        bench::V3Shape shape;
+        moescope::bench::V3Shape shape;
         shape.tokens = 10000000;
-        bench::writeV3Dump(large, shape);
+        moescope::bench::writeV3Dump(large, shape);
     }
     measure(small, data, runs, 1.5);
     if (big)

@@ -1,5 +1,7 @@
 #include "V3DumpWriter.h"
 
+#include "BenchDump.h"
+
 #include <hdf5.h>
 #include <libdeflate.h>
 
@@ -13,17 +15,11 @@
 #include <thread>
 #include <vector>
 
-namespace bench {
+namespace moescope::bench {
 
 namespace {
 
 constexpr hsize_t kChunkRows = 65536;
-
-void check(bool ok, const char *what)
-{
-    if (!ok)
-        throw std::runtime_error(std::string("writing the V3-shaped dump: ") + what + " failed");
-}
 
 struct Rng { // xorshift64*: fast, and the same data on every run
     std::uint64_t state;
@@ -36,53 +32,6 @@ struct Rng { // xorshift64*: fast, and the same data on every run
     }
     double uniform() { return double(next() >> 11) / 9007199254740992.0; }
 };
-
-std::uint16_t toHalf(float f) // round to nearest even; the weights lie in (0, 1]
-{
-    std::uint32_t x;
-    std::memcpy(&x, &f, 4);
-    const std::uint32_t sign = (x >> 16) & 0x8000u;
-    const int exponent = int((x >> 23) & 0xff) - 127 + 15;
-    std::uint32_t mantissa = x & 0x7fffffu;
-    if (exponent <= 0)
-        return std::uint16_t(sign); // flushed: below the weights' range
-    std::uint32_t h = sign | (std::uint32_t(exponent) << 10) | (mantissa >> 13);
-    const std::uint32_t rest = mantissa & 0x1fffu;
-    if (rest > 0x1000u || (rest == 0x1000u && (h & 1u)))
-        ++h;
-    return std::uint16_t(h);
-}
-
-void attribute(hid_t object, const char *name, long long value)
-{
-    const hid_t space = H5Screate(H5S_SCALAR);
-    const hid_t a = H5Acreate2(object, name, H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT);
-    check(a >= 0 && H5Awrite(a, H5T_NATIVE_LLONG, &value) >= 0, "an attribute");
-    H5Aclose(a);
-    H5Sclose(space);
-}
-
-void attribute(hid_t object, const char *name, const std::string &value)
-{
-    const hid_t type = H5Tcopy(H5T_C_S1);
-    H5Tset_size(type, value.size());
-    const hid_t space = H5Screate(H5S_SCALAR);
-    const hid_t a = H5Acreate2(object, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
-    check(a >= 0 && H5Awrite(a, type, value.data()) >= 0, "an attribute");
-    H5Aclose(a);
-    H5Sclose(space);
-    H5Tclose(type);
-}
-
-hid_t halfType()
-{
-    const hid_t t = H5Tcopy(H5T_IEEE_F32LE);
-    H5Tset_fields(t, 15, 10, 5, 0, 10);
-    H5Tset_size(t, 2);
-    H5Tset_precision(t, 16);
-    H5Tset_ebias(t, 15);
-    return t;
-}
 
 // What HDF5's shuffle + deflate filters would store for one chunk: bytes regrouped by
 // significance, then zlib level 1. Done here, on every core, then written raw.
@@ -169,7 +118,7 @@ void writeLayer(hid_t layers, int l, const V3Shape &shape, std::uint64_t seed)
     std::snprintf(name, sizeof name, "%02d", l + 3);
     const hid_t g = H5Gcreate2(layers, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     check(g >= 0, "a layer group");
-    attribute(g, "index", l + 3); // DeepSeek-V3's first three layers are dense
+    integerAttribute(g, "index", l + 3); // DeepSeek-V3's first three layers are dense
     const hid_t half = halfType();
     const hid_t ids = chunkedDataset(g, "topk_ids", H5T_STD_I16LE, hsize_t(shape.tokens), hsize_t(shape.topK));
     const hid_t weights = chunkedDataset(g, "topk_weights", half, hsize_t(shape.tokens), hsize_t(shape.topK));
@@ -300,12 +249,12 @@ void writeV3Dump(const std::string &path, const V3Shape &shape)
     const std::string partial = path + ".partial";
     const hid_t file = H5Fcreate(partial.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     check(file >= 0, "H5Fcreate");
-    attribute(file, "format", std::string("moe-routing"));
-    attribute(file, "format_version", 1);
-    attribute(file, "num_experts", shape.experts);
-    attribute(file, "top_k", shape.topK);
-    attribute(file, "scoring", std::string("sigmoid"));
-    attribute(file, "model", std::string("benchmark (DeepSeek-V3-shaped: 256 experts, top-8, 58 MoE layers)"));
+    stringAttribute(file, "format", "moe-routing");
+    integerAttribute(file, "format_version", 1);
+    integerAttribute(file, "num_experts", shape.experts);
+    integerAttribute(file, "top_k", shape.topK);
+    stringAttribute(file, "scoring", "sigmoid");
+    stringAttribute(file, "model", "benchmark (DeepSeek-V3-shaped: 256 experts, top-8, 58 MoE layers)");
     writeTokens(file, shape);
     const hid_t layers = H5Gcreate2(file, "layers", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     for (int l = 0; l < shape.layers; ++l)
@@ -317,4 +266,4 @@ void writeV3Dump(const std::string &path, const V3Shape &shape)
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }
 
-} // namespace bench
+} // namespace moescope::bench

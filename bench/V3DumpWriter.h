@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-namespace bench {
+namespace moescope::bench {
 
 struct V3Shape {
     std::int64_t tokens = 1000000;
@@ -19,4 +19,4 @@ struct V3Shape {
 // Written to PATH.partial, then renamed: an interrupted run leaves no half dump.
 void writeV3Dump(const std::string &path, const V3Shape &shape);
 
-} // namespace bench
+} // namespace moescope::bench
