@@ -84,7 +84,8 @@ struct Writer {
     void list(const std::vector<T> &v)
     {
         raw(std::uint64_t(v.size()));
-        out.append(reinterpret_cast<const char *>(v.data()), v.size() * sizeof(T));
+        if (!v.empty())
+            out.append(reinterpret_cast<const char *>(v.data()), v.size() * sizeof(T));
     }
     template <typename T>
     void maybe(const std::optional<T> &v) { raw(std::uint8_t(v.has_value())); if (v) raw(*v); }
@@ -122,7 +123,8 @@ struct Reader {
         if (n > (in.size() - at) / sizeof(T))
             throw Corrupt();
         std::vector<T> v(static_cast<std::size_t>(n));
-        std::memcpy(v.data(), in.data() + at, std::size_t(n) * sizeof(T));
+        if (n > 0) // an empty vector's data() may be null, which memcpy must not see
+            std::memcpy(v.data(), in.data() + at, std::size_t(n) * sizeof(T));
         at += std::size_t(n) * sizeof(T);
         return v;
     }
