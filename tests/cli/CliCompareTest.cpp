@@ -1,5 +1,6 @@
 // `compare` and the analyses `stats` gained, run as a user runs them: the real binary,
 // no display, JSON parsed back and checked against plain computations written here.
+#include "support/RunMoescope.h"
 #include "support/TempDump.h"
 
 #include <QtTest>
@@ -18,26 +19,6 @@
 using namespace moescope::test;
 
 namespace {
-struct Run {
-    int exitCode = -1;
-    QByteArray out, err;
-    QJsonObject json() const { return QJsonDocument::fromJson(out).object(); }
-};
-
-Run runMoescope(const QStringList &args)
-{
-    QProcess p;
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    env.remove("DISPLAY");
-    env.remove("QT_QPA_PLATFORM");
-    p.setProcessEnvironment(env);
-    p.start(qEnvironmentVariable("MOESCOPE_BIN"), args);
-    if (!p.waitForFinished(120000))
-        qFatal("moescope did not finish");
-    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, p.readAllStandardOutput(),
-            p.readAllStandardError()};
-}
-
 constexpr int E = 5, K = 2, T = 300;
 
 std::vector<std::int64_t> choices(unsigned seed)

@@ -1,4 +1,5 @@
 // `stats`, `info` and `profile` on a load-only dump (counts, no /tokens), as a user runs them.
+#include "support/RunMoescope.h"
 #include "support/TempDump.h"
 
 #include <QtTest>
@@ -11,25 +12,6 @@
 using namespace moescope::test;
 
 namespace {
-struct Run {
-    int exitCode = -1;
-    QByteArray out, err;
-};
-
-Run runMoescope(const QStringList &args)
-{
-    QProcess p;
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    env.remove("DISPLAY");
-    env.remove("QT_QPA_PLATFORM");
-    p.setProcessEnvironment(env);
-    p.start(qEnvironmentVariable("MOESCOPE_BIN"), args);
-    if (!p.waitForFinished(120000))
-        qFatal("moescope did not finish");
-    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, p.readAllStandardOutput(),
-            p.readAllStandardError()};
-}
-
 DumpFixture loadOnly()
 {
     DumpFixture f;

@@ -1,6 +1,7 @@
 // `moescope placement` run as a user runs it: its JSON against plain computations
 // written here from the dump's recorded choices, plans from another dump, and every
 // rule a setting can break (exit 2, the rule named).
+#include "support/RunMoescope.h"
 #include "support/PlainPlacement.h"
 #include "support/TempDump.h"
 
@@ -16,26 +17,6 @@
 using namespace moescope::test;
 
 namespace {
-struct Run {
-    int exitCode = -1;
-    QByteArray out, err;
-    QJsonObject json() const { return QJsonDocument::fromJson(out).object(); }
-};
-
-Run runMoescope(const QStringList &args)
-{
-    QProcess p;
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    env.remove("DISPLAY");
-    env.remove("QT_QPA_PLATFORM");
-    p.setProcessEnvironment(env);
-    p.start(qEnvironmentVariable("MOESCOPE_BIN"), args);
-    if (!p.waitForFinished(120000))
-        qFatal("moescope did not finish");
-    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, p.readAllStandardOutput(),
-            p.readAllStandardError()};
-}
-
 constexpr int kExperts = 8, kTopK = 2, kTokens = 400;
 
 // Recorded choices where expert `hot` is in about half the tokens.
