@@ -78,10 +78,21 @@ void DumpLoader::analyse(const QString &path, std::shared_ptr<const RoutingDump>
             if (cached) // the whole overview now; the pass below is for the other views
                 for (const LayerReport &layer : cached->layers)
                     post(layer);
-            snapshot->analysis = analyzeDump(*dump, request, progress, [&post, &cached](const LayerAnalysis &layer) {
-                if (!cached)
-                    post(layer.report);
-            });
+            if (cached && !LayerStore::allFit(dump->info(), layerMemoryBudget())) {
+                // Too large to keep its layers anyway: the cached report is the whole
+                // first pass, and the views read layers when they need them.
+                snapshot->analysis = analysisFromReport(dump, *cached, layerMemoryBudget());
+                snapshot->dump = dump;
+                snapshot->tokenPositions();
+                return snapshot;
+            }
+            snapshot->analysis = analyzeDump(
+                dump, request, progress,
+                [&post, &cached](const LayerAnalysis &layer) {
+                    if (!cached)
+                        post(layer.report);
+                },
+                layerMemoryBudget());
             if (!cached)
                 cache.store(file, request, snapshot->analysis.report);
             snapshot->dump = dump;

@@ -46,12 +46,19 @@ const TokenPositions &DumpSnapshot::tokenPositions() const
     return m_tokenPositions.index;
 }
 
+std::size_t layerMemoryBudget()
+{
+    bool ok = false;
+    const qint64 mb = qEnvironmentVariableIntValue("MOESCOPE_LAYER_MEMORY_MB", &ok);
+    return ok && mb > 0 ? std::size_t(mb) << 20 : LayerStore::kDefaultBudget;
+}
+
 DumpSnapshotPtr loadSnapshot(const QString &path, const Progress &progress)
 {
     auto snapshot = std::make_shared<DumpSnapshot>();
     snapshot->path = path;
     auto dump = openDump(path.toStdString(), progress.part(0.0, 0.02));
-    snapshot->analysis = analyzeDump(*dump, {}, progress.part(0.02, 1.0));
+    snapshot->analysis = analyzeDump(dump, {}, progress.part(0.02, 1.0), {}, layerMemoryBudget());
     snapshot->dump = std::move(dump);
     return snapshot;
 }

@@ -57,6 +57,10 @@ private:
 
 using DumpSnapshotPtr = std::shared_ptr<const DumpSnapshot>;
 
+// The bytes of layer choices a snapshot keeps in memory: MOESCOPE_LAYER_MEMORY_MB,
+// else LayerStore's default.
+std::size_t layerMemoryBudget();
+
 // Opens and analyses `path` on the calling thread (used by background jobs and by the
 // headless export). Throws DumpError or Cancelled.
 DumpSnapshotPtr loadSnapshot(const QString &path, const Progress &progress = {});

@@ -11,7 +11,7 @@ bool pairsApply(const DumpSnapshot &snapshot, PairKind kind, int layer, QString 
     QString problem;
     if (layer < 0 || layer >= snapshot.numLayers())
         problem = QCoreApplication::translate("PairMatrix", "Select a layer.");
-    else if (isCoActivation(kind) && snapshot.analysis.passes.at(std::size_t(layer)).choices.topK < 2)
+    else if (isCoActivation(kind) && snapshot.info().topK < 2)
         problem = QCoreApplication::translate("PairMatrix",
                                               "Every token picks one expert (k = 1): no two experts are ever "
                                               "chosen together.");
@@ -32,15 +32,15 @@ PairMatrix countPairs(const DumpSnapshot &snapshot, PairKind kind, int layer, Ro
     m.layer = layer;
     m.numExperts = snapshot.numExperts();
     m.device = QString::fromStdString(backend.name());
-    const auto &passes = snapshot.analysis.passes;
-    const LayerChoices &choices = passes[std::size_t(layer)].choices;
+    const LayerPassPtr pass = snapshot.analysis.pass(std::size_t(layer));
+    const LayerChoices &choices = pass->choices;
     if (kind == PairKind::AdjacentCoActivation) {
         m.setCounts(adjacentCoActivation(choices)); // on the CPU: a pass of k - 1 pairs per token
         m.device = QStringLiteral("cpu");
     } else {
         m.setCounts(kind == PairKind::CoActivation
                         ? backend.coActivation(choices)
-                        : backend.layerTransitions(choices, passes[std::size_t(layer) + 1].choices));
+                        : backend.layerTransitions(choices, snapshot.analysis.pass(std::size_t(layer) + 1)->choices));
     }
     return m;
 }

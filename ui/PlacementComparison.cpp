@@ -26,9 +26,15 @@ PlacementComparison comparePlacements(const DumpSnapshot &snapshot, const Placem
     c.request = request;
     c.numExperts = snapshot.numExperts();
     const DumpAnalysis &a = snapshot.analysis;
+    // The all-to-all needs every layer's choices at once: only when they are all in
+    // memory (a dump too large for that is placed on its counts).
+    std::vector<LayerPassPtr> passes;
     std::vector<const LayerChoices *> choices;
-    for (const LayerPass &pass : a.passes)
-        choices.push_back(&pass.choices);
+    for (std::size_t l = 0; l < a.numLayers() && a.layers && a.layers->allResident(); ++l)
+        if (LayerPassPtr p = a.layers->resident(l)) {
+            choices.push_back(&p->choices);
+            passes.push_back(std::move(p));
+        }
     c.hasTokens = !choices.empty() && choices.size() == a.report.layers.size();
     const std::vector<PlacementLayerInput> inputs =
         placementInputs(a.report, c.hasTokens ? choices : std::vector<const LayerChoices *>{});

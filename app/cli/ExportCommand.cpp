@@ -129,7 +129,7 @@ std::unique_ptr<ui::ChartSource> buildChart(const ExportRequest &request, const 
     }
     if (request.chart == u"profile") {
         auto plot = std::make_unique<ProfilePlot>();
-        plot->showChart(snapshot, {layer, expertProfile(snapshot->analysis.passes[std::size_t(layer)].choices,
+        plot->showChart(snapshot, {layer, expertProfile(snapshot->analysis.pass(std::size_t(layer))->choices,
                                                         snapshot->analysis.tokenIds, expert)});
         return plot;
     }

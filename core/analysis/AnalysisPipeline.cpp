@@ -2,6 +2,7 @@
 
 #include "analysis/BalanceReplay.h"
 #include "analysis/ExpertChoiceReplay.h"
+#include "analysis/LayerStore.h"
 #include "routing/BackendFactory.h"
 
 #include <algorithm>
@@ -38,7 +39,7 @@ void checkRequest(const DumpInfo &info, const AnalysisRequest &r)
         throw std::invalid_argument("the capacity sweep needs at least one capacity factor");
     if (r.balance && (!(r.balance->rate > 0) || r.balance->batchTokens < 1))
         throw std::invalid_argument("bias balancing needs a positive rate and at least one token per batch");
-    if (r.recorded && r.recorded->size() != info.layers.size())
+    if (r.recorded && r.recorded->numLayers() != info.layers.size())
         throw std::invalid_argument("the recorded passes must be one per layer of the dump");
     for (std::size_t l : r.onlyLayers)
         if (l >= info.layers.size())
@@ -200,7 +201,7 @@ AnalysisResult runAnalysis(const RoutingDump &dump, const AnalysisRequest &reque
         const Progress recordedPart = step(weights.recorded);
         if (request.compareWithRecorded) {
             if (request.recorded) {
-                current->recorded = layerReport(info, l, (*request.recorded)[l], recordedRequest);
+                current->recorded = layerReport(info, l, *request.recorded->pass(l, recordedPart), recordedRequest);
             } else {
                 LayerPassRequest recordedPass;
                 recordedPass.backend = backend;

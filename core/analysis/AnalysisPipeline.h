@@ -25,12 +25,16 @@
 #include "routing/CapacitySweep.h"
 #include "routing/ExpertChoice.h"
 
+#include <memory>
+
 #include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace moescope {
+
+class LayerStore;
 
 struct BalanceRequest {
     double rate = 0;                 // U, the bias update rate (> 0)
@@ -52,10 +56,10 @@ struct AnalysisRequest {
     bool vocabulary = true;
     std::int64_t vocabularyMinCount = kDefaultVocabularyMinCount;
     // Before/after: each layer also reported from the recorded routing under the same
-    // capacity. `recorded`, when given, holds those passes already (one per layer of
-    // the dump, as the window keeps them); otherwise they are read again.
+    // capacity. `recorded`, when given, holds those passes (one per layer of the dump,
+    // as the window keeps them); otherwise they are read again.
     bool compareWithRecorded = false;
-    const std::vector<LayerPass> *recorded = nullptr;
+    const LayerStore *recorded = nullptr;
     std::optional<std::vector<double>> capacitySweep; // drops for each of these factors
     bool expertChoice = false;            // each expert takes its C best tokens
     std::optional<BalanceRequest> balance;

@@ -23,30 +23,56 @@ std::int64_t DumpAnalysis::sequenceOf(std::int64_t position) const
 
 int DumpAnalysis::bestExpert(std::size_t layer, std::int64_t position) const
 {
-    const LayerChoices &c = passes.at(layer).choices;
-    if (!c.valid[std::size_t(position)])
+    const LayerPassPtr p = layers ? layers->resident(layer) : nullptr;
+    if (!p)
+        return -1;
+    const LayerChoices &c = p->choices;
+    if (position < 0 || position >= c.numPositions() || !c.valid[std::size_t(position)]) // load-only: none
         return -1;
     return c.ids[std::size_t(position) * std::size_t(c.topK)];
 }
 
-DumpAnalysis analyzeDump(const RoutingDump &dump, const AnalysisRequest &request, const Progress &progress,
-                         const LayerReady &onLayer)
+LayerPassPtr DumpAnalysis::pass(std::size_t layer, const Progress &progress) const
+{
+    if (!layers)
+        throw std::logic_error("the dump's layers are still being analysed");
+    return layers->pass(layer, progress);
+}
+
+DumpAnalysis analysisFromReport(const std::shared_ptr<const RoutingDump> &dump, DumpReport report,
+                                std::size_t layerBudget)
+{
+    DumpAnalysis a;
+    a.info = dump->info();
+    a.tokenIds = dump->readTokenIds(0, std::uint64_t(a.info.numTokens));
+    a.vocab = dump->readVocab();
+    if (a.info.hasTraining)
+        a.training = dump->readTraining();
+    a.report = std::move(report);
+    a.layers = std::make_shared<LayerStore>(dump, layerBudget);
+    return a;
+}
+
+DumpAnalysis analyzeDump(const std::shared_ptr<const RoutingDump> &dump, const AnalysisRequest &request,
+                         const Progress &progress, const LayerReady &onLayer, std::size_t layerBudget)
 {
     if (request.reroute || request.logitsLayersOnly || !request.onlyLayers.empty())
         throw std::invalid_argument("the window's analysis covers every layer as recorded");
     AnalysisRequest windowRequest = request;
-    windowRequest.keepPasses = true;
+    windowRequest.keepPasses = LayerStore::allFit(dump->info(), layerBudget);
     windowRequest.readTokens = true;
-    AnalysisResult r = runAnalysis(dump, windowRequest, progress, onLayer);
+    AnalysisResult r = runAnalysis(*dump, windowRequest, progress, onLayer);
     DumpAnalysis a;
     a.info = std::move(r.info);
     a.tokenIds = std::move(r.tokenIds);
     a.vocab = std::move(r.vocab);
     a.report = std::move(r.report);
     a.training = std::move(r.training);
-    a.passes.reserve(r.layers.size());
+    auto store = std::make_shared<LayerStore>(dump, layerBudget);
     for (LayerAnalysis &l : r.layers)
-        a.passes.push_back(std::move(*l.pass));
+        if (l.pass)
+            store->adopt(l.position, std::move(*l.pass));
+    a.layers = std::move(store);
     return a;
 }
 

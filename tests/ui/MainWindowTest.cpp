@@ -344,7 +344,7 @@ private slots:
         window.findChild<QDockWidget *>(QStringLiteral("pairsDock"))->raise();
         QVERIFY(counted.wait(15000));
         const auto snapshot = window.snapshot();
-        const LayerChoices &choices = snapshot->analysis.passes[1].choices;
+        const LayerChoices &choices = snapshot->analysis.pass(1)->choices;
         std::vector<std::int64_t> expected(64, 0);
         for (std::int64_t t = 0; t < choices.numPositions(); ++t) {
             if (!choices.valid[std::size_t(t)])

@@ -172,10 +172,10 @@ std::vector<ExpertProfile> busiestExpertProfiles(const DumpSnapshot &snapshot, i
                      [&counts](int a, int b) { return counts[std::size_t(a)] > counts[std::size_t(b)]; });
     experts.resize(std::min<std::size_t>(experts.size(), std::size_t(std::max(count, 0))));
     std::vector<ExpertProfile> profiles;
+    const LayerPassPtr pass = experts.empty() ? nullptr : snapshot.analysis.pass(std::size_t(layer), progress);
     for (std::size_t i = 0; i < experts.size(); ++i) {
         progress.checkCancelled();
-        profiles.push_back(expertProfile(snapshot.analysis.passes[std::size_t(layer)].choices,
-                                         snapshot.analysis.tokenIds, experts[i]));
+        profiles.push_back(expertProfile(pass->choices, snapshot.analysis.tokenIds, experts[i]));
         progress.report(double(i + 1) / double(experts.size()));
     }
     return profiles;

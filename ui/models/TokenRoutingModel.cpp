@@ -110,17 +110,23 @@ std::vector<std::int64_t> tokenIdsMatching(const DumpSnapshot &snapshot, const Q
 std::vector<TokenRoute> routesOfTokens(const DumpSnapshot &snapshot, const std::vector<std::int64_t> &tokenIds,
                                        const Progress &progress)
 {
-    std::vector<TokenRoute> routes;
     const auto &a = snapshot.analysis;
-    const std::size_t L = a.passes.size();
-    for (std::size_t l = 0; l < L; ++l) {
+    const std::size_t L = a.numLayers();
+    std::vector<std::vector<TokenRoute>> perLayer(L); // layers in memory first (LayerStore)
+    const std::vector<std::size_t> order = a.layers->residentFirst();
+    for (std::size_t i = 0; i < order.size(); ++i) {
         progress.checkCancelled();
-        const auto answers = routingOfTokens(a.passes[l].choices, a.tokenIds, tokenIds);
-        for (std::size_t i = 0; i < tokenIds.size(); ++i)
-            for (const TokenShare &s : answers[i])
-                routes.push_back({tokenIds[i], int(l), s});
-        progress.report(double(l + 1) / double(L));
+        const std::size_t l = order[i];
+        const LayerPassPtr pass = a.pass(l, progress.part(double(i) / double(L), double(i + 1) / double(L)));
+        const auto answers = routingOfTokens(pass->choices, a.tokenIds, tokenIds);
+        for (std::size_t t = 0; t < tokenIds.size(); ++t)
+            for (const TokenShare &s : answers[t])
+                perLayer[l].push_back({tokenIds[t], int(l), s});
+        progress.report(double(i + 1) / double(L));
     }
+    std::vector<TokenRoute> routes;
+    for (const auto &layer : perLayer)
+        routes.insert(routes.end(), layer.begin(), layer.end());
     return routes;
 }
 

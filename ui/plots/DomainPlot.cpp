@@ -84,7 +84,7 @@ void DomainPlot::rebuild()
     }
     setPlaceholder({});
     const LayerReport &lr = m_snapshot->analysis.report.layers[std::size_t(layer)];
-    const int E = m_snapshot->numExperts(), k = m_snapshot->analysis.passes[std::size_t(layer)].choices.topK;
+    const int E = m_snapshot->numExperts(), k = m_snapshot->info().topK;
     for (const auto &[label, shares] : domainSpecialisation(lr.labelShares, k)) {
         m_labels.push_back(label);
         m_shares.push_back(shares);
@@ -148,7 +148,7 @@ void DomainPlot::writeCsv(QTextStream &out) const
     if (!hasChartData())
         return;
     const int E = m_snapshot->numExperts();
-    const double k = double(m_snapshot->analysis.passes[std::size_t(m_parameters.layer)].choices.topK);
+    const double k = double(m_snapshot->info().topK);
     for (std::size_t g = 0; g < m_labels.size(); ++g)
         for (int e = 0; e < E; ++e)
             writeCsvRow(out, {m_snapshot->layerName(m_parameters.layer), QString::fromStdString(m_labels[g]),

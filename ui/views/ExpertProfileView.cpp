@@ -138,8 +138,8 @@ void ExpertProfileView::requestProfile()
     m_profileJob->start<ExpertProfile>(
         [snapshot, layer, expert](const Progress &progress) {
             progress.checkCancelled();
-            return expertProfile(snapshot->analysis.passes[std::size_t(layer)].choices, snapshot->analysis.tokenIds,
-                                 expert);
+            return expertProfile(snapshot->analysis.pass(std::size_t(layer), progress)->choices,
+                                 snapshot->analysis.tokenIds, expert);
         },
         [this, snapshot, layer, expert](ExpertProfile profile) {
             if (snapshot != m_snapshot)

@@ -45,10 +45,25 @@ RoutingWindowRequest routingMapRequest(const DumpSnapshot &snapshot, std::int64_
 RoutingWindow binRoutingMap(const DumpSnapshot &snapshot, const RoutingWindowRequest &request,
                             const Progress &progress)
 {
-    std::vector<const LayerChoices *> layers;
-    for (const LayerPass &pass : snapshot.analysis.passes)
-        layers.push_back(&pass.choices);
-    return binRoutingWindow(layers, request, progress);
+    // One layer at a time, so that a dump whose layers do not all fit in memory is
+    // read layer by layer (the store reads nothing when they all are in memory).
+    const std::size_t L = snapshot.analysis.numLayers();
+    if (L == 0)
+        return binRoutingWindow({}, request, progress);
+    std::vector<RoutingWindow> rows(L);
+    const std::vector<std::size_t> order = snapshot.analysis.layers->residentFirst();
+    for (std::size_t i = 0; i < order.size(); ++i) {
+        const Progress part = progress.part(double(i) / double(L), double(i + 1) / double(L));
+        const LayerPassPtr pass = snapshot.analysis.pass(order[i], part.part(0, 0.9));
+        rows[order[i]] = binRoutingWindow({&pass->choices}, request, part.part(0.9, 1));
+    }
+    RoutingWindow w = rows[0];
+    w.layers = int(L);
+    for (std::size_t l = 1; l < L; ++l) {
+        w.expert.insert(w.expert.end(), rows[l].expert.begin(), rows[l].expert.end());
+        w.highlight.insert(w.highlight.end(), rows[l].highlight.begin(), rows[l].highlight.end());
+    }
+    return w;
 }
 
 RoutingMapBinner::RoutingMapBinner(QObject *parent)
@@ -73,7 +88,7 @@ void RoutingMapBinner::request(const DumpSnapshotPtr &snapshot, const RoutingWin
         return;
     m_request = r;
     const std::int64_t work = (r.end - r.begin) * snapshot->numLayers();
-    if (work <= kSyncWork) {
+    if (work <= kSyncWork && snapshot->analysis.layers && snapshot->analysis.layers->allResident()) {
         m_job->discard();
         m_pending = false;
         m_window = binRoutingMap(*snapshot, r);

@@ -67,22 +67,27 @@ void writeRoutingMapCsv(const DumpSnapshot *snapshot, const RoutingMapParameters
         first = std::int64_t(std::floor(parameters.begin));
         last = std::min(last, std::int64_t(std::ceil(parameters.begin + parameters.count)));
     }
+    // Each layer's cells first, one layer in memory at a time (a dump's layers need
+    // not all fit), then the rows.
+    std::vector<QStringList> cells(std::size_t(snapshot->numLayers()));
+    for (std::size_t l = 0; l < cells.size(); ++l) {
+        const LayerPassPtr pass = a.pass(l);
+        const LayerChoices &c = pass->choices;
+        for (std::int64_t position = seqBegin + first; position < seqBegin + last; ++position) {
+            QStringList ids;
+            if (c.valid[std::size_t(position)])
+                for (int j = 0; j < c.topK; ++j)
+                    ids << QString::number(c.ids[std::size_t(position) * std::size_t(c.topK) + std::size_t(j)]);
+            cells[l] << ids.join(u' ');
+        }
+    }
     for (std::int64_t t = first; t < last; ++t) {
         const std::int64_t position = seqBegin + t;
         QStringList row = {QString::number(position), QString::number(sequence), QString::number(t),
                            QString::number(a.tokenIds[std::size_t(position)]),
                            QString::fromStdString(a.textAt(position))};
-        for (const LayerPass &pass : a.passes) {
-            const LayerChoices &c = pass.choices;
-            if (!c.valid[std::size_t(position)]) {
-                row << QString();
-                continue;
-            }
-            QStringList ids;
-            for (int j = 0; j < c.topK; ++j)
-                ids << QString::number(c.ids[std::size_t(position) * std::size_t(c.topK) + std::size_t(j)]);
-            row << ids.join(u' ');
-        }
+        for (const QStringList &layer : cells)
+            row << layer[qsizetype(t - first)];
         writeCsvRow(out, row);
     }
 }

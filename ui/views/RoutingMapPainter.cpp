@@ -98,8 +98,13 @@ void RoutingMapPainter::paint(QPainter &p, const RoutingMapScene &scene, const Q
         p.setFont(font);
     }
     p.fillRect(lay.map, kBackground);
-    if (scene.window)
+    if (scene.window) {
         paintCells(p, scene, lay);
+    } else {
+        // The first window of a dump whose layers are read on demand takes a while.
+        p.setPen(QColor(110, 110, 110));
+        p.drawText(lay.map, Qt::AlignCenter, tr("Reading the layers' choices..."));
+    }
     paintHeader(p, scene, lay);
 
     // Layer labels; the selected layer bold with a marker.

@@ -22,9 +22,12 @@ QString RoutingMapToolTip::cellText(const DumpSnapshot &snapshot, std::int64_t s
 {
     const auto &a = snapshot.analysis;
     const std::int64_t seqBegin = snapshot.sequenceBegin(sequence);
-    const LayerChoices &c = a.passes[std::size_t(layer)].choices;
+    // Only a layer in memory: a tooltip never waits for the dump to be read.
+    const LayerPassPtr pass = a.layers ? a.layers->resident(std::size_t(layer)) : nullptr;
     QString experts;
-    if (!c.valid[std::size_t(position)]) {
+    if (!pass) {
+        experts = tr("choices not in memory (shown once the layer is read)");
+    } else if (const LayerChoices &c = pass->choices; !c.valid[std::size_t(position)]) {
         experts = tr("invalid token (NaN or infinite logits)");
     } else {
         QStringList ids;

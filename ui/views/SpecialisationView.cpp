@@ -90,7 +90,7 @@ void SpecialisationView::showFigures()
     if (lr.vocabulary && lr.vocabulary->minCount == minCount)
         vocab = *lr.vocabulary;
     else
-        vocab = vocabularySpecialisation(m_snapshot->analysis.passes[std::size_t(layer)].choices,
+        vocab = vocabularySpecialisation(m_snapshot->analysis.pass(std::size_t(layer))->choices,
                                          m_snapshot->tokenPositions(), minCount);
     html += tr("<br><br><b>Vocabulary specialisation</b> (%1 token ids seen at least %2 times)<br>"
                "share of an id's occurrences at its most frequent expert: <b>%3</b> first choice (k = 1), "

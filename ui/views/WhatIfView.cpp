@@ -234,7 +234,7 @@ void WhatIfView::run()
             rules.topK = s.topK;
             request.reroute = rules;
             request.compareWithRecorded = true;
-            request.recorded = &snapshot->analysis.passes;
+            request.recorded = snapshot->analysis.layers.get();
             request.expertChoice = s.expertChoice;
             if (s.balanceRate > 0)
                 request.balance = BalanceRequest{s.balanceRate, s.balanceBatchTokens};

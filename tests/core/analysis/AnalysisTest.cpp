@@ -2,6 +2,7 @@
 // tokens, recorded versus derived choices, probabilities, progress and cancel.
 #include "analysis/AnalysisPipeline.h"
 #include "analysis/LayerPass.h"
+#include "analysis/LayerStore.h"
 #include "analysis/LogitsChunks.h"
 #include "support/TempDump.h"
 #include "support/Throws.h"
@@ -272,15 +273,16 @@ private slots:
     void pipelineWhatIfsAgree()
     {
         const TempDump file(randomFixture(900, 8, 2, 3, 11));
-        const RoutingDump dump(file.path());
+        const auto shared = std::make_shared<const RoutingDump>(file.path());
+        const RoutingDump &dump = *shared;
         const AnalysisResult recorded = runAnalysis(dump, [] {
             AnalysisRequest r;
             r.keepPasses = true;
             return r;
         }());
-        std::vector<LayerPass> passes;
+        const LayerStore passes(shared);
         for (const LayerAnalysis &l : recorded.layers)
-            passes.push_back(*l.pass);
+            passes.adopt(l.position, *l.pass);
 
         AnalysisRequest request;
         request.capacityFactor = 1.0;

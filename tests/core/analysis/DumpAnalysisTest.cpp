@@ -13,12 +13,13 @@ private slots:
     void analysisAgreesWithTheReport()
     {
         test::TempDump file(test::uiFixture(500, 8, 2, 3));
-        const RoutingDump dump(file.path());
+        const auto dump = std::make_shared<const RoutingDump>(file.path());
         const DumpAnalysis a = analyzeDump(dump, {});
         AnalysisRequest request;
-        request.capacityFactor = effectiveCapacityFactor(dump.info(), std::nullopt);
-        const DumpReport report = buildReport(dump, request);
-        QCOMPARE(a.passes.size(), std::size_t(3));
+        request.capacityFactor = effectiveCapacityFactor(dump->info(), std::nullopt);
+        const DumpReport report = buildReport(*dump, request);
+        QCOMPARE(a.numLayers(), std::size_t(3));
+        QVERIFY(a.layers->allResident());
         QCOMPARE(a.report.layers.size(), report.layers.size());
         for (std::size_t l = 0; l < 3; ++l) {
             QCOMPARE(a.report.layers[l].counts, report.layers[l].counts);
@@ -33,14 +34,47 @@ private slots:
         QCOMPARE(a.sequenceOf(165), 0);
         QCOMPARE(a.sequenceOf(166), 1); // offsets 0, 166, 333, 500
         QCOMPARE(a.sequenceOf(499), 2);
-        QCOMPARE(a.bestExpert(1, 10), a.passes[1].choices.ids[20]);
-        QCOMPARE(a.textAt(0), dump.readVocab()[std::size_t(a.tokenIds[0])]);
+        QCOMPARE(a.bestExpert(1, 10), a.pass(1)->choices.ids[20]);
+        QCOMPARE(a.textAt(0), dump->readVocab()[std::size_t(a.tokenIds[0])]);
+    }
+
+    // A dump whose layers do not all fit the budget: none kept by the first pass, each
+    // read on demand with the same choices, the least recently used making room.
+    void layersBeyondTheBudgetAreReadOnDemand()
+    {
+        test::TempDump file(test::uiFixture(500, 8, 2, 3));
+        const auto dump = std::make_shared<const RoutingDump>(file.path());
+        const DumpAnalysis all = analyzeDump(dump, {});
+        const std::size_t oneLayer = LayerStore::passBytes(dump->info().layers[0], 500, dump->info().topK);
+        QCOMPARE(oneLayer, std::size_t(500 * (2 * 4 + 1)));
+        QVERIFY(!LayerStore::allFit(dump->info(), 2 * oneLayer));
+        const DumpAnalysis some = analyzeDump(dump, {}, {}, {}, oneLayer + oneLayer / 2);
+        QCOMPARE(some.report.layers.size(), all.report.layers.size());
+        for (std::size_t l = 0; l < 3; ++l)
+            QCOMPARE(some.report.layers[l].counts, all.report.layers[l].counts);
+        QVERIFY(!some.layers->resident(0));
+        QCOMPARE(some.bestExpert(0, 10), -1); // not in memory: the GUI thread never waits
+        for (std::size_t l = 0; l < 3; ++l) {
+            const LayerPassPtr p = some.pass(l);
+            const LayerChoices &mine = p->choices, &theirs = all.pass(l)->choices;
+            QVERIFY(std::equal(mine.ids.begin(), mine.ids.end(), theirs.ids.begin(), theirs.ids.end()));
+            QVERIFY(std::equal(mine.valid.begin(), mine.valid.end(), theirs.valid.begin(), theirs.valid.end()));
+            QVERIFY(some.layers->resident(l));
+            if (l > 0)
+                QVERIFY(!some.layers->resident(l - 1)); // one layer fits: the older one went
+            QCOMPARE(some.bestExpert(l, 10), all.bestExpert(l, 10));
+        }
+        // A pass handed out outlives its eviction.
+        const LayerPassPtr held = some.pass(0);
+        some.pass(1);
+        QVERIFY(!some.layers->resident(0));
+        QCOMPARE(held->choices.numPositions(), std::int64_t(500));
     }
 
     void analysisIsCancellable()
     {
         test::TempDump file(test::uiFixture(500, 8, 2, 3));
-        const RoutingDump dump(file.path());
+        const auto dump = std::make_shared<const RoutingDump>(file.path());
         std::atomic<bool> cancel{true};
         QVERIFY_THROWS_EXCEPTION(Cancelled, analyzeDump(dump, {}, Progress({}, &cancel)));
     }

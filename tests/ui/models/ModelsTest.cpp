@@ -84,7 +84,7 @@ private slots:
     {
         ExpertProfileModel model;
         QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
-        const ExpertProfile profile = expertProfile(m_snapshot->analysis.passes[0].choices, m_snapshot->analysis.tokenIds, 2);
+        const ExpertProfile profile = expertProfile(m_snapshot->analysis.pass(0)->choices, m_snapshot->analysis.tokenIds, 2);
         model.setProfile(m_snapshot, 0, profile);
         QCOMPARE(model.rowCount(), int(profile.tokens.size()));
         QVERIFY(model.rowCount() > 5);
@@ -142,7 +142,7 @@ private slots:
         std::size_t expected = 0;
         for (std::size_t l = 0; l < 3; ++l)
             for (std::int64_t id : ids) {
-                const auto core = routingOfToken(m_snapshot->analysis.passes[l].choices, m_snapshot->analysis.tokenIds, id);
+                const auto core = routingOfToken(m_snapshot->analysis.pass(l)->choices, m_snapshot->analysis.tokenIds, id);
                 expected += core.size();
                 for (const TokenShare &s : core) {
                     const auto it = std::find_if(routes.begin(), routes.end(), [&](const TokenRoute &r) {
@@ -170,7 +170,7 @@ private slots:
     void tablesShowTheDefinedShareAndLift()
     {
         const int layer = 1, expert = 4;
-        const LayerChoices &c = m_snapshot->analysis.passes[std::size_t(layer)].choices;
+        const LayerChoices &c = m_snapshot->analysis.pass(std::size_t(layer))->choices;
         const auto &ids = m_snapshot->analysis.tokenIds;
         // The definition, counted from the choices without core's helpers.
         auto byHand = [&](std::int64_t v, int e) {

@@ -140,7 +140,7 @@ private slots:
         const QStringList rows = csvRows(*plot);
         QCOMPARE(rows.size(), 1 + 3 * 8);
         // Plain: of the label's tokens, the share whose chosen experts include e.
-        const LayerChoices &c = window.snapshot()->analysis.passes[1].choices;
+        const LayerChoices &c = window.snapshot()->analysis.pass(1)->choices;
         for (const QString &row : rows.mid(1)) {
             const QStringList cells = row.split(',');
             const std::string label = cells[1].toStdString();

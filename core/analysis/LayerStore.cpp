@@ -1,0 +1,99 @@
+#include "analysis/LayerStore.h"
+
+#include <algorithm>
+
+namespace moescope {
+
+namespace {
+std::size_t bytesOf(const LayerPass &p)
+{
+    const LayerChoices &c = p.choices;
+    return c.ids.size() * sizeof(std::int32_t) + c.valid.size() + c.gateProbs.size() * sizeof(float);
+}
+} // namespace
+
+LayerStore::LayerStore(std::shared_ptr<const RoutingDump> dump, std::size_t budgetBytes)
+    : m_dump(std::move(dump)), m_budget(budgetBytes), m_resident(m_dump->info().layers.size())
+{
+}
+
+std::size_t LayerStore::passBytes(const LayerInfo &layer, std::int64_t numTokens, int topK)
+{
+    if (layer.loadOnly())
+        return 0;
+    return std::size_t(std::max<std::int64_t>(0, numTokens)) * (std::size_t(std::max(0, topK)) * 4 + 1);
+}
+
+bool LayerStore::allFit(const DumpInfo &info, std::size_t budgetBytes)
+{
+    std::size_t total = 0;
+    for (const LayerInfo &l : info.layers)
+        total += passBytes(l, info.numTokens, info.topK);
+    return total <= budgetBytes;
+}
+
+LayerPassPtr LayerStore::resident(std::size_t layer) const
+{
+    const std::lock_guard lock(m_mutex);
+    const LayerPassPtr p = m_resident.at(layer);
+    if (p) {
+        m_recent.remove(layer);
+        m_recent.push_front(layer);
+    }
+    return p;
+}
+
+bool LayerStore::allResident() const
+{
+    const std::lock_guard lock(m_mutex);
+    return std::all_of(m_resident.begin(), m_resident.end(), [](const LayerPassPtr &p) { return p != nullptr; });
+}
+
+std::vector<std::size_t> LayerStore::residentFirst() const
+{
+    const std::lock_guard lock(m_mutex);
+    std::vector<std::size_t> order(m_recent.begin(), m_recent.end());
+    for (std::size_t l = 0; l < m_resident.size(); ++l)
+        if (!m_resident[l])
+            order.push_back(l);
+    return order;
+}
+
+LayerPassPtr LayerStore::pass(std::size_t layer, const Progress &progress) const
+{
+    if (LayerPassPtr p = resident(layer))
+        return p;
+    // Read outside the lock: other layers stay available meanwhile. Two threads asking
+    // for the same layer at once both read it; the second copy replaces the first.
+    auto p = std::make_shared<const LayerPass>(runLayerPass(*m_dump, layer, {}, progress));
+    const std::lock_guard lock(m_mutex);
+    keep(layer, p);
+    return p;
+}
+
+void LayerStore::adopt(std::size_t layer, LayerPass pass) const
+{
+    auto p = std::make_shared<const LayerPass>(std::move(pass));
+    const std::lock_guard lock(m_mutex);
+    keep(layer, std::move(p));
+}
+
+void LayerStore::keep(std::size_t layer, LayerPassPtr pass) const
+{
+    if (const LayerPassPtr &old = m_resident.at(layer)) {
+        m_bytes -= bytesOf(*old);
+        m_recent.remove(layer);
+    }
+    m_bytes += bytesOf(*pass);
+    m_resident[layer] = std::move(pass);
+    m_recent.push_front(layer);
+    // The least recently used layers go first; the one just kept always stays.
+    while (m_bytes > m_budget && m_recent.size() > 1) {
+        const std::size_t oldest = m_recent.back();
+        m_recent.pop_back();
+        m_bytes -= bytesOf(*m_resident[oldest]);
+        m_resident[oldest].reset();
+    }
+}
+
+} // namespace moescope

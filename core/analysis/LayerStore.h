@@ -1,0 +1,63 @@
+#pragma once
+// The choices of every layer of an open dump, for the views that slice them by token,
+// expert or sequence: kept in memory while they fit a budget, otherwise read again
+// from the dump on demand, the least recently used layers making room. At DeepSeek-V3
+// size every layer kept would take 2 GB per million tokens (T x L x k ids), so a 10 M
+// token dump could not be opened at all; here memory stays within the budget whatever
+// T, and a view that needs a layer that is not in memory waits for one layer's pass.
+//
+// Thread-safety: every member may be called from any thread. A pass handed out stays
+// valid while its holder keeps the pointer, even after the store drops it.
+#include "analysis/LayerPass.h"
+#include "io/Progress.h"
+#include "io/RoutingDump.h"
+
+#include <cstddef>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+namespace moescope {
+
+using LayerPassPtr = std::shared_ptr<const LayerPass>;
+
+class LayerStore {
+public:
+    // 1.5 GiB: with the token ids and the views' own data, a window stays near 2 GB.
+    static constexpr std::size_t kDefaultBudget = std::size_t(3) << 29;
+
+    LayerStore(std::shared_ptr<const RoutingDump> dump, std::size_t budgetBytes = kDefaultBudget);
+
+    std::size_t numLayers() const { return m_resident.size(); }
+    std::size_t budget() const { return m_budget; }
+    // What a layer's pass takes in memory (ids, flags), from the dump's shape.
+    static std::size_t passBytes(const LayerInfo &layer, std::int64_t numTokens, int topK);
+    // Whether every layer's pass fits the budget at once.
+    static bool allFit(const DumpInfo &info, std::size_t budgetBytes = kDefaultBudget);
+
+    // Layer `layer`'s pass: from memory, or read (and routed) from the dump now on the
+    // calling thread. Throws what runLayerPass throws (DumpError, Cancelled).
+    LayerPassPtr pass(std::size_t layer, const Progress &progress = {}) const;
+    // The pass when it is in memory, else null (never reads: for the GUI thread).
+    LayerPassPtr resident(std::size_t layer) const;
+    bool allResident() const;
+    // Every layer, those in memory first: a loop over all layers in this order reads
+    // only the missing ones, where plain order would have each read evict the layer
+    // needed next (the least recently used is the next one in line).
+    std::vector<std::size_t> residentFirst() const;
+    // Hands the store a pass computed elsewhere (the window's first analysis).
+    void adopt(std::size_t layer, LayerPass pass) const;
+
+private:
+    void keep(std::size_t layer, LayerPassPtr pass) const; // under m_mutex
+
+    std::shared_ptr<const RoutingDump> m_dump;
+    std::size_t m_budget;
+    mutable std::mutex m_mutex;
+    mutable std::vector<LayerPassPtr> m_resident; // [L]; null: not in memory
+    mutable std::list<std::size_t> m_recent;      // most recently used first
+    mutable std::size_t m_bytes = 0;
+};
+
+} // namespace moescope
