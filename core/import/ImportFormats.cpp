@@ -73,11 +73,11 @@ ImportResult importSource(const ImportFormat &format, const std::string &source,
         result.warnings = format.convert(source, out, options, progress);
         return result;
     }
-    const ImportedRecord record = format.read(source, options, progress.part(0, 0.7));
-    writeImportedDump(record, out, progress.part(0.7, 1));
-    result.warnings = record.warnings;
+    const ImportedRecord record = format.read(source, options, progress.part(0, 0.4));
+    const StreamedFacts facts = writeImportedDump(record, out, progress.part(0.4, 1));
+    result.warnings = facts.warnings;
     result.summary = std::to_string(record.layers.size()) + " layers, " + std::to_string(record.numTokens) +
-                     " tokens, " + std::to_string(record.numExperts) + " experts, top-" + std::to_string(record.topK);
+                     " tokens, " + std::to_string(facts.numExperts) + " experts, top-" + std::to_string(record.topK);
     return result;
 }
 

@@ -188,6 +188,39 @@ private slots:
         QCOMPARE(row, std::size_t(dump->info().numTokens));
     }
 
+    // The same trace written compactly (no spaces) or with other spacing reads the same:
+    // the parser's fast way for json.dumps' layout and its careful way agree.
+    void otherSpacingReadsTheSame()
+    {
+        QTemporaryDir dir;
+        writeRouterTrace(dir.path().toStdString(), makeTrace(false, 9).calls);
+        QTemporaryDir other;
+        for (const QString &name : QDir(dir.path()).entryList({"*.jsonl"})) {
+            QFile in(dir.path() + "/" + name), out(other.path() + "/" + name);
+            QVERIFY(in.open(QIODevice::ReadOnly) && out.open(QIODevice::WriteOnly));
+            QByteArray text = in.readAll();
+            int line = 0;
+            QByteArray changed;
+            for (const QByteArray &l : text.split('\n'))
+                changed += (line++ % 2 ? QByteArray(l).replace(", ", ",").replace(": ", ":")
+                                       : QByteArray(l).replace("], [", "] ,[ ")) + "\n";
+            out.write(changed.chopped(1));
+        }
+        import::ImportOptions options;
+        options.numExperts = kE;
+        runImport("megatron", dir.path(), dir.path() + "/a.h5", options);
+        runImport("megatron", other.path(), other.path() + "/b.h5", options);
+        const auto a = openDump((dir.path() + "/a.h5").toStdString()), b = openDump((other.path() + "/b.h5").toStdString());
+        QCOMPARE(a->info().numTokens, b->info().numTokens);
+        const auto T = std::uint64_t(a->info().numTokens);
+        for (std::size_t l = 0; l < kLayers.size(); ++l) {
+            std::vector<std::int32_t> x(T * kK), y(T * kK);
+            a->readTopkIds(l, 0, T, x.data());
+            b->readTopkIds(l, 0, T, y.data());
+            QCOMPARE(x, y);
+        }
+    }
+
     void refusesBadTraces()
     {
         const Trace t = makeTrace(true, 5);
