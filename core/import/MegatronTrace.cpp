@@ -303,8 +303,8 @@ Layout layOut(const Assembly &a)
                 a.fail(records[i], "layer " + layerName(lk) + " has no record of step " + std::to_string(std::get<0>(sk)) +
                                        " rank " + std::to_string(std::get<1>(sk)) + " call " +
                                        std::to_string(std::get<2>(sk)) +
-                                       " (each router call needs every layer; ranks of a pipeline-parallel run hold "
-                                       "different layers)");
+                                       " (each router call needs every layer; the stages of a pipeline-parallel run "
+                                       "hold different layers: import one stage's ranks with --ranks)");
     }
     o.topK = int(firstOfAll.topk);
     return o;
@@ -386,6 +386,11 @@ ImportedRecord readTrace(const std::string &source, const ImportOptions &options
     st->files = traceFiles(source);
     if (st->files.empty())
         throw DumpError(source, "", "holds no router_trace_rank{R}.jsonl files (a Megatron-Core router trace folder)");
+    if (const auto ranks = options.integerSet("ranks")) { // e.g. the ranks of one pipeline stage
+        std::erase_if(st->files, [&](const TraceFile &f) { return !ranks->count(f.rank); });
+        if (st->files.empty())
+            throw DumpError(source, "", "holds no router_trace_rank{R}.jsonl of the ranks --ranks names");
+    }
     const std::optional<long long> step = options.integer("step", 0, (1LL << 62));
     for (const TraceFile &f : st->files)
         st->texts.push_back(std::make_unique<MappedText>(f.path));
@@ -465,7 +470,7 @@ ImportFormat megatronTraceFormat()
     ImportFormat f;
     f.name = "megatron";
     f.description = "Megatron-Core router trace (router_trace_rank{R}.jsonl)";
-    f.options = {"step"};
+    f.options = {"step", "ranks"};
     f.detect = looksLikeTrace;
     f.read = readTrace;
     return f;

@@ -5,6 +5,7 @@
 #include "import/ImportFormats.h"
 #include "io/OpenDump.h"
 #include "support/MegatronFixture.h"
+#include "support/Throws.h"
 #include "core/import/ImportTestSupport.h"
 
 #include <QtTest>
@@ -219,6 +220,32 @@ private slots:
             b->readTopkIds(l, 0, T, y.data());
             QCOMPARE(x, y);
         }
+    }
+
+    // Pipeline stages hold different layers: the whole trace is refused, naming the
+    // missing layer; --ranks imports one stage.
+    void pipelineStagesOneAtATime()
+    {
+        const Trace t = makeTrace(false, 13);
+        std::vector<TraceCall> calls;
+        for (const TraceCall &c : t.calls)
+            if ((c.rank == 0) == (c.block == "decoder" && c.layer < 2)) // rank 0: decoder.0-1, rank 1: the rest
+                calls.push_back(c);
+        QTemporaryDir dir;
+        writeRouterTrace(dir.path().toStdString(), calls);
+        QVERIFY(refused("megatron", dir.path(), {"router_trace_rank1.jsonl", "line 1", "layer decoder.0 has no record of step 3 rank 1", "--ranks"}));
+        import::ImportOptions options;
+        options.numExperts = kE;
+        options.values["ranks"] = "1";
+        runImport("megatron", dir.path(), dir.path() + "/stage1.h5", options);
+        const auto dump = openDump((dir.path() + "/stage1.h5").toStdString());
+        QCOMPARE(dump->info().layers.size(), std::size_t(2));
+        QCOMPARE(QString::fromStdString(dump->info().layers[0].name), QString("decoder.2"));
+        QCOMPARE(QString::fromStdString(dump->info().layers[1].name), QString("mtp.0.0"));
+        for (const std::string &label : dump->info().sequenceLabels)
+            QVERIFY(QString::fromStdString(label).endsWith("rank 1"));
+        options.values["ranks"] = "0-x";
+        QVERIFY(throws<import::ImportUsageError>([&] { runImport("megatron", dir.path(), dir.path() + "/x.h5", options); }));
     }
 
     void refusesBadTraces()
