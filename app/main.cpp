@@ -1,4 +1,4 @@
-// moescope: with a headless command (info, stats, route, profile, export, placement, watch, compare) it answers
+// moescope: with a headless command (info, stats, route, profile, export, placement, watch, compare, import) it answers
 // on stdout and exits; otherwise it opens the desktop application.
 #include "cli/Commands.h"
 #include "ui/DesktopApp.h"
@@ -35,6 +35,9 @@ void printUsage()
                  "                 follows a run log as training writes it; exit 3 on a collapse alert\n"
                  "  moescope compare A.h5 B.h5 [C.h5 ...] [--reference FILE] [--json]\n"
                  "                 checkpoints of one run: saturation, load drift, expert Jaccard, last fluctuation\n"
+                 "  moescope import SOURCE -o OUT.h5 [--format megatron|megatron-tpe] [--num-experts E]\n"
+                 "                 [--step S] [--ep-size EP] [--top-k K]\n"
+                 "                 another tool's routing record as a dump (see docs/importers.md)\n"
                  "Exit codes: 0 success, 1 a file refused, 2 bad arguments, 3 watch's collapse alert.\n";
 }
 

@@ -2,6 +2,7 @@
 
 #include "DumpLoader.h"
 #include "Format.h"
+#include "ImportDialog.h"
 #include "JobSlot.h"
 #include "MessageBanner.h"
 #include "RecentFilesMenu.h"
@@ -234,6 +235,21 @@ void MainWindow::openDialog()
         return;
     settings.setValue(QStringLiteral("openDirectory"), QFileInfo(path).absolutePath());
     openFile(path);
+}
+
+ImportDialog *MainWindow::showImportDialog()
+{
+    auto *dialog = new ImportDialog(this);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    connect(dialog, &QDialog::accepted, this, [this, dialog] {
+        const QString out = dialog->outputPath();
+        const QStringList warnings = dialog->warnings();
+        openFile(out);
+        if (!warnings.isEmpty())
+            m_banner->showInfo(tr("Imported as %1. %2").arg(QFileInfo(out).fileName().toHtmlEscaped(), warnings.join(" ").toHtmlEscaped()));
+    });
+    dialog->open();
+    return dialog;
 }
 
 void MainWindow::openSample(const QString &path)

@@ -27,6 +27,7 @@ class ExpertProfileView;
 class FollowRunPage;
 class JobSlot;
 class MessageBanner;
+class ImportDialog;
 class OverviewView;
 class RecentFilesMenu;
 class RoutingMapView;
@@ -46,6 +47,9 @@ public:
     ~MainWindow() override;
 
     void openFile(const QString &path);
+    // File > Import...: another tool's record made into a dump, then opened (the
+    // dialog is returned for tests; it deletes itself when closed).
+    ImportDialog *showImportDialog();
     // Follows a run log as a training job writes it (File > Follow run, or opening a
     // file that is being written): the training view grows, alerts show on the page.
     void followRun(const QString &path);

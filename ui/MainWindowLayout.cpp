@@ -132,6 +132,8 @@ void MainWindow::createMenus()
     QMenu *samples = file->addMenu(tr("Open &sample"));
     samples->addAction(tr("&Balanced router"), this, [this] { openSample(balancedSamplePath()); });
     samples->addAction(tr("&Collapsed router"), this, [this] { openSample(collapsedSamplePath()); });
+    file->addAction(tr("&Import..."), this, &MainWindow::showImportDialog)
+        ->setToolTip(tr("Open another tool's routing record (Megatron-Core, ...) as a dump"));
     file->addAction(tr("&Follow run..."), this, [this] {
         if (const QString path = FollowRunPage::askForRunLog(this); !path.isEmpty())
             followRun(path);

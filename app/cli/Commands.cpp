@@ -9,7 +9,7 @@
 namespace moescope::cli {
 
 namespace {
-const std::vector<std::string> kCommands = {"info", "stats", "route", "profile", "export", "placement", "watch", "compare"};
+const std::vector<std::string> kCommands = {"info", "stats", "route", "profile", "export", "placement", "watch", "compare", "import"};
 } // namespace
 
 bool isHeadlessCommand(const std::string &name)
@@ -44,6 +44,8 @@ int runHeadlessCommand(const std::string &name, const Words &words)
             return watchCommand(words);
         if (name == "compare")
             return compareCommand(words);
+        if (name == "import")
+            return importCommand(words);
         std::cerr << "moescope: unknown command '" << name << "'\n";
         return 2;
     } catch (const ArgumentError &e) {

@@ -21,8 +21,9 @@ int placementCommand(const Words &words);
 int watchCommand(const Words &words);  // follows a run log; exit 3 on a collapse alert
 
 int compareCommand(const Words &words);
+int importCommand(const Words &words); // another tool's record as a dump (docs/importers.md)
 
-// The command names, for usage messages: "info, stats, route, profile, export, placement, watch, compare".
+// The command names, for usage messages: "info, stats, route, profile, export, placement, watch, compare, import".
 std::string commandList();
 
 } // namespace moescope::cli

@@ -258,11 +258,11 @@ private slots:
         QTest::addColumn<QStringList>("args");
         QTest::addColumn<int>("exitCode");
         QTest::addColumn<QStringList>("messages");
-        const QStringList commands = {"info", "stats", "route", "profile", "export", "placement", "watch", "compare"};
+        const QStringList commands = {"info", "stats", "route", "profile", "export", "placement", "watch", "compare", "import"};
         QTest::newRow("misspelt command") << QStringList{"staats", "@FILE"} << 2
                                           << QStringList{"unknown command 'staats'"} + commands;
-        QTest::newRow("command to come") << QStringList{"import", "@FILE"} << 2
-                                         << QStringList{"unknown command 'import'"} + commands;
+        QTest::newRow("another unknown command") << QStringList{"convert", "@FILE"} << 2
+                                                 << QStringList{"unknown command 'convert'"} + commands;
         QTest::newRow("missing dump") << QStringList{"missing.h5"} << 1 << QStringList{"missing.h5: no such file"};
         QTest::newRow("missing path") << QStringList{"@DIR/absent/run"} << 1 << QStringList{"absent/run: no such file"};
     }

@@ -1,0 +1,50 @@
+#pragma once
+// A hand-written reader of one JSON object per line (JSONL), for importers that read
+// millions of integers: values are parsed in place, with no document tree, and integer
+// arrays go straight into the caller's buffer. Anything malformed throws JsonLineError
+// with the problem and the byte column; the importer adds the file and the line.
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace moescope::import {
+
+struct JsonLineError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+class JsonLine {
+public:
+    explicit JsonLine(std::string_view text) : m_p(text.data()), m_begin(text.data()), m_end(text.data() + text.size()) {}
+
+    // The object's members in order: call beginObject(), then nextKey() until it
+    // returns false, reading or skipping each value; then atEnd() checks nothing follows.
+    void beginObject() { expect('{'); m_first = true; }
+    bool nextKey(std::string_view &key);
+    void atEnd();
+
+    std::int64_t integer();
+    std::string_view string(); // the raw text between the quotes (escapes left as written)
+    void skipValue();
+    // [[i, ...], ...]: appends every integer to `out` and checks each row has `width`
+    // entries (width < 0: the first row's length, returned). Returns the number of rows.
+    std::int64_t integerRows(std::vector<std::int32_t> &out, std::int64_t &width);
+    // [i, ...] appended to `out`; returns how many.
+    std::size_t integers(std::vector<std::int64_t> &out);
+
+    [[noreturn]] void fail(const std::string &problem) const;
+
+private:
+    void skipSpace()
+    {
+        while (m_p < m_end && (*m_p == ' ' || *m_p == '\t' || *m_p == '\r' || *m_p == '\n'))
+            ++m_p;
+    }
+    void expect(char c);
+    const char *m_p, *m_begin, *m_end;
+    bool m_first = true;
+};
+
+} // namespace moescope::import

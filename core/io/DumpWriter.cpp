@@ -1,0 +1,330 @@
+// The importers' dump writer: checks, then HDF5 datasets in the simplest storage the
+// reader takes fastest (contiguous, uncompressed: logits are mapped in place).
+#include "io/DumpWriter.h"
+
+#include "io/DumpError.h"
+#include "io/Hdf5Door.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <set>
+
+namespace moescope {
+
+using import::ImportedLayer;
+using import::ImportedRecord;
+using io::Handle;
+
+namespace {
+
+struct Target {
+    std::string path;
+    [[noreturn]] void fail(const std::string &object, const std::string &problem) const
+    {
+        throw DumpError(path, object, problem);
+    }
+};
+
+std::string layerObject(const ImportedLayer &l, const char *member = nullptr)
+{
+    return "/layers/" + l.name + (member ? std::string("/") + member : std::string());
+}
+
+// Every rule of dump-format.md the record could break, before anything is written.
+void checkRecord(const ImportedRecord &r, const Target &t)
+{
+    const std::int64_t T = r.numTokens, E = r.numExperts, k = r.topK;
+    if (E < 1 || E > 4096)
+        t.fail("/", "num_experts is " + std::to_string(E) + ", must be 1 to 4096");
+    if (k < 1 || k > E)
+        t.fail("/", "top_k is " + std::to_string(k) + ", must be 1 to num_experts (" + std::to_string(E) + ")");
+    if (T < 1)
+        t.fail("/", "the record holds no tokens (T = 0): nothing to write");
+    if (r.scoring != "softmax" && r.scoring != "sigmoid")
+        t.fail("/", "scoring '" + r.scoring + "' is neither softmax nor sigmoid");
+    if (r.layers.empty())
+        t.fail("/layers", "the record holds no layers");
+    std::set<std::string> names;
+    for (const ImportedLayer &l : r.layers) {
+        if (l.name.empty() || l.name.find('/') != std::string::npos || l.name == "." || l.name == "..")
+            t.fail("/layers", "layer name '" + l.name + "' cannot name an HDF5 group");
+        if (!names.insert(l.name).second)
+            t.fail(layerObject(l), "two layers have this name");
+        if (l.choices.empty() && l.logits.empty() && l.counts.empty())
+            t.fail(layerObject(l), "holds neither choices nor logits nor counts");
+        if (!l.choices.empty()) {
+            if (std::int64_t(l.choices.size()) != T * k)
+                t.fail(layerObject(l, "topk_ids"), "holds " + std::to_string(l.choices.size()) +
+                                                       " choices, expected T * k = " + std::to_string(T * k));
+            for (std::size_t i = 0; i < l.choices.size(); ++i)
+                if (l.choices[i] < 0 || l.choices[i] >= E)
+                    t.fail(layerObject(l, "topk_ids"),
+                           "token " + std::to_string(i / k) + " slot " + std::to_string(i % k) +
+                               (l.choices[i] == -1 ? " holds no choice (-1); the dump format needs k choices per token"
+                                                   : " names expert " + std::to_string(l.choices[i]) +
+                                                         ", outside [0, " + std::to_string(E) + ")"));
+        }
+        if (!l.weights.empty() && l.weights.size() != l.choices.size())
+            t.fail(layerObject(l, "topk_weights"), "must have one weight per choice (T * k)");
+        if (!l.logits.empty() && std::int64_t(l.logits.size()) != T * E)
+            t.fail(layerObject(l, "logits"), "holds " + std::to_string(l.logits.size()) +
+                                                 " values, expected T * E = " + std::to_string(T * E));
+        if (!l.counts.empty()) {
+            if (std::int64_t(l.counts.size()) != E)
+                t.fail(layerObject(l, "counts"), "must hold E = " + std::to_string(E) + " counts");
+            for (std::size_t e = 0; e < l.counts.size(); ++e)
+                if (!std::isfinite(l.counts[e]) || l.counts[e] < 0)
+                    t.fail(layerObject(l, "counts"), "count of expert " + std::to_string(e) + " is not a finite non-negative number");
+        }
+    }
+    if (!r.tokenIds.empty() && std::int64_t(r.tokenIds.size()) != T)
+        t.fail("/tokens/ids", "holds " + std::to_string(r.tokenIds.size()) + " ids for T = " + std::to_string(T));
+    for (std::size_t i = 0; i < r.tokenIds.size(); ++i)
+        if (r.tokenIds[i] < 0 || (!r.vocab.empty() && r.tokenIds[i] >= std::int64_t(r.vocab.size())))
+            t.fail("/tokens/ids", "token id " + std::to_string(r.tokenIds[i]) + " at position " + std::to_string(i) +
+                                      " is negative or outside the vocabulary");
+    const auto &o = r.sequenceOffsets;
+    if (!o.empty()) {
+        if (o.size() < 2 || o.front() != 0 || o.back() != T)
+            t.fail("/tokens/sequence_offsets", "must run from 0 to T = " + std::to_string(T));
+        for (std::size_t i = 1; i < o.size(); ++i)
+            if (o[i] < o[i - 1])
+                t.fail("/tokens/sequence_offsets", "entries decrease at position " + std::to_string(i));
+    }
+    const std::size_t sequences = o.empty() ? 1 : o.size() - 1;
+    if (!r.sequenceLabels.empty() && r.sequenceLabels.size() != sequences)
+        t.fail("/tokens/sequence_labels", "holds " + std::to_string(r.sequenceLabels.size()) + " labels for " +
+                                              std::to_string(sequences) + " sequences");
+    const auto &tr = r.training;
+    if (!tr.empty()) {
+        const std::size_t N = tr.steps.size(), L = r.layers.size();
+        if (tr.layerNames.size() != L)
+            t.fail("/training/layer_names", "must name the " + std::to_string(L) + " layers");
+        if (!tr.tokensPerExpert.empty() && tr.tokensPerExpert.size() != N * L * std::size_t(E))
+            t.fail("/training/tokens_per_expert", "must have shape [N, L, E]");
+        for (std::int64_t c : tr.tokensPerExpert)
+            if (c < 0)
+                t.fail("/training/tokens_per_expert", "holds a negative count");
+        for (const auto *s : {&tr.lbLoss, &tr.zLoss})
+            if (!s->empty() && s->size() != N * L)
+                t.fail("/training", "lb_loss and z_loss must have shape [N, L]");
+    }
+}
+
+class Writer {
+public:
+    explicit Writer(const Target &t) : m_t(t) {}
+
+    void ok(herr_t status, const std::string &object, const char *what) const
+    {
+        if (status < 0)
+            m_t.fail(object, std::string(what) + " failed (" + io::lastHdf5Message() + ")");
+    }
+    Handle made(hid_t id, const std::string &object, const char *what) const
+    {
+        if (id < 0)
+            m_t.fail(object, std::string(what) + " failed (" + io::lastHdf5Message() + ")");
+        return Handle(id);
+    }
+
+    void dataset(hid_t parent, const std::string &object, const std::string &name, hid_t fileType, hid_t memType,
+                 const std::vector<hsize_t> &dims, const void *data) const
+    {
+        const Handle space = made(H5Screate_simple(int(dims.size()), dims.data(), nullptr), object, "making a dataspace");
+        const Handle ds = made(H5Dcreate2(parent, name.c_str(), fileType, space.get(), H5P_DEFAULT, H5P_DEFAULT,
+                                          H5P_DEFAULT),
+                               object, "creating the dataset");
+        hsize_t n = 1;
+        for (hsize_t d : dims)
+            n *= d;
+        if (n)
+            ok(H5Dwrite(ds.get(), memType, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), object, "writing");
+    }
+
+    void strings(hid_t parent, const std::string &object, const std::string &name,
+                 const std::vector<std::string> &values) const
+    {
+        const Handle type = utf8();
+        std::vector<const char *> pointers;
+        for (const std::string &v : values)
+            pointers.push_back(v.c_str());
+        dataset(parent, object, name, type.get(), type.get(), {hsize_t(values.size())}, pointers.data());
+    }
+
+    void attribute(hid_t object, const std::string &name, double value) const
+    {
+        const Handle space = made(H5Screate(H5S_SCALAR), "/", "making a dataspace");
+        const bool integral = std::isfinite(value) && value == std::floor(value) && std::abs(value) < 9e15;
+        const Handle attr = made(H5Acreate2(object, name.c_str(), integral ? H5T_STD_I64LE : H5T_IEEE_F64LE,
+                                            space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                                 "/", "creating an attribute");
+        const std::int64_t asInteger = integral ? std::int64_t(value) : 0;
+        ok(integral ? H5Awrite(attr.get(), H5T_NATIVE_INT64, &asInteger) : H5Awrite(attr.get(), H5T_NATIVE_DOUBLE, &value),
+           "/", ("writing attribute " + name).c_str());
+    }
+
+    void attribute(hid_t object, const std::string &name, const std::string &value) const
+    {
+        const Handle space = made(H5Screate(H5S_SCALAR), "/", "making a dataspace");
+        const Handle type = utf8();
+        const Handle attr = made(H5Acreate2(object, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                                 "/", "creating an attribute");
+        const char *text = value.c_str();
+        ok(H5Awrite(attr.get(), type.get(), &text), "/", ("writing attribute " + name).c_str());
+    }
+
+private:
+    Handle utf8() const
+    {
+        Handle type = made(H5Tcopy(H5T_C_S1), "/", "making a string type");
+        H5Tset_size(type.get(), H5T_VARIABLE);
+        H5Tset_cset(type.get(), H5T_CSET_UTF8);
+        return type;
+    }
+    const Target &m_t;
+};
+
+void writeLayer(const Writer &w, hid_t layers, const ImportedLayer &l, const ImportedRecord &r)
+{
+    const std::string object = layerObject(l);
+    const Handle g = w.made(H5Gcreate2(layers, l.name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), object,
+                            "creating the layer group");
+    if (l.index)
+        w.attribute(g.get(), "index", double(*l.index));
+    const auto T = hsize_t(r.numTokens), E = hsize_t(r.numExperts), k = hsize_t(r.topK);
+    if (!l.logits.empty())
+        w.dataset(g.get(), object + "/logits", "logits", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {T, E}, l.logits.data());
+    if (!l.choices.empty()) {
+        // int16 holds every id (E <= 4096): half the bytes of the int32 in memory.
+        std::vector<std::int16_t> narrow(l.choices.begin(), l.choices.end());
+        w.dataset(g.get(), object + "/topk_ids", "topk_ids", H5T_STD_I16LE, H5T_NATIVE_INT16, {T, k}, narrow.data());
+    }
+    if (!l.weights.empty())
+        w.dataset(g.get(), object + "/topk_weights", "topk_weights", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {T, k},
+                  l.weights.data());
+    if (!l.counts.empty()) {
+        // Whole counts are written as integers, others (averages, weighted sums) as floats.
+        bool whole = true;
+        for (double c : l.counts)
+            whole = whole && c == std::floor(c) && c < 9e15;
+        if (whole) {
+            std::vector<std::int64_t> counts(l.counts.begin(), l.counts.end());
+            w.dataset(g.get(), object + "/counts", "counts", H5T_STD_I64LE, H5T_NATIVE_INT64, {E}, counts.data());
+        } else {
+            w.dataset(g.get(), object + "/counts", "counts", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {E}, l.counts.data());
+        }
+    }
+}
+
+void writeTokens(const Writer &w, hid_t file, const ImportedRecord &r)
+{
+    const Handle g = w.made(H5Gcreate2(file, "tokens", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "/tokens",
+                            "creating the group");
+    const auto T = hsize_t(r.numTokens);
+    if (r.tokenIds.empty()) {
+        const std::vector<std::int32_t> zeros(T, 0); // no token ids recorded: all 0, no vocabulary
+        w.dataset(g.get(), "/tokens/ids", "ids", H5T_STD_I32LE, H5T_NATIVE_INT32, {T}, zeros.data());
+    } else {
+        w.dataset(g.get(), "/tokens/ids", "ids", H5T_STD_I64LE, H5T_NATIVE_INT64, {T}, r.tokenIds.data());
+    }
+    if (!r.vocab.empty())
+        w.strings(g.get(), "/tokens/vocab", "vocab", r.vocab);
+    if (!r.sequenceOffsets.empty())
+        w.dataset(g.get(), "/tokens/sequence_offsets", "sequence_offsets", H5T_STD_I64LE, H5T_NATIVE_INT64,
+                  {hsize_t(r.sequenceOffsets.size())}, r.sequenceOffsets.data());
+    if (!r.sequenceLabels.empty())
+        w.strings(g.get(), "/tokens/sequence_labels", "sequence_labels", r.sequenceLabels);
+}
+
+void writeTraining(const Writer &w, hid_t file, const ImportedRecord &r)
+{
+    const auto &tr = r.training;
+    const Handle g = w.made(H5Gcreate2(file, "training", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "/training",
+                            "creating the group");
+    const auto N = hsize_t(tr.steps.size()), L = hsize_t(tr.layerNames.size()), E = hsize_t(r.numExperts);
+    w.dataset(g.get(), "/training/step", "step", H5T_STD_I64LE, H5T_NATIVE_INT64, {N}, tr.steps.data());
+    w.strings(g.get(), "/training/layer_names", "layer_names", tr.layerNames);
+    if (!tr.tokensPerExpert.empty())
+        w.dataset(g.get(), "/training/tokens_per_expert", "tokens_per_expert", H5T_STD_I64LE, H5T_NATIVE_INT64,
+                  {N, L, E}, tr.tokensPerExpert.data());
+    if (!tr.lbLoss.empty())
+        w.dataset(g.get(), "/training/lb_loss", "lb_loss", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {N, L}, tr.lbLoss.data());
+    if (!tr.zLoss.empty())
+        w.dataset(g.get(), "/training/z_loss", "z_loss", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {N, L}, tr.zLoss.data());
+}
+
+// A name no other writer in this folder uses: the target's, hidden, with the process
+// id and a counter.
+std::string temporaryName(const std::string &path)
+{
+    static std::atomic<unsigned> counter{0};
+    const std::filesystem::path p(path);
+    const std::string name = "." + p.filename().string() + ".import-" + std::to_string(::getpid()) + "-" +
+                             std::to_string(counter++) + ".tmp";
+    return (p.parent_path() / name).string();
+}
+
+void writeFile(const ImportedRecord &r, const Target &t, const std::string &tmp, const Progress &progress)
+{
+    auto lock = io::hdf5Lock();
+    const Writer w(t);
+    // The default libver ("earliest") keeps the file readable by HDF5 1.10.
+    const Handle file = w.made(H5Fcreate(tmp.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT), "",
+                               "creating the file");
+    const hid_t f = file.get();
+    w.attribute(f, "format", std::string("moe-routing"));
+    w.attribute(f, "format_version", 1.0);
+    w.attribute(f, "num_experts", double(r.numExperts));
+    w.attribute(f, "top_k", double(r.topK));
+    w.attribute(f, "scoring", r.scoring);
+    for (const auto &[name, value] : r.stringAttributes)
+        w.attribute(f, name, value);
+    for (const auto &[name, value] : r.numberAttributes)
+        w.attribute(f, name, value);
+    const bool tokens = r.hasPerTokenLayers() || !r.tokenIds.empty();
+    if (tokens)
+        writeTokens(w, f, r);
+    else if (!r.numberAttributes.count("num_tokens"))
+        w.attribute(f, "num_tokens", double(r.numTokens)); // a load-only dump says T here
+    const Handle layers = w.made(H5Gcreate2(f, "layers", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "/layers",
+                                 "creating the group");
+    for (std::size_t i = 0; i < r.layers.size(); ++i) {
+        progress.checkCancelled();
+        writeLayer(w, layers.get(), r.layers[i], r);
+        progress.report(double(i + 1) / double(r.layers.size() + 1));
+    }
+    if (!r.training.empty())
+        writeTraining(w, f, r);
+    w.ok(H5Fflush(f, H5F_SCOPE_GLOBAL), "", "flushing the file");
+}
+
+} // namespace
+
+void writeImportedDump(const ImportedRecord &record, const std::string &path, const Progress &progress)
+{
+    const Target target{path};
+    checkRecord(record, target);
+    std::error_code error;
+    const std::filesystem::path folder = std::filesystem::path(path).parent_path();
+    if (!folder.empty() && !std::filesystem::is_directory(folder, error))
+        target.fail("", "cannot be written: the folder " + folder.string() + " does not exist");
+    const std::string tmp = temporaryName(path);
+    try {
+        writeFile(record, target, tmp, progress); // closes the file before the rename
+        progress.checkCancelled();
+        std::filesystem::rename(tmp, path, error);
+        if (error)
+            target.fail("", "cannot be written (renaming the finished temporary file failed: " + error.message() + ")");
+    } catch (...) {
+        std::error_code ignored;
+        std::filesystem::remove(tmp, ignored);
+        throw;
+    }
+    progress.report(1.0);
+}
+
+} // namespace moescope
