@@ -46,8 +46,8 @@ public:
     std::uint64_t le(std::uint64_t at, int width) const
     {
         if (at > m_bytes.size() || std::uint64_t(width) > m_bytes.size() - at)
-            fail("", "ends early: " + std::to_string(width) + " bytes needed at offset " + std::to_string(at) +
-                         " of " + std::to_string(m_bytes.size()));
+            fail("", "ends early: " + std::to_string(width) + " bytes needed at offset " +
+                         std::to_string(at) + " of " + std::to_string(m_bytes.size()));
         std::uint64_t v = 0;
         for (int i = width - 1; i >= 0; --i)
             v = (v << 8) | static_cast<unsigned char>(m_bytes[at + i]);

@@ -11,7 +11,18 @@ namespace moescope::import {
 namespace {
 
 enum ValueType : std::uint32_t {
-    U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, BOOL = 7, STRING = 8, ARRAY = 9, U64 = 10, I64 = 11,
+    U8 = 0,
+    I8 = 1,
+    U16 = 2,
+    I16 = 3,
+    U32 = 4,
+    I32 = 5,
+    F32 = 6,
+    BOOL = 7,
+    STRING = 8,
+    ARRAY = 9,
+    U64 = 10,
+    I64 = 11,
     F64 = 12
 };
 constexpr std::uint32_t kGgmlF32 = 0;
@@ -65,17 +76,40 @@ public:
     void value(std::uint32_t type, GgufValue &v, int depth)
     {
         switch (type) {
-        case U8: case BOOL: v.integer = std::int64_t(take(1)); break;
-        case I8: v.integer = std::int8_t(take(1)); break;
-        case U16: v.integer = std::int64_t(take(2)); break;
-        case I16: v.integer = std::int16_t(take(2)); break;
-        case U32: v.integer = std::int64_t(take(4)); break;
-        case I32: v.integer = std::int32_t(take(4)); break;
-        case U64: v.integer = std::int64_t(take(8)); break;
-        case I64: v.integer = std::int64_t(take(8)); break;
-        case F32: v.real = real(4); return;
-        case F64: v.real = real(8); return;
-        case STRING: v.text = string(); return;
+        case U8:
+        case BOOL:
+            v.integer = std::int64_t(take(1));
+            break;
+        case I8:
+            v.integer = std::int8_t(take(1));
+            break;
+        case U16:
+            v.integer = std::int64_t(take(2));
+            break;
+        case I16:
+            v.integer = std::int16_t(take(2));
+            break;
+        case U32:
+            v.integer = std::int64_t(take(4));
+            break;
+        case I32:
+            v.integer = std::int32_t(take(4));
+            break;
+        case U64:
+            v.integer = std::int64_t(take(8));
+            break;
+        case I64:
+            v.integer = std::int64_t(take(8));
+            break;
+        case F32:
+            v.real = real(4);
+            return;
+        case F64:
+            v.real = real(8);
+            return;
+        case STRING:
+            v.text = string();
+            return;
         case ARRAY: {
             if (depth > 8)
                 fail("nests arrays too deeply");
@@ -91,7 +125,8 @@ public:
             }
             return;
         }
-        default: fail("has an unknown value type " + std::to_string(type));
+        default:
+            fail("has an unknown value type " + std::to_string(type));
         }
         v.real = double(v.integer);
     }
@@ -141,7 +176,8 @@ GgufFile::GgufFile(const std::string &path) : m_path(path), m_bytes(readBinaryFi
     }
     if (const GgufValue *a = value("general.alignment")) {
         if (a->type != U32 || a->integer <= 0 || (a->integer & (a->integer - 1)) != 0)
-            r.fail("key 'general.alignment'", "must be a power of two (uint32), is " + std::to_string(a->integer));
+            r.fail("key 'general.alignment'",
+                   "must be a power of two (uint32), is " + std::to_string(a->integer));
         m_alignment = std::uint64_t(a->integer);
     }
 
@@ -152,7 +188,8 @@ GgufFile::GgufFile(const std::string &path) : m_path(path), m_bytes(readBinaryFi
         c.where += " ('" + t.name + "')";
         const std::uint64_t dims = c.take(4);
         if (dims == 0 || dims > kMaxDims)
-            c.fail("has " + std::to_string(dims) + " dimensions (1 to " + std::to_string(kMaxDims) + " allowed)");
+            c.fail("has " + std::to_string(dims) + " dimensions (1 to " + std::to_string(kMaxDims) +
+                   " allowed)");
         for (std::uint64_t d = 0; d < dims; ++d)
             t.dims.push_back(c.take(8));
         t.type = std::uint32_t(c.take(4));
@@ -165,11 +202,13 @@ GgufFile::GgufFile(const std::string &path) : m_path(path), m_bytes(readBinaryFi
     // The data starts at the next multiple of the alignment after the tensor table.
     const std::uint64_t dataStart = (c.at + m_alignment - 1) / m_alignment * m_alignment;
     if (tensorCount > 0 && dataStart > m_bytes.size())
-        r.fail("tensor data", "starts at offset " + std::to_string(dataStart) + ", past the end of the file (" +
-                                  std::to_string(m_bytes.size()) + " bytes)");
+        r.fail("tensor data", "starts at offset " + std::to_string(dataStart) +
+                                  ", past the end of the file (" + std::to_string(m_bytes.size()) +
+                                  " bytes)");
     for (GgufTensor &t : m_tensors) {
         if (t.offset > m_bytes.size() - std::min<std::uint64_t>(dataStart, m_bytes.size()))
-            r.fail("tensor '" + t.name + "'", "data offset " + std::to_string(t.offset) + " lies past the end of the file");
+            r.fail("tensor '" + t.name + "'",
+                   "data offset " + std::to_string(t.offset) + " lies past the end of the file");
         t.offset += dataStart;
     }
 }

@@ -13,11 +13,11 @@
 namespace moescope::import {
 
 struct GgufValue {
-    std::uint32_t type = 0;       // gguf_metadata_value_type (8: string, 9: array, ...)
-    std::string text;             // a string
-    std::int64_t integer = 0;     // an integer or bool
-    double real = 0;              // a float (and integers, converted)
-    std::uint32_t arrayType = 0;  // an array's element type
+    std::uint32_t type = 0;      // gguf_metadata_value_type (8: string, 9: array, ...)
+    std::string text;            // a string
+    std::int64_t integer = 0;    // an integer or bool
+    double real = 0;             // a float (and integers, converted)
+    std::uint32_t arrayType = 0; // an array's element type
     std::uint64_t arrayLength = 0;
     std::vector<std::string> strings; // an array of strings
 };

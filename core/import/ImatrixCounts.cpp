@@ -52,8 +52,9 @@ ImatrixCounts readImatrixCounts(const std::string &path)
             chosen[layer] = {rank, &t};
     }
     if (chosen.empty())
-        throw DumpError(path, "", "holds no expert counts (no tensor blk.N.ffn_gate_exps.weight.counts): "
-                                  "the matrix was not collected on a mixture-of-experts model");
+        throw DumpError(path, "",
+                        "holds no expert counts (no tensor blk.N.ffn_gate_exps.weight.counts): "
+                        "the matrix was not collected on a mixture-of-experts model");
     static const char *const kinds[] = {"ffn_gate_exps", "ffn_up_exps", "ffn_down_exps"};
     for (const auto &[layer, entry] : chosen) {
         const GgufTensor &t = *entry.second;
@@ -61,9 +62,9 @@ ImatrixCounts readImatrixCounts(const std::string &path)
         if (out.numExperts == 0)
             out.numExperts = int(values.size());
         if (int(values.size()) != out.numExperts)
-            throw DumpError(path, "tensor '" + t.name + "'", "has " + std::to_string(values.size()) +
-                                                                 " counts, earlier layers " +
-                                                                 std::to_string(out.numExperts) + ": the layers disagree on E");
+            throw DumpError(path, "tensor '" + t.name + "'",
+                            "has " + std::to_string(values.size()) + " counts, earlier layers " +
+                                std::to_string(out.numExperts) + ": the layers disagree on E");
         std::vector<double> counts(values.begin(), values.end());
         for (std::size_t e = 0; e < counts.size(); ++e)
             if (!std::isfinite(counts[e]) || counts[e] < 0)

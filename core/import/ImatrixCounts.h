@@ -13,9 +13,9 @@ namespace moescope::import {
 
 struct ImatrixCounts {
     int numExperts = 0;
-    std::map<int, std::vector<double>> layers; // layer N -> counts [E]
-    std::string tensorKind;                    // "ffn_gate_exps", or the fallback read
-    std::vector<std::string> datasets;         // imatrix.datasets
+    std::map<int, std::vector<double>> layers;  // layer N -> counts [E]
+    std::string tensorKind;                     // "ffn_gate_exps", or the fallback read
+    std::vector<std::string> datasets;          // imatrix.datasets
     std::int64_t chunkCount = 0, chunkSize = 0; // imatrix.chunk_count / chunk_size (0: absent)
     std::uint32_t ggufVersion = 0;
 };

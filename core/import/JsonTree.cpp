@@ -111,7 +111,8 @@ private:
             }
             while (true) {
                 JsonNode item = value(depth + 1);
-                if (n.kind == JsonNode::Kind::IntArray && item.kind == JsonNode::Kind::Number && item.isInteger) {
+                if (n.kind == JsonNode::Kind::IntArray && item.kind == JsonNode::Kind::Number &&
+                    item.isInteger) {
                     n.integers.push_back(item.integer);
                 } else {
                     if (n.kind == JsonNode::Kind::IntArray) { // a mixed array after all: one node per item
@@ -176,9 +177,9 @@ private:
             fail("an unexpected character");
         if (m_at < m_text.size() && (m_text[m_at] == '.' || m_text[m_at] == 'e' || m_text[m_at] == 'E')) {
             integral = false;
-            while (m_at < m_text.size() && (std::isdigit(static_cast<unsigned char>(m_text[m_at])) ||
-                                            m_text[m_at] == '.' || m_text[m_at] == 'e' || m_text[m_at] == 'E' ||
-                                            m_text[m_at] == '+' || m_text[m_at] == '-'))
+            while (m_at < m_text.size() &&
+                   (std::isdigit(static_cast<unsigned char>(m_text[m_at])) || m_text[m_at] == '.' ||
+                    m_text[m_at] == 'e' || m_text[m_at] == 'E' || m_text[m_at] == '+' || m_text[m_at] == '-'))
                 ++m_at;
         }
         const std::string token(m_text.substr(start, m_at - start));
@@ -214,18 +215,35 @@ private:
                 fail("an unterminated string");
             const char e = m_text[m_at++];
             switch (e) {
-            case '"': s += '"'; break;
-            case '\\': s += '\\'; break;
-            case '/': s += '/'; break;
-            case 'b': s += '\b'; break;
-            case 'f': s += '\f'; break;
-            case 'n': s += '\n'; break;
-            case 'r': s += '\r'; break;
-            case 't': s += '\t'; break;
+            case '"':
+                s += '"';
+                break;
+            case '\\':
+                s += '\\';
+                break;
+            case '/':
+                s += '/';
+                break;
+            case 'b':
+                s += '\b';
+                break;
+            case 'f':
+                s += '\f';
+                break;
+            case 'n':
+                s += '\n';
+                break;
+            case 'r':
+                s += '\r';
+                break;
+            case 't':
+                s += '\t';
+                break;
             case 'u': {
                 if (m_at + 4 > m_text.size())
                     fail("a short \\u escape");
-                const unsigned long cp = std::strtoul(std::string(m_text.substr(m_at, 4)).c_str(), nullptr, 16);
+                const unsigned long cp =
+                    std::strtoul(std::string(m_text.substr(m_at, 4)).c_str(), nullptr, 16);
                 m_at += 4;
                 // UTF-8 of the code point (surrogate pairs are kept as two code points: names only).
                 if (cp < 0x80) {
@@ -240,7 +258,8 @@ private:
                 }
                 break;
             }
-            default: fail("an unknown escape in a string");
+            default:
+                fail("an unknown escape in a string");
             }
         }
     }

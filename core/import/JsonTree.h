@@ -16,11 +16,11 @@ struct JsonNode {
     Kind kind = Kind::Null;
     bool boolean = false;
     double number = 0;
-    bool isInteger = false;              // Number: written without fraction or exponent
-    std::int64_t integer = 0;            // Number: its value when isInteger
-    std::string text;                    // String: unescaped
-    std::vector<JsonNode> items;         // Array
-    std::vector<std::int64_t> integers;  // IntArray: an array whose elements are all integers
+    bool isInteger = false;             // Number: written without fraction or exponent
+    std::int64_t integer = 0;           // Number: its value when isInteger
+    std::string text;                   // String: unescaped
+    std::vector<JsonNode> items;        // Array
+    std::vector<std::int64_t> integers; // IntArray: an array whose elements are all integers
     std::vector<std::pair<std::string, JsonNode>> members; // Object, in file order
 
     bool isArray() const { return kind == Kind::Array || kind == Kind::IntArray; }

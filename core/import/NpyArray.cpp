@@ -21,7 +21,9 @@ struct Header {
 class HeaderParser {
 public:
     HeaderParser(std::string_view text, const std::string &file, const std::string &name)
-        : m_text(text), m_file(file), m_name(name) {}
+        : m_text(text), m_file(file), m_name(name)
+    {
+    }
 
     Header parse()
     {
@@ -174,8 +176,8 @@ NpyArray parseNpy(std::string_view bytes, const std::string &file, const std::st
         kind = h.descr.substr(1);
     else
         order = '=';
-    if (kind.size() != 2 || (kind[0] != 'i' && kind[0] != 'u') || (kind[1] != '1' && kind[1] != '2' &&
-                                                                    kind[1] != '4' && kind[1] != '8')) {
+    if (kind.size() != 2 || (kind[0] != 'i' && kind[0] != 'u') ||
+        (kind[1] != '1' && kind[1] != '2' && kind[1] != '4' && kind[1] != '8')) {
         if (otherTypes) {
             a.integer = false;
             return a;
@@ -192,8 +194,9 @@ NpyArray parseNpy(std::string_view bytes, const std::string &file, const std::st
             fail("has a shape too large");
         count *= d;
     }
-    const std::string_view data = r.slice(headerStart + headerLength, std::uint64_t(count) * width,
-                                          (name.empty() ? std::string("the array data") : "array '" + name + "'"));
+    const std::string_view data =
+        r.slice(headerStart + headerLength, std::uint64_t(count) * width,
+                (name.empty() ? std::string("the array data") : "array '" + name + "'"));
     a.values.resize(std::size_t(count));
     for (std::int64_t i = 0; i < count; ++i) {
         std::uint64_t u = 0;

@@ -18,7 +18,10 @@ std::string lower(std::string s)
     return s;
 }
 
-std::string extensionOf(const std::string &path) { return lower(std::filesystem::path(path).extension().string()); }
+std::string extensionOf(const std::string &path)
+{
+    return lower(std::filesystem::path(path).extension().string());
+}
 
 std::string shapeText(const std::vector<std::int64_t> &shape)
 {
@@ -35,24 +38,27 @@ public:
     explicit Builder(std::string file) : m_file(std::move(file)) {}
 
     // A [rows, L, k] part; `what` names it in errors ("array 'gen'", "request 2: prompt_routed_experts").
-    void part(RoutedRequest &r, const std::string &what, std::int64_t rows, std::int64_t layers, std::int64_t k,
-              std::vector<std::int64_t> experts, const std::vector<std::int64_t> *ids, bool generated)
+    void part(RoutedRequest &r, const std::string &what, std::int64_t rows, std::int64_t layers,
+              std::int64_t k, std::vector<std::int64_t> experts, const std::vector<std::int64_t> *ids,
+              bool generated)
     {
         if (layers <= 0 || k <= 0)
-            throw DumpError(m_file, what, "has no layers or no expert slots (shape " +
-                                              shapeText({rows, layers, k}) + ")");
+            throw DumpError(m_file, what,
+                            "has no layers or no expert slots (shape " + shapeText({rows, layers, k}) + ")");
         if (out.layers == 0)
             out.layers = layers, out.topK = k;
         else if (layers != out.layers || k != out.topK)
-            throw DumpError(m_file, what, "is [tokens, " + std::to_string(layers) + ", " + std::to_string(k) +
-                                              "] but earlier parts are [tokens, " + std::to_string(out.layers) +
-                                              ", " + std::to_string(out.topK) + "]: layers or top-k differ");
+            throw DumpError(m_file, what,
+                            "is [tokens, " + std::to_string(layers) + ", " + std::to_string(k) +
+                                "] but earlier parts are [tokens, " + std::to_string(out.layers) + ", " +
+                                std::to_string(out.topK) + "]: layers or top-k differ");
         if (ids) {
             const auto n = std::int64_t(ids->size());
             // vLLM routes every generated token but the last one.
             if (n != rows && !(generated && n == rows + 1))
-                throw DumpError(m_file, what, "has " + std::to_string(rows) + " tokens but " + std::to_string(n) +
-                                                  " token ids go with it");
+                throw DumpError(m_file, what,
+                                "has " + std::to_string(rows) + " tokens but " + std::to_string(n) +
+                                    " token ids go with it");
             r.tokenIds.insert(r.tokenIds.end(), ids->begin(), ids->begin() + rows);
         }
         m_partsWithoutIds += ids ? 0 : 1;
@@ -63,8 +69,9 @@ public:
     void finish(RoutedRequest r)
     {
         if (!r.tokenIds.empty() && m_partsWithoutIds > 0) {
-            out.warnings.push_back(m_file + ": request '" + r.name +
-                                   "' has token ids for only some of its parts; its ids are left out (written as 0)");
+            out.warnings.push_back(
+                m_file + ": request '" + r.name +
+                "' has token ids for only some of its parts; its ids are left out (written as 0)");
             r.tokenIds.clear();
         }
         m_partsWithoutIds = 0;
@@ -86,12 +93,15 @@ void npyPart(Builder &b, RoutedRequest &r, const std::string &file, const NpyArr
 {
     const std::string what = a.name.empty() ? std::string() : "array '" + a.name + "'";
     if (a.shape.size() != 3)
-        throw DumpError(file, what, "has shape " + shapeText(a.shape) + "; routed experts are [tokens, layers, k]");
+        throw DumpError(file, what,
+                        "has shape " + shapeText(a.shape) + "; routed experts are [tokens, layers, k]");
     for (const NpyArray *x : {&a, ids})
         if (x && !x->integer)
-            throw DumpError(file, "array '" + x->name + "'", "holds " + x->dtype + " values; integers are expected");
+            throw DumpError(file, "array '" + x->name + "'",
+                            "holds " + x->dtype + " values; integers are expected");
     if (ids && ids->shape.size() != 1)
-        throw DumpError(file, "array '" + ids->name + "'", "has shape " + shapeText(ids->shape) + "; token ids are [n]");
+        throw DumpError(file, "array '" + ids->name + "'",
+                        "has shape " + shapeText(ids->shape) + "; token ids are [n]");
     b.part(r, what, a.shape[0], a.shape[1], a.shape[2], a.values, ids ? &ids->values : nullptr, generated);
 }
 
@@ -137,9 +147,11 @@ RoutedExperts fromNpz(const std::string &path)
     std::string found;
     std::vector<const NpyArray *> requests;
     for (const NpyArray &a : arrays) {
-        found += (found.empty() ? "" : ", ") + a.name + " " + shapeText(a.shape) + (a.integer ? "" : " " + a.dtype);
-        const bool idArray = a.name == "token_ids" || a.name == "prompt_token_ids" ||
-                             (a.name.size() > 10 && a.name.compare(a.name.size() - 10, 10, "_token_ids") == 0);
+        found += (found.empty() ? "" : ", ") + a.name + " " + shapeText(a.shape) +
+                 (a.integer ? "" : " " + a.dtype);
+        const bool idArray =
+            a.name == "token_ids" || a.name == "prompt_token_ids" ||
+            (a.name.size() > 10 && a.name.compare(a.name.size() - 10, 10, "_token_ids") == 0);
         if (!idArray && a.shape.size() == 3 && a.integer)
             requests.push_back(&a);
         else if (!idArray)
@@ -147,9 +159,10 @@ RoutedExperts fromNpz(const std::string &path)
                                      " is not [tokens, layers, k]; left out");
     }
     if (requests.empty())
-        throw DumpError(path, "", "holds no routed-experts array: expected `prompt` and/or `gen`, or one "
-                                  "[tokens, layers, k] array per request; found " +
-                                      (found.empty() ? std::string("no arrays") : found));
+        throw DumpError(path, "",
+                        "holds no routed-experts array: expected `prompt` and/or `gen`, or one "
+                        "[tokens, layers, k] array per request; found " +
+                            (found.empty() ? std::string("no arrays") : found));
     for (const NpyArray *a : requests) {
         const NpyArray *ids = named({(a->name + "_token_ids").c_str()});
         if (!ids && requests.size() == 1)
@@ -183,12 +196,14 @@ JsonPart jsonPart(const JsonNode &v, const std::string &file, const std::string 
             const JsonNode &token = v.items[t];
             const std::string at = what + ", token " + std::to_string(t);
             if (token.kind != JsonNode::Kind::Array)
-                throw DumpError(file, at, "is not a list of layers (nested lists [tokens][layers][k] expected)");
+                throw DumpError(file, at,
+                                "is not a list of layers (nested lists [tokens][layers][k] expected)");
             if (t == 0)
                 p.layers = std::int64_t(token.items.size());
             if (std::int64_t(token.items.size()) != p.layers)
-                throw DumpError(file, at, "has " + std::to_string(token.items.size()) + " layers, token 0 has " +
-                                              std::to_string(p.layers));
+                throw DumpError(file, at,
+                                "has " + std::to_string(token.items.size()) + " layers, token 0 has " +
+                                    std::to_string(p.layers));
             for (std::size_t l = 0; l < token.items.size(); ++l) {
                 const JsonNode &slots = token.items[l];
                 if (slots.kind != JsonNode::Kind::IntArray)
@@ -197,13 +212,14 @@ JsonPart jsonPart(const JsonNode &v, const std::string &file, const std::string 
                     p.k = std::int64_t(slots.integers.size());
                 if (std::int64_t(slots.integers.size()) != p.k)
                     throw DumpError(file, at + ", layer " + std::to_string(l),
-                                    "has " + std::to_string(slots.integers.size()) + " experts, the first has " +
-                                        std::to_string(p.k) + ": top-k differs");
+                                    "has " + std::to_string(slots.integers.size()) +
+                                        " experts, the first has " + std::to_string(p.k) + ": top-k differs");
                 p.experts.insert(p.experts.end(), slots.integers.begin(), slots.integers.end());
             }
         }
         if (v.kind == JsonNode::Kind::IntArray && !v.integers.empty())
-            throw DumpError(file, what, "is a flat list of numbers; nested lists [tokens][layers][k] expected");
+            throw DumpError(file, what,
+                            "is a flat list of numbers; nested lists [tokens][layers][k] expected");
         return p;
     }
     const JsonNode *data = &v;
@@ -217,7 +233,9 @@ JsonPart jsonPart(const JsonNode &v, const std::string &file, const std::string 
         shape = s->integers;
         if (const JsonNode *d = v.find("dtype"); d && d->kind == JsonNode::Kind::String) {
             const std::string t = lower(d->text);
-            width = t == "int16" || t == "<i2" || t == "i2" ? 2 : t == "int32" || t == "<i4" || t == "i4" ? 4 : -1;
+            width = t == "int16" || t == "<i2" || t == "i2"   ? 2
+                    : t == "int32" || t == "<i4" || t == "i4" ? 4
+                                                              : -1;
             if (width < 0)
                 throw DumpError(file, what, "has dtype '" + d->text + "'; int16 or int32 expected");
         }
@@ -230,8 +248,9 @@ JsonPart jsonPart(const JsonNode &v, const std::string &file, const std::string 
     p.base64 = true;
     if (shape.empty()) {
         if (!like)
-            throw DumpError(file, what, "is bare base64 with no shape, and no other part of the record gives the "
-                                        "layers and top-k; save it as {\"data\", \"shape\", \"dtype\"}");
+            throw DumpError(file, what,
+                            "is bare base64 with no shape, and no other part of the record gives the "
+                            "layers and top-k; save it as {\"data\", \"shape\", \"dtype\"}");
         shape = {-1, like->layers, like->k};
     }
     if (shape.size() != 3 || shape[1] <= 0 || shape[2] <= 0)
@@ -245,12 +264,14 @@ JsonPart jsonPart(const JsonNode &v, const std::string &file, const std::string 
             width = 4;
     }
     if (raw.size() % std::size_t(perRow * width) != 0)
-        throw DumpError(file, what, std::to_string(raw.size()) + " bytes are not whole rows of " +
-                                        std::to_string(perRow) + " int" + std::to_string(8 * width) + " values");
+        throw DumpError(file, what,
+                        std::to_string(raw.size()) + " bytes are not whole rows of " +
+                            std::to_string(perRow) + " int" + std::to_string(8 * width) + " values");
     p.rows = std::int64_t(raw.size()) / (perRow * width);
     if (shape[0] >= 0 && shape[0] != p.rows)
-        throw DumpError(file, what, "holds " + std::to_string(p.rows) + " rows but its shape says " +
-                                        std::to_string(shape[0]));
+        throw DumpError(file, what,
+                        "holds " + std::to_string(p.rows) + " rows but its shape says " +
+                            std::to_string(shape[0]));
     p.layers = shape[1], p.k = shape[2];
     const ByteReader r(raw, file);
     p.experts.resize(std::size_t(p.rows * perRow));
@@ -294,8 +315,8 @@ public:
             RoutedRequest r;
             r.name = label;
             if (hasPrompt)
-                add(r, promptPart, name + ": prompt_routed_experts", tokenIdsOf(o, {"prompt_token_ids"}, m_file, name),
-                    false);
+                add(r, promptPart, name + ": prompt_routed_experts",
+                    tokenIdsOf(o, {"prompt_token_ids"}, m_file, name), false);
             if (g && g->kind != JsonNode::Kind::Null) {
                 const std::string what = label + ": routed_experts";
                 const auto *ids = tokenIdsOf(holder, {"token_ids"}, m_file, label);
@@ -306,7 +327,8 @@ public:
         if (choices && choices->kind == JsonNode::Kind::Array && !choices->items.empty()) {
             for (std::size_t i = 0; i < choices->items.size(); ++i) {
                 const JsonNode &c = choices->items[i];
-                const std::string label = choices->items.size() == 1 ? name : name + " choice " + std::to_string(i);
+                const std::string label =
+                    choices->items.size() == 1 ? name : name + " choice " + std::to_string(i);
                 request(c.kind == JsonNode::Kind::Object ? c.find("routed_experts") : nullptr, c, label);
             }
         } else {
@@ -338,7 +360,8 @@ public:
                 named(v);
             return;
         }
-        if (v.kind == JsonNode::Kind::Array && !v.items.empty() && v.items[0].kind == JsonNode::Kind::Object) {
+        if (v.kind == JsonNode::Kind::Array && !v.items.empty() &&
+            v.items[0].kind == JsonNode::Kind::Object) {
             for (std::size_t i = 0; i < v.items.size(); ++i)
                 top(v.items[i], i, v.items.size() + 1);
             return;
@@ -369,16 +392,18 @@ public:
     }
 
 private:
-    JsonPart part(const JsonNode &v, const std::string &what, const JsonPart *like, const std::vector<std::int64_t> *ids)
+    JsonPart part(const JsonNode &v, const std::string &what, const JsonPart *like,
+                  const std::vector<std::int64_t> *ids)
     {
-        const JsonPart p = jsonPart(v, m_file, what, like ? like : (m_builder.out.layers ? &m_shape : nullptr),
-                                    ids ? std::int64_t(ids->size()) : 0);
+        const JsonPart p =
+            jsonPart(v, m_file, what, like ? like : (m_builder.out.layers ? &m_shape : nullptr),
+                     ids ? std::int64_t(ids->size()) : 0);
         m_base64 = m_base64 || p.base64;
         m_shape.layers = p.layers, m_shape.k = p.k;
         return p;
     }
-    void add(RoutedRequest &r, const JsonPart &p, const std::string &what, const std::vector<std::int64_t> *ids,
-             bool generated)
+    void add(RoutedRequest &r, const JsonPart &p, const std::string &what,
+             const std::vector<std::int64_t> *ids, bool generated)
     {
         m_builder.part(r, what, p.rows, p.layers, p.k, p.experts, ids, generated);
     }
@@ -398,8 +423,9 @@ RoutedExperts fromJson(const std::string &path)
         reader.top(values[i], i, values.size());
     RoutedExperts out = reader.done();
     if (out.requests.empty())
-        throw DumpError(path, "", "holds no routed experts (prompt_routed_experts, routed_experts or nested lists "
-                                  "[tokens][layers][k])");
+        throw DumpError(path, "",
+                        "holds no routed experts (prompt_routed_experts, routed_experts or nested lists "
+                        "[tokens][layers][k])");
     return out;
 }
 

@@ -21,9 +21,9 @@
 namespace moescope::import {
 
 struct RoutedRequest {
-    std::string name;                  // the sequence label: array or key name, "choice 0", ...
-    std::int64_t rows = 0;             // tokens
-    std::vector<std::int64_t> experts; // [rows * L * k], as saved (not checked against E)
+    std::string name;                   // the sequence label: array or key name, "choice 0", ...
+    std::int64_t rows = 0;              // tokens
+    std::vector<std::int64_t> experts;  // [rows * L * k], as saved (not checked against E)
     std::vector<std::int64_t> tokenIds; // [rows], or empty when the source has none
 };
 

@@ -36,7 +36,8 @@ Location endOfDirectory(const ByteReader &r)
         if (r.u32At(at) != kEndOfDirectory)
             continue;
         Location loc{r.u16At(at + 10), r.u32At(at + 12), r.u32At(at + 16)};
-        const bool zip64 = loc.entries == 0xFFFF || loc.directorySize == 0xFFFFFFFF || loc.directoryOffset == 0xFFFFFFFF;
+        const bool zip64 =
+            loc.entries == 0xFFFF || loc.directorySize == 0xFFFFFFFF || loc.directoryOffset == 0xFFFFFFFF;
         if (zip64) {
             if (at < 20 || r.u32At(at - 20) != kZip64Locator)
                 r.fail("", "zip64 end record is missing");
@@ -52,8 +53,8 @@ Location endOfDirectory(const ByteReader &r)
     r.fail("", "is not a zip archive (.npz): no end-of-central-directory record");
 }
 
-std::string inflateEntry(const ByteReader &r, const std::string &name, std::string_view packed, std::uint64_t size,
-                         std::uint32_t crc, int method)
+std::string inflateEntry(const ByteReader &r, const std::string &name, std::string_view packed,
+                         std::uint64_t size, std::uint32_t crc, int method)
 {
     std::string out;
     if (method == 0) {
@@ -67,12 +68,14 @@ std::string inflateEntry(const ByteReader &r, const std::string &name, std::stri
         const std::unique_ptr<libdeflate_decompressor, void (*)(libdeflate_decompressor *)> inflater(
             libdeflate_alloc_decompressor(), libdeflate_free_decompressor);
         std::size_t got = 0;
-        if (!inflater || libdeflate_deflate_decompress(inflater.get(), packed.data(), packed.size(), out.data(),
-                                                       out.size(), &got) != LIBDEFLATE_SUCCESS ||
+        if (!inflater ||
+            libdeflate_deflate_decompress(inflater.get(), packed.data(), packed.size(), out.data(),
+                                          out.size(), &got) != LIBDEFLATE_SUCCESS ||
             got != size)
             r.fail(name, "deflate data is damaged");
     } else {
-        r.fail(name, "uses zip compression method " + std::to_string(method) + " (only stored and deflate are read)");
+        r.fail(name, "uses zip compression method " + std::to_string(method) +
+                         " (only stored and deflate are read)");
     }
     if (libdeflate_crc32(0, out.data(), out.size()) != crc)
         r.fail(name, "CRC-32 does not match its data");

@@ -96,10 +96,7 @@ struct GgufFixture {
         return out;
     }
 
-    void write(const std::string &path) const
-    {
-        std::ofstream(path, std::ios::binary) << bytes();
-    }
+    void write(const std::string &path) const { std::ofstream(path, std::ios::binary) << bytes(); }
 
     std::uint64_t padded(std::uint64_t n) const { return (n + alignment - 1) / alignment * alignment; }
 };
@@ -124,8 +121,8 @@ inline GgufFixture imatrixFixture(const std::vector<std::vector<float>> &countsP
     for (const std::string &n : names) {
         const int layer = std::stoi(n.substr(4, n.find('.', 4) - 4));
         const bool experts = n.find("_exps") != std::string::npos;
-        std::vector<float> counts = experts ? countsPerLayer[std::size_t(layer)]
-                                            : std::vector<float>{float(chunks * chunkSize)};
+        std::vector<float> counts =
+            experts ? countsPerLayer[std::size_t(layer)] : std::vector<float>{float(chunks * chunkSize)};
         GgufFixtureTensor sums{n + ".in_sum2", {rowLength, counts.size()}, {}};
         for (std::size_t i = 0; i < rowLength * counts.size(); ++i)
             sums.values.push_back(0.5f + float(i));

@@ -279,5 +279,59 @@ class BadInputTest(TempDirTestCase):
         self.assertEqual(self.leftovers(), ["a.pt", "b.pt"])
 
 
+@unittest.skipUnless(os.environ.get("MOESCOPE_BIN"), "MOESCOPE_BIN is not set")
+class MoescopeImportTest(TempDirTestCase):
+    """`moescope import` on a .pt file runs the converter with the Python it is told to use."""
+
+    def moescope_import(self, source, out, python):
+        env = dict(os.environ, MOESCOPE_PYTHON=python, MOESCOPE_RECORDER_PATH=TOOLS, QT_QPA_PLATFORM="offscreen")
+        return subprocess.run([os.environ["MOESCOPE_BIN"], "import", source, "-o", out], capture_output=True,
+                              text=True, env=env, timeout=300)
+
+    def test_pt_file_and_folder(self):
+        counts = np.zeros((2, 2, 4), dtype=np.int64)
+        counts[:, 0, :2] = 1  # one token per pass choosing experts 0 and 1
+        counts[:, 1, 1:3] = 1
+        path = self.path("expert_distribution_recorder_1.pt")
+        save_stat(path, counts)
+        out = self.path("out.h5")
+        proc = self.moescope_import(path, out, sys.executable)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("top_k is not recorded", proc.stderr)  # the converter's warning, passed on
+        with h5py.File(out, "r") as f:
+            self.assertEqual(f.attrs["source"], "sglang")
+            np.testing.assert_array_equal(f["layers/01/counts"][()], counts[:, 1].sum(axis=0))
+        os.remove(out)
+        proc = self.moescope_import(self.dir, out, sys.executable)  # a folder of .pt files
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertTrue(os.path.exists(out))
+
+    def test_python_without_torch(self):
+        # A Python on whose path `import torch` fails, as where PyTorch is not installed.
+        shadow = self.path("notorch")
+        os.mkdir(shadow)
+        with open(os.path.join(shadow, "torch.py"), "w") as fh:
+            fh.write("raise ImportError(\"No module named 'torch'\")\n")
+        wrapper = self.path("python-without-torch")
+        with open(wrapper, "w") as fh:
+            fh.write(f"#!/bin/sh\nPYTHONPATH={shadow}:$PYTHONPATH exec {sys.executable} \"$@\"\n")
+        os.chmod(wrapper, 0o755)
+        path = self.path("rec.pt")
+        save_stat(path, np.ones((1, 1, 2), dtype=np.int64))
+        proc = self.moescope_import(path, self.path("out.h5"), wrapper)
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn(path, proc.stderr)
+        self.assertIn("PyTorch is needed", proc.stderr)
+        self.assertFalse(os.path.exists(self.path("out.h5")))
+
+    def test_no_python(self):
+        path = self.path("rec.pt")
+        save_stat(path, np.ones((1, 1, 2), dtype=np.int64))
+        proc = self.moescope_import(path, self.path("out.h5"), self.path("no-such-python"))
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("could not be started", proc.stderr)
+        self.assertIn("MOESCOPE_PYTHON", proc.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()
