@@ -36,7 +36,7 @@ void printUsage()
                  "  moescope compare A.h5 B.h5 [C.h5 ...] [--reference FILE] [--json]\n"
                  "                 checkpoints of one run: saturation, load drift, expert Jaccard, last fluctuation\n"
                  "  moescope import SOURCE -o OUT.h5 [--format megatron|megatron-tpe] [--num-experts E]\n"
-                 "                 [--step S] [--ep-size EP] [--top-k K]\n"
+                 "                 [--step S] [--ranks LIST] [--ep-size EP] [--top-k K]\n"
                  "                 another tool's routing record as a dump (see docs/importers.md)\n"
                  "Exit codes: 0 success, 1 a file refused, 2 bad arguments, 3 watch's collapse alert.\n";
 }

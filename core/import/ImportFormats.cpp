@@ -68,6 +68,38 @@ std::optional<long long> ImportOptions::integer(const std::string &name, long lo
     return v;
 }
 
+std::optional<std::set<long long>> ImportOptions::integerSet(const std::string &name) const
+{
+    const auto it = values.find(name);
+    if (it == values.end())
+        return std::nullopt;
+    std::set<long long> set;
+    const std::string &text = it->second;
+    auto bad = [&] { return ImportUsageError("--" + name + " must list integers and ranges such as 0-3,8, got '" + text + "'"); };
+    std::size_t at = 0;
+    while (at <= text.size()) {
+        const std::size_t comma = std::min(text.find(',', at), text.size());
+        const std::string part = text.substr(at, comma - at);
+        const std::size_t dash = part.find('-');
+        try {
+            std::size_t used = 0, used2 = 0;
+            const long long first = std::stoll(part.substr(0, dash), &used);
+            const long long last = dash == std::string::npos ? first : std::stoll(part.substr(dash + 1), &used2);
+            if (used != part.substr(0, dash).size() || (dash != std::string::npos && used2 != part.size() - dash - 1) ||
+                first < 0 || last < first || last - first > 1000000)
+                throw bad();
+            for (long long v = first; v <= last; ++v)
+                set.insert(v);
+        } catch (const ImportUsageError &) {
+            throw;
+        } catch (const std::exception &) {
+            throw bad();
+        }
+        at = comma + 1;
+    }
+    return set;
+}
+
 ImportResult importSource(const ImportFormat &format, const std::string &source, const std::string &out,
                           const ImportOptions &options, const Progress &progress)
 {
@@ -76,11 +108,11 @@ ImportResult importSource(const ImportFormat &format, const std::string &source,
         result.warnings = format.convert(source, out, options, progress);
         return result;
     }
-    const ImportedRecord record = format.read(source, options, progress.part(0, 0.7));
-    writeImportedDump(record, out, progress.part(0.7, 1));
-    result.warnings = record.warnings;
+    const ImportedRecord record = format.read(source, options, progress.part(0, 0.4));
+    const StreamedFacts facts = writeImportedDump(record, out, progress.part(0.4, 1));
+    result.warnings = facts.warnings;
     result.summary = std::to_string(record.layers.size()) + " layers, " + std::to_string(record.numTokens) +
-                     " tokens, " + std::to_string(record.numExperts) + " experts, top-" + std::to_string(record.topK);
+                     " tokens, " + std::to_string(facts.numExperts) + " experts, top-" + std::to_string(record.topK);
     return result;
 }
 

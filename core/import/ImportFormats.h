@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -28,6 +29,8 @@ struct ImportOptions {
     bool has(const std::string &name) const { return values.count(name) != 0; }
     // The option as an integer in [min, max]; nullopt when absent; ImportUsageError otherwise.
     std::optional<long long> integer(const std::string &name, long long min, long long max) const;
+    // A set of non-negative integers written as "0-3,8"; nullopt when absent.
+    std::optional<std::set<long long>> integerSet(const std::string &name) const;
 };
 
 struct ImportFormat {

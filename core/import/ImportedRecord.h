@@ -3,7 +3,10 @@
 // routing dump (docs/dump-format.md): the layers with their choices, logits or counts,
 // the sequences, and where the record came from. Plain data; io/DumpWriter.h writes
 // it, checking every rule of the dump format on the way.
+#include "common/LargeBuffer.h"
+
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -16,10 +19,29 @@ namespace moescope::import {
 struct ImportedLayer {
     std::string name;                  // the group name under /layers
     std::optional<std::int64_t> index; // the model's layer order (written as `index`)
-    std::vector<std::int32_t> choices; // [T * k] expert ids, best first; -1: no choice
-    std::vector<float> weights;        // [T * k] gate weights of `choices`; empty: none
-    std::vector<float> logits;         // [T * E] router logits (written as float32); empty: none
+    // The per-token arrays are LargeVectors (common/LargeBuffer.h): fresh pages, not
+    // zeroed then faulted in one by one; fill them with resize() then writes, or assign().
+    LargeVector<std::int16_t> choices; // [T * k] expert ids (E <= 4096), best first; -1: no choice
+    LargeVector<float> weights;        // [T * k] gate weights of `choices`; empty: none
+    LargeVector<float> logits;         // [T * E] router logits (written as float32); empty: none
     std::vector<double> counts;        // [E] tokens that chose each expert; empty: none
+    // The choices are not held here but streamed into the file by the record's
+    // streamChoices (for sources too large to hold twice); `choices` stays empty.
+    bool streamed = false;
+};
+
+// Where streamChoices puts rows of a streamed layer's choices; callable from any thread.
+class ChoiceSink {
+public:
+    virtual ~ChoiceSink() = default;
+    // Rows [firstRow, firstRow + rows) of layer `layer` (its position in `layers`), k ids each.
+    virtual void write(std::size_t layer, std::int64_t firstRow, std::int64_t rows, const std::int16_t *ids) = 0;
+};
+
+// What a choice stream settles once it has read everything.
+struct StreamedFacts {
+    int numExperts = 0;                // E, when the record left it 0
+    std::vector<std::string> warnings; // added to the record's
 };
 
 // /training: a run log of N records over the L layers (in `layerNames` order).
@@ -56,10 +78,16 @@ struct ImportedRecord {
     // Said to the user, not fatal (E taken from the ids seen, logits left out, ...).
     std::vector<std::string> warnings;
 
+    // For streamed layers: called once while the dump is being written (the HDF5 door
+    // unlocked, so it may use threads), it writes every row of every streamed layer
+    // through the sink, throwing DumpError on a bad source. numExperts may be 0 until
+    // then: the stream settles it (StreamedFacts), and the writer checks E and k after.
+    std::function<StreamedFacts(ChoiceSink &)> streamChoices;
+
     bool hasPerTokenLayers() const
     {
         for (const ImportedLayer &l : layers)
-            if (!l.choices.empty() || !l.logits.empty())
+            if (!l.choices.empty() || !l.logits.empty() || l.streamed)
                 return true;
         return false;
     }

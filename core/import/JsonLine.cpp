@@ -184,6 +184,140 @@ std::int64_t JsonLine::integerRows(std::vector<std::int32_t> &out, std::int64_t 
     }
 }
 
+namespace {
+
+// Parses [0-9]+ at p (at most 5 digits: ids fit int16). Returns the end or null.
+inline const char *digits(const char *p, const char *end, int &v)
+{
+    if (p >= end || unsigned(*p - '0') > 9)
+        return nullptr;
+    v = *p++ - '0';
+    for (int n = 1; p < end && unsigned(*p - '0') <= 9; ++n) {
+        if (n == 5)
+            return nullptr;
+        v = v * 10 + (*p++ - '0');
+    }
+    return p;
+}
+
+} // namespace
+
+void JsonLine::integerRowsInto(std::int16_t *out, std::int64_t rows, std::int64_t width, const char *what)
+{
+    expect('[');
+    // The hot loop, for the layout Python's json.dumps writes: "[3, 17, 42], [..." with
+    // ids that fit int16. Where anything else comes (other spacing, a sign, a wrong
+    // count, the end), the careful loop takes over from that row.
+    const char *const end = m_end;
+    std::int64_t r = 0;
+    for (; r < rows; ++r) {
+        const char *q = m_p;
+        if (r > 0) {
+            if (end - q < 2 || q[0] != ',' || q[1] != ' ')
+                break;
+            q += 2;
+        }
+        if (q >= end || *q != '[')
+            break;
+        ++q;
+        std::int16_t *row = out + r * width;
+        std::int64_t n = 0;
+        for (; n < width; ++n) {
+            int v;
+            const char *after = digits(q, end, v);
+            if (!after || v > 32767)
+                break;
+            row[n] = std::int16_t(v);
+            q = after;
+            if (n + 1 < width) {
+                if (end - q < 2 || q[0] != ',' || q[1] != ' ')
+                    break;
+                q += 2;
+            }
+        }
+        if (n != width || q >= end || *q != ']')
+            break;
+        m_p = q + 1;
+    }
+    integerRowsFrom(out, r, rows, width, what);
+}
+
+void JsonLine::integerRowsFrom(std::int16_t *out, std::int64_t first, std::int64_t rows, std::int64_t width,
+                               const char *what)
+{
+    const char *p = m_p;
+    const char *const end = m_end;
+    auto space = [&] {
+        while (p < end && *p == ' ')
+            ++p;
+    };
+    // On a problem: stand where it is, for the column in the message.
+    auto problem = [&](const std::string &text) {
+        m_p = p;
+        fail(text);
+    };
+    for (std::int64_t r = first; r < rows; ++r) {
+        space();
+        if (r > 0) {
+            if (p < end && *p == ']')
+                problem(std::string(what) + " has " + std::to_string(r) + " rows, num_tokens says " + std::to_string(rows));
+            if (p >= end || *p != ',')
+                problem("expected ',' between the rows of " + std::string(what));
+            ++p;
+            space();
+        }
+        if (p >= end || *p != '[')
+            problem("expected '[' starting a row of " + std::string(what));
+        ++p;
+        space();
+        std::int16_t *row = out + r * width;
+        std::int64_t n = 0;
+        if (p < end && *p == ']') {
+            ++p;
+        } else {
+            for (;;) {
+                const bool negative = p < end && *p == '-';
+                p += negative;
+                int v = 0;
+                const char *after = digits(p, end, v);
+                if (!after) {
+                    if (p < end && unsigned(*p - '0') <= 9)
+                        problem(std::string("an expert id in ") + what + " is too large");
+                    problem(std::string("expected an integer in ") + what);
+                }
+                p = after;
+                if (v > 32767)
+                    problem(std::string("an expert id in ") + what + " is too large");
+                if (n < width)
+                    row[n] = std::int16_t(negative ? -v : v);
+                ++n;
+                space();
+                if (p < end && *p == ',') {
+                    ++p;
+                    space();
+                    continue;
+                }
+                if (p < end && *p == ']') {
+                    ++p;
+                    break;
+                }
+                problem(std::string("expected ',' or ']' in ") + what);
+            }
+        }
+        if (n != width)
+            problem(std::string(what) + " row " + std::to_string(r) + " has " + std::to_string(n) + " ids, topk says " +
+                    std::to_string(width));
+    }
+    space();
+    if (p < end && *p == ',')
+        problem(std::string(what) + " has more than the " + std::to_string(rows) + " rows num_tokens says");
+    if (p >= end)
+        problem(std::string(what) + " is not closed");
+    if (*p != ']')
+        problem(std::string("expected ']' closing ") + what);
+    m_p = p + 1;
+}
+
 std::size_t JsonLine::integers(std::vector<std::int64_t> &out)
 {
     expect('[');

@@ -33,6 +33,24 @@ public:
     std::int64_t integerRows(std::vector<std::int32_t> &out, std::int64_t &width);
     // [i, ...] appended to `out`; returns how many.
     std::size_t integers(std::vector<std::int64_t> &out);
+    // [[i, ...], ...] of exactly `rows` rows of `width` integers each, into out[rows * width];
+    // `what` names the array in messages ("top_indices"). The record importers' hot loop.
+    // Each must fit int16 (expert ids: E <= 4096, -1 padding).
+    void integerRowsInto(std::int16_t *out, std::int64_t rows, std::int64_t width, const char *what);
+
+    // Where the reader stands in the line, to come back to a value later (seek).
+    std::size_t offset() const { return std::size_t(m_p - m_begin); }
+    void seek(std::size_t offset) { m_p = m_begin + offset; }
+    // After a value read on a second visit: the rest of the object (further members
+    // are skipped) and nothing after it.
+    void finishObject()
+    {
+        m_first = false;
+        std::string_view key;
+        while (nextKey(key))
+            skipValue();
+        atEnd();
+    }
 
     [[noreturn]] void fail(const std::string &problem) const;
 
@@ -43,6 +61,7 @@ private:
             ++m_p;
     }
     void expect(char c);
+    void integerRowsFrom(std::int16_t *out, std::int64_t first, std::int64_t rows, std::int64_t width, const char *what);
     const char *m_p, *m_begin, *m_end;
     bool m_first = true;
 };

@@ -4,6 +4,12 @@
 // when it is parsed).
 #include "io/DumpError.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -27,6 +33,45 @@ inline std::string readWholeFile(const std::string &path)
         throw DumpError(path, "", "could not be read to the end");
     return text;
 }
+
+// A file mapped read-only into memory (no copy: the page cache is the buffer), for the
+// large record files. Empty files map to an empty view.
+class MappedText {
+public:
+    explicit MappedText(const std::string &path)
+    {
+        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            throw DumpError(path, "", "cannot be opened for reading (" + std::string(std::strerror(errno)) + ")");
+        struct stat st {};
+        if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            ::close(fd);
+            throw DumpError(path, "", "is not a regular file");
+        }
+        m_size = std::size_t(st.st_size);
+        if (m_size > 0) {
+            void *p = ::mmap(nullptr, m_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+            if (p == MAP_FAILED) {
+                ::close(fd);
+                throw DumpError(path, "", "cannot be mapped into memory (" + std::string(std::strerror(errno)) + ")");
+            }
+            m_data = static_cast<const char *>(p);
+        }
+        ::close(fd);
+    }
+    ~MappedText()
+    {
+        if (m_data)
+            ::munmap(const_cast<char *>(m_data), m_size);
+    }
+    MappedText(const MappedText &) = delete;
+    MappedText &operator=(const MappedText &) = delete;
+    std::string_view text() const { return {m_data ? m_data : "", m_size}; }
+
+private:
+    const char *m_data = nullptr;
+    std::size_t m_size = 0;
+};
 
 // Calls visit(line, number) for every line that is not blank.
 template <typename Visit>

@@ -56,6 +56,9 @@ ImportedRecord readVllm(const std::string &source, const ImportOptions &options,
                     throw DumpError(source, where(r, i / (L * k), i / k % L),
                                     "expert id " + std::to_string(r.experts[std::size_t(i)]) +
                                         " is not below E = " + std::to_string(E) + " (--num-experts)");
+    if (E < 1 || E > 4096)
+        throw DumpError(source, "",
+                        "E = " + std::to_string(E) + " is outside 1 .. 4096, the experts a dump can hold");
     if (k > E)
         throw DumpError(source, "",
                         "chooses " + std::to_string(k) +
@@ -70,14 +73,14 @@ ImportedRecord readVllm(const std::string &source, const ImportOptions &options,
     }
     bool allIds = true, someIds = false;
     rec.sequenceOffsets.push_back(0);
-    std::vector<std::int32_t> slots(static_cast<std::size_t>(k));
+    std::vector<std::int16_t> slots(static_cast<std::size_t>(k)); // E <= 4096 fits
     for (const RoutedRequest &r : routed.requests) {
         for (std::int64_t t = 0; t < r.rows; ++t)
             for (std::int64_t l = 0; l < L; ++l) {
                 const auto *row = r.experts.data() + (t * L + l) * k;
-                std::vector<std::int32_t> &choices = rec.layers[std::size_t(l)].choices;
+                auto &choices = rec.layers[std::size_t(l)].choices;
                 for (std::int64_t s = 0; s < k; ++s)
-                    slots[std::size_t(s)] = std::int32_t(row[s]);
+                    slots[std::size_t(s)] = std::int16_t(row[s]);
                 choices.insert(choices.end(), slots.begin(), slots.end());
                 std::sort(slots.begin(), slots.end());
                 if (std::adjacent_find(slots.begin(), slots.end()) != slots.end())

@@ -7,6 +7,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
@@ -38,9 +39,10 @@ std::string layerObject(const ImportedLayer &l, const char *member = nullptr)
 void checkRecord(const ImportedRecord &r, const Target &t)
 {
     const std::int64_t T = r.numTokens, E = r.numExperts, k = r.topK;
-    if (E < 1 || E > 4096)
+    const bool settledLater = E == 0 && r.streamChoices; // by the choice stream; checked again then
+    if (!settledLater && (E < 1 || E > 4096))
         t.fail("/", "num_experts is " + std::to_string(E) + ", must be 1 to 4096");
-    if (k < 1 || k > E)
+    if (k < 1 || (!settledLater && k > E))
         t.fail("/", "top_k is " + std::to_string(k) + ", must be 1 to num_experts (" + std::to_string(E) + ")");
     if (T < 1)
         t.fail("/", "the record holds no tokens (T = 0): nothing to write");
@@ -54,8 +56,12 @@ void checkRecord(const ImportedRecord &r, const Target &t)
             t.fail("/layers", "layer name '" + l.name + "' cannot name an HDF5 group");
         if (!names.insert(l.name).second)
             t.fail(layerObject(l), "two layers have this name");
-        if (l.choices.empty() && l.logits.empty() && l.counts.empty())
+        if (l.choices.empty() && l.logits.empty() && l.counts.empty() && !l.streamed)
             t.fail(layerObject(l), "holds neither choices nor logits nor counts");
+        if (l.streamed && (!r.streamChoices || !l.choices.empty()))
+            t.fail(layerObject(l, "topk_ids"), "is streamed but the record has no choice stream, or holds choices too");
+        if (E == 0 && (!l.logits.empty() || !l.counts.empty()))
+            t.fail(layerObject(l), "has logits or counts but the record does not say E");
         if (!l.choices.empty()) {
             if (std::int64_t(l.choices.size()) != T * k)
                 t.fail(layerObject(l, "topk_ids"), "holds " + std::to_string(l.choices.size()) +
@@ -145,6 +151,20 @@ public:
             ok(H5Dwrite(ds.get(), memType, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), object, "writing");
     }
 
+    // [n] zeros that take no room: a chunked dataset whose chunks are never written
+    // reads as its fill value (0).
+    void zeros(hid_t parent, const std::string &object, const std::string &name, hid_t fileType, hsize_t n) const
+    {
+        const Handle space = made(H5Screate_simple(1, &n, nullptr), object, "making a dataspace");
+        const Handle dcpl = made(H5Pcreate(H5P_DATASET_CREATE), object, "making a property list");
+        const hsize_t chunk = std::min<hsize_t>(n, 1 << 16);
+        ok(H5Pset_chunk(dcpl.get(), 1, &chunk), object, "setting the chunk size");
+        const std::int64_t zero = 0;
+        ok(H5Pset_fill_value(dcpl.get(), H5T_NATIVE_INT64, &zero), object, "setting the fill value");
+        made(H5Dcreate2(parent, name.c_str(), fileType, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT), object,
+             "creating the dataset");
+    }
+
     void strings(hid_t parent, const std::string &object, const std::string &name,
                  const std::vector<std::string> &values) const
     {
@@ -188,7 +208,59 @@ private:
     const Target &m_t;
 };
 
-void writeLayer(const Writer &w, hid_t layers, const ImportedLayer &l, const ImportedRecord &r)
+// Takes the streamed rows of every streamed layer into its (already created) topk_ids.
+class DatasetSink : public import::ChoiceSink {
+public:
+    DatasetSink(const Target &t, const ImportedRecord &r, const Progress &progress)
+        : m_t(t), m_r(r), m_progress(progress), m_datasets(r.layers.size()), m_rows(r.layers.size(), 0)
+    {
+        for (const ImportedLayer &l : r.layers)
+            m_total += l.streamed ? r.numTokens : 0;
+    }
+    std::vector<Handle> &datasets() { return m_datasets; }
+
+    void write(std::size_t layer, std::int64_t firstRow, std::int64_t rows, const std::int16_t *ids) override
+    {
+        auto lock = io::hdf5Lock();
+        m_progress.checkCancelled();
+        const std::string object = layer < m_r.layers.size() ? layerObject(m_r.layers[layer], "topk_ids") : "/layers";
+        if (layer >= m_datasets.size() || !m_datasets[layer].valid() || firstRow < 0 || rows < 0 ||
+            firstRow + rows > m_r.numTokens)
+            m_t.fail(object, "the choice stream wrote outside the layer's rows");
+        if (rows == 0)
+            return;
+        const hid_t ds = m_datasets[layer].get();
+        const Handle space(H5Dget_space(ds));
+        const hsize_t start[2] = {hsize_t(firstRow), 0}, count[2] = {hsize_t(rows), hsize_t(m_r.topK)};
+        const Handle memory(H5Screate_simple(2, count, nullptr));
+        if (!space.valid() || !memory.valid() ||
+            H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start, nullptr, count, nullptr) < 0 ||
+            H5Dwrite(ds, H5T_NATIVE_INT16, memory.get(), space.get(), H5P_DEFAULT, ids) < 0)
+            m_t.fail(object, "writing rows failed (" + io::lastHdf5Message() + ")");
+        m_rows[layer] += rows;
+        m_written += rows;
+        m_progress.report(double(m_written) / double(std::max<std::int64_t>(1, m_total)));
+    }
+
+    // Every streamed row written once.
+    void checkComplete() const
+    {
+        for (std::size_t l = 0; l < m_r.layers.size(); ++l)
+            if (m_r.layers[l].streamed && m_rows[l] != m_r.numTokens)
+                m_t.fail(layerObject(m_r.layers[l], "topk_ids"), "the choice stream wrote " + std::to_string(m_rows[l]) +
+                                                                     " of its " + std::to_string(m_r.numTokens) + " rows");
+    }
+
+private:
+    const Target &m_t;
+    const ImportedRecord &m_r;
+    const Progress &m_progress;
+    std::vector<Handle> m_datasets;
+    std::vector<std::int64_t> m_rows;
+    std::int64_t m_total = 0, m_written = 0;
+};
+
+void writeLayer(const Writer &w, hid_t layers, const ImportedLayer &l, const ImportedRecord &r, Handle *streamed)
 {
     const std::string object = layerObject(l);
     const Handle g = w.made(H5Gcreate2(layers, l.name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), object,
@@ -198,10 +270,14 @@ void writeLayer(const Writer &w, hid_t layers, const ImportedLayer &l, const Imp
     const auto T = hsize_t(r.numTokens), E = hsize_t(r.numExperts), k = hsize_t(r.topK);
     if (!l.logits.empty())
         w.dataset(g.get(), object + "/logits", "logits", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {T, E}, l.logits.data());
-    if (!l.choices.empty()) {
-        // int16 holds every id (E <= 4096): half the bytes of the int32 in memory.
-        std::vector<std::int16_t> narrow(l.choices.begin(), l.choices.end());
-        w.dataset(g.get(), object + "/topk_ids", "topk_ids", H5T_STD_I16LE, H5T_NATIVE_INT16, {T, k}, narrow.data());
+    if (!l.choices.empty()) // int16 in memory and in the file: E <= 4096
+        w.dataset(g.get(), object + "/topk_ids", "topk_ids", H5T_STD_I16LE, H5T_NATIVE_INT16, {T, k}, l.choices.data());
+    if (l.streamed) { // made now, filled by the stream
+        const hsize_t dims[2] = {T, k};
+        const Handle space = w.made(H5Screate_simple(2, dims, nullptr), object, "making a dataspace");
+        *streamed = w.made(H5Dcreate2(g.get(), "topk_ids", H5T_STD_I16LE, space.get(), H5P_DEFAULT, H5P_DEFAULT,
+                                      H5P_DEFAULT),
+                           object + "/topk_ids", "creating the dataset");
     }
     if (!l.weights.empty())
         w.dataset(g.get(), object + "/topk_weights", "topk_weights", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {T, k},
@@ -226,8 +302,7 @@ void writeTokens(const Writer &w, hid_t file, const ImportedRecord &r)
                             "creating the group");
     const auto T = hsize_t(r.numTokens);
     if (r.tokenIds.empty()) {
-        const std::vector<std::int32_t> zeros(T, 0); // no token ids recorded: all 0, no vocabulary
-        w.dataset(g.get(), "/tokens/ids", "ids", H5T_STD_I32LE, H5T_NATIVE_INT32, {T}, zeros.data());
+        w.zeros(g.get(), "/tokens/ids", "ids", H5T_STD_I32LE, T); // no token ids recorded: all 0, no vocabulary
     } else {
         w.dataset(g.get(), "/tokens/ids", "ids", H5T_STD_I64LE, H5T_NATIVE_INT64, {T}, r.tokenIds.data());
     }
@@ -268,7 +343,8 @@ std::string temporaryName(const std::string &path)
     return (p.parent_path() / name).string();
 }
 
-void writeFile(const ImportedRecord &r, const Target &t, const std::string &tmp, const Progress &progress)
+import::StreamedFacts writeFile(const ImportedRecord &r, const Target &t, const std::string &tmp,
+                                const Progress &progress)
 {
     auto lock = io::hdf5Lock();
     const Writer w(t);
@@ -278,8 +354,6 @@ void writeFile(const ImportedRecord &r, const Target &t, const std::string &tmp,
     const hid_t f = file.get();
     w.attribute(f, "format", std::string("moe-routing"));
     w.attribute(f, "format_version", 1.0);
-    w.attribute(f, "num_experts", double(r.numExperts));
-    w.attribute(f, "top_k", double(r.topK));
     w.attribute(f, "scoring", r.scoring);
     for (const auto &[name, value] : r.stringAttributes)
         w.attribute(f, name, value);
@@ -292,19 +366,39 @@ void writeFile(const ImportedRecord &r, const Target &t, const std::string &tmp,
         w.attribute(f, "num_tokens", double(r.numTokens)); // a load-only dump says T here
     const Handle layers = w.made(H5Gcreate2(f, "layers", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "/layers",
                                  "creating the group");
+    const Progress layersPart = progress.part(0, r.streamChoices ? 0.2 : 1.0), streamPart = progress.part(0.2, 1.0);
+    DatasetSink sink(t, r, streamPart);
     for (std::size_t i = 0; i < r.layers.size(); ++i) {
         progress.checkCancelled();
-        writeLayer(w, layers.get(), r.layers[i], r);
-        progress.report(double(i + 1) / double(r.layers.size() + 1));
+        writeLayer(w, layers.get(), r.layers[i], r, &sink.datasets()[i]);
+        layersPart.report(double(i + 1) / double(r.layers.size() + 1));
     }
     if (!r.training.empty())
         writeTraining(w, f, r);
+    import::StreamedFacts facts;
+    if (r.streamChoices) {
+        lock.unlock(); // the stream's threads write through the door
+        facts = r.streamChoices(sink);
+        lock.lock();
+        sink.checkComplete();
+    }
+    // E and k last: a stream may have settled E.
+    if (r.numExperts != 0)
+        facts.numExperts = r.numExperts;
+    const int E = facts.numExperts;
+    if (E < 1 || E > 4096)
+        t.fail("/", "num_experts is " + std::to_string(E) + ", must be 1 to 4096");
+    if (r.topK > E)
+        t.fail("/", "top_k is " + std::to_string(r.topK) + ", more than num_experts (" + std::to_string(E) + ")");
+    w.attribute(f, "num_experts", double(E));
+    w.attribute(f, "top_k", double(r.topK));
     w.ok(H5Fflush(f, H5F_SCOPE_GLOBAL), "", "flushing the file");
+    return facts;
 }
 
 } // namespace
 
-void writeImportedDump(const ImportedRecord &record, const std::string &path, const Progress &progress)
+import::StreamedFacts writeImportedDump(const ImportedRecord &record, const std::string &path, const Progress &progress)
 {
     const Target target{path};
     checkRecord(record, target);
@@ -313,8 +407,9 @@ void writeImportedDump(const ImportedRecord &record, const std::string &path, co
     if (!folder.empty() && !std::filesystem::is_directory(folder, error))
         target.fail("", "cannot be written: the folder " + folder.string() + " does not exist");
     const std::string tmp = temporaryName(path);
+    import::StreamedFacts facts;
     try {
-        writeFile(record, target, tmp, progress); // closes the file before the rename
+        facts = writeFile(record, target, tmp, progress); // closes the file before the rename
         progress.checkCancelled();
         std::filesystem::rename(tmp, path, error);
         if (error)
@@ -325,6 +420,8 @@ void writeImportedDump(const ImportedRecord &record, const std::string &path, co
         throw;
     }
     progress.report(1.0);
+    facts.warnings.insert(facts.warnings.begin(), record.warnings.begin(), record.warnings.end());
+    return facts;
 }
 
 } // namespace moescope

@@ -13,8 +13,9 @@
 namespace moescope {
 
 // Throws DumpError naming `path` and the object (e.g. "/layers/decoder.3/topk_ids")
-// when the record breaks a rule or the file cannot be written; Cancelled.
-void writeImportedDump(const import::ImportedRecord &record, const std::string &path,
-                       const Progress &progress = {});
+// when the record breaks a rule or the file cannot be written; Cancelled. Returns E
+// and the warnings as the record's choice stream (if any) settled them.
+import::StreamedFacts writeImportedDump(const import::ImportedRecord &record, const std::string &path,
+                                        const Progress &progress = {});
 
 } // namespace moescope

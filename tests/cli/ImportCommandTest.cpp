@@ -60,6 +60,35 @@ private slots:
         QCOMPARE(runMoescope({"info", dir.path() + "/named.h5", "--json"}).json()["num_experts"].toInt(), 16);
     }
 
+    // A tokens-per-expert log under SAVE/tokens_per_expert: detected from SAVE, a
+    // load-only dump whose stats report each layer's counts (global ids by R mod EP).
+    void importsATokensPerExpertLog()
+    {
+        QTemporaryDir save;
+        QVERIFY(QDir(save.path()).mkpath("tokens_per_expert"));
+        std::vector<TpeLine> lines;
+        for (int rank = 0; rank < 2; ++rank)
+            for (std::int64_t iter : {10, 20}) {
+                TpeLine l;
+                l.rank = rank;
+                l.iter = iter;
+                l.tpe = {{1 + rank, 2, 3}, {4, 5, 6 * rank}};
+                lines.push_back(l);
+            }
+        writeTpeLog((save.path() + "/tokens_per_expert").toStdString(), lines);
+        const QString out = save.path() + "/tpe.h5";
+        const Run r = runMoescope({"import", save.path(), "--ep-size", "2", "--top-k", "1", "-o", out});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const Run stats = runMoescope({"stats", out, "--json"});
+        QCOMPARE(stats.exitCode, 0);
+        const QJsonArray counts = stats.json()["layers"].toArray()[0].toObject()["counts"].toArray();
+        // Rank 0 holds experts 0-2, rank 1 experts 3-5; two iterations of two microbatches.
+        const QList<int> expected = {2 * (1 + 4), 2 * (2 + 5), 2 * (3 + 0), 2 * (2 + 4), 2 * (2 + 5), 2 * (3 + 6)};
+        QCOMPARE(counts.size(), expected.size());
+        for (int e = 0; e < expected.size(); ++e)
+            QCOMPARE(counts[e].toDouble(), double(expected[e]));
+    }
+
     void badUsageExitsTwo_data()
     {
         QTest::addColumn<QStringList>("args");

@@ -80,13 +80,13 @@ private slots:
             QCOMPARE(QString::fromStdString(info.layers[l].name), QString::fromStdString(r.layers[l].name));
             std::vector<std::int32_t> ids(10);
             dump->readTopkIds(l, 0, 5, ids.data());
-            QCOMPARE(ids, r.layers[l].choices);
+            QCOMPARE(ids, std::vector<std::int32_t>(r.layers[l].choices.begin(), r.layers[l].choices.end()));
         }
         std::vector<float> z(20), w(10);
         dump->readLogits(0, 0, 5, z.data());
-        QCOMPARE(z, r.layers[0].logits);
+        QCOMPARE(z, std::vector<float>(r.layers[0].logits.begin(), r.layers[0].logits.end()));
         dump->readTopkWeights(0, 0, 5, w.data());
-        QCOMPARE(w, r.layers[0].weights);
+        QCOMPARE(w, std::vector<float>(r.layers[0].weights.begin(), r.layers[0].weights.end()));
         QVERIFY(!info.layers[1].hasLogits && !info.layers[1].hasTopkWeights);
         const TrainingSeries t = dump->readTraining();
         QCOMPARE(t.steps, r.training.steps);

@@ -5,6 +5,7 @@
 #include "import/ImportFormats.h"
 #include "io/OpenDump.h"
 #include "support/MegatronFixture.h"
+#include "support/Throws.h"
 #include "core/import/ImportTestSupport.h"
 
 #include <QtTest>
@@ -186,6 +187,65 @@ private slots:
                     ++row;
                 }
         QCOMPARE(row, std::size_t(dump->info().numTokens));
+    }
+
+    // The same trace written compactly (no spaces) or with other spacing reads the same:
+    // the parser's fast way for json.dumps' layout and its careful way agree.
+    void otherSpacingReadsTheSame()
+    {
+        QTemporaryDir dir;
+        writeRouterTrace(dir.path().toStdString(), makeTrace(false, 9).calls);
+        QTemporaryDir other;
+        for (const QString &name : QDir(dir.path()).entryList({"*.jsonl"})) {
+            QFile in(dir.path() + "/" + name), out(other.path() + "/" + name);
+            QVERIFY(in.open(QIODevice::ReadOnly) && out.open(QIODevice::WriteOnly));
+            QByteArray text = in.readAll();
+            int line = 0;
+            QByteArray changed;
+            for (const QByteArray &l : text.split('\n'))
+                changed += (line++ % 2 ? QByteArray(l).replace(", ", ",").replace(": ", ":")
+                                       : QByteArray(l).replace("], [", "] ,[ ")) + "\n";
+            out.write(changed.chopped(1));
+        }
+        import::ImportOptions options;
+        options.numExperts = kE;
+        runImport("megatron", dir.path(), dir.path() + "/a.h5", options);
+        runImport("megatron", other.path(), other.path() + "/b.h5", options);
+        const auto a = openDump((dir.path() + "/a.h5").toStdString()), b = openDump((other.path() + "/b.h5").toStdString());
+        QCOMPARE(a->info().numTokens, b->info().numTokens);
+        const auto T = std::uint64_t(a->info().numTokens);
+        for (std::size_t l = 0; l < kLayers.size(); ++l) {
+            std::vector<std::int32_t> x(T * kK), y(T * kK);
+            a->readTopkIds(l, 0, T, x.data());
+            b->readTopkIds(l, 0, T, y.data());
+            QCOMPARE(x, y);
+        }
+    }
+
+    // Pipeline stages hold different layers: the whole trace is refused, naming the
+    // missing layer; --ranks imports one stage.
+    void pipelineStagesOneAtATime()
+    {
+        const Trace t = makeTrace(false, 13);
+        std::vector<TraceCall> calls;
+        for (const TraceCall &c : t.calls)
+            if ((c.rank == 0) == (c.block == "decoder" && c.layer < 2)) // rank 0: decoder.0-1, rank 1: the rest
+                calls.push_back(c);
+        QTemporaryDir dir;
+        writeRouterTrace(dir.path().toStdString(), calls);
+        QVERIFY(refused("megatron", dir.path(), {"router_trace_rank1.jsonl", "line 1", "layer decoder.0 has no record of step 3 rank 1", "--ranks"}));
+        import::ImportOptions options;
+        options.numExperts = kE;
+        options.values["ranks"] = "1";
+        runImport("megatron", dir.path(), dir.path() + "/stage1.h5", options);
+        const auto dump = openDump((dir.path() + "/stage1.h5").toStdString());
+        QCOMPARE(dump->info().layers.size(), std::size_t(2));
+        QCOMPARE(QString::fromStdString(dump->info().layers[0].name), QString("decoder.2"));
+        QCOMPARE(QString::fromStdString(dump->info().layers[1].name), QString("mtp.0.0"));
+        for (const std::string &label : dump->info().sequenceLabels)
+            QVERIFY(QString::fromStdString(label).endsWith("rank 1"));
+        options.values["ranks"] = "0-x";
+        QVERIFY(throws<import::ImportUsageError>([&] { runImport("megatron", dir.path(), dir.path() + "/x.h5", options); }));
     }
 
     void refusesBadTraces()
