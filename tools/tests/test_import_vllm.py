@@ -114,6 +114,15 @@ class VllmImportTest(TempDirTestCase):
         out, _ = self.imported(self.path("b64.json"), "--num-experts", str(E))
         self.check(out, [np.concatenate([prompt, gen])], layout="json base64")
 
+    def test_jsonl_one_response_per_line(self):
+        parts = [(routed(self.rng, 3), routed(self.rng, 2)), (routed(self.rng, 4), routed(self.rng, 1))]
+        with open(self.path("many.jsonl"), "w") as fh:
+            for prompt, gen in parts:
+                fh.write(json.dumps({"prompt_routed_experts": prompt.tolist(),
+                                     "choices": [{"routed_experts": gen.tolist()}]}) + "\n")
+        out, _ = self.imported(self.path("many.jsonl"), "--num-experts", str(E))
+        self.check(out, [np.concatenate(p) for p in parts], labels=["request 0", "request 1"])
+
     def refused(self, name, *fragments, options=()):
         out = self.path("refused.h5")
         proc = moescope("import", self.path(name), "-o", out, "--format", "vllm", *options)
