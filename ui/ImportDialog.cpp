@@ -43,6 +43,8 @@ ImportDialog::ImportDialog(QWidget *parent) : QDialog(parent)
     for (const import::ImportFormat &f : import::importFormats())
         m_format->addItem(QString::fromStdString(f.description), QString::fromStdString(f.name));
     form->addRow(tr("Format:"), m_format);
+    // A chosen format's own options only; with detection, every format's.
+    connect(m_format, &QComboBox::currentIndexChanged, this, &ImportDialog::showFormatOptions);
 
     m_experts = new QSpinBox;
     m_experts->setRange(0, 4096);
@@ -151,13 +153,25 @@ void ImportDialog::chooseOutput()
         setOutput(path);
 }
 
+void ImportDialog::showFormatOptions()
+{
+    const import::ImportFormat *f = import::findImportFormat(m_format->currentData().toString().toStdString());
+    for (auto it = m_options.cbegin(); it != m_options.cend(); ++it)
+        it.value()->setEnabled(!f || std::count(f->options.begin(), f->options.end(), it.key().toStdString()));
+}
+
 void ImportDialog::setRunning(bool running)
 {
     m_progress->setVisible(running);
     m_progress->setValue(0);
-    for (QWidget *w : findChildren<QLineEdit *>())
-        w->setEnabled(!running);
+    m_source->setEnabled(!running);
+    m_output->setEnabled(!running);
     m_format->setEnabled(!running);
+    if (!running)
+        showFormatOptions();
+    else
+        for (QLineEdit *edit : m_options)
+            edit->setEnabled(false);
     m_experts->setEnabled(!running);
     for (QAbstractButton *b : m_buttons->buttons())
         if (m_buttons->buttonRole(b) == QDialogButtonBox::AcceptRole)

@@ -50,6 +50,7 @@ private:
     void chooseSource(bool folder);
     void chooseOutput();
     void sourceChanged();
+    void showFormatOptions(); // a chosen format's own options only; with detection, all
     void done();
     void setRunning(bool running);
     void tell(int icon, const QString &title, const QString &text);

@@ -60,8 +60,9 @@ void checkRecord(const ImportedRecord &r, const Target &t)
             t.fail(layerObject(l), "holds neither choices nor logits nor counts");
         if (l.streamed && (!r.streamChoices || !l.choices.empty()))
             t.fail(layerObject(l, "topk_ids"), "is streamed but the record has no choice stream, or holds choices too");
-        if (E == 0 && (!l.logits.empty() || !l.counts.empty()))
-            t.fail(layerObject(l), "has logits or counts but the record does not say E");
+        if (E == 0 && (!l.logits.empty() || !l.counts.empty() || !l.choices.empty()))
+            t.fail(layerObject(l), "holds logits, choices or counts but the record does not say E (only streamed "
+                                   "choices may leave it to the stream)");
         if (!l.choices.empty()) {
             if (std::int64_t(l.choices.size()) != T * k)
                 t.fail(layerObject(l, "topk_ids"), "holds " + std::to_string(l.choices.size()) +

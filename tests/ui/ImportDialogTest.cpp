@@ -9,6 +9,7 @@
 
 #include <QDir>
 #include <QFile>
+#include <QLineEdit>
 #include <QMessageBox>
 #include <QSignalSpy>
 #include <QTest>
@@ -50,6 +51,14 @@ private slots:
         MainWindow window;
         window.show();
         ImportDialog *dialog = window.showImportDialog();
+        dialog->setFormat("megatron-tpe"); // its options only: --step is megatron's
+        QLineEdit *step = nullptr;
+        for (QLineEdit *edit : dialog->findChildren<QLineEdit *>())
+            if (edit->placeholderText().contains("(megatron)"))
+                step = edit;
+        QVERIFY(step && !step->isEnabled());
+        dialog->setFormat("");
+        QVERIFY(step->isEnabled());
         dialog->setSource(dir.path());
         const QString out = dir.path() + "/imported.h5";
         dialog->setOutput(out);

@@ -12,6 +12,8 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <thread>
+
 using namespace moescope;
 using namespace moescope::test;
 
@@ -111,6 +113,48 @@ private slots:
         QVERIFY(!dump->info().hasTokens);
         QCOMPARE(dump->info().numTokens, std::int64_t(9));
         QCOMPARE(dump->info().layers[0].storedCounts, l.counts);
+    }
+
+    // A streamed layer: its rows come through the sink from other threads, E is
+    // settled by the stream; a stream that leaves rows out is refused, no file left.
+    void streamsChoices()
+    {
+        QTemporaryDir dir;
+        import::ImportedRecord r = smallRecord();
+        r.numExperts = 0; // the stream says
+        r.layers.erase(r.layers.begin());
+        r.layers[0].streamed = true;
+        const std::vector<std::int16_t> rows = {3, 2, 1, 0, 0, 1, 2, 5, 5, 0};
+        r.layers[0].choices.clear();
+        r.training = {};
+        r.streamChoices = [&](import::ChoiceSink &sink) {
+            std::thread later([&] { sink.write(0, 2, 3, rows.data() + 4); });
+            sink.write(0, 0, 2, rows.data());
+            later.join();
+            return import::StreamedFacts{6, {"E from the stream"}};
+        };
+        const std::string path = (dir.path() + "/streamed.h5").toStdString();
+        const auto facts = writeImportedDump(r, path);
+        QCOMPARE(facts.numExperts, 6);
+        QCOMPARE(facts.warnings.back(), std::string("E from the stream"));
+        const auto dump = openDump(path);
+        QCOMPARE(dump->info().numExperts, 6);
+        std::vector<std::int32_t> ids(10);
+        dump->readTopkIds(0, 0, 5, ids.data());
+        QCOMPARE(ids, std::vector<std::int32_t>(rows.begin(), rows.end()));
+
+        r.streamChoices = [&](import::ChoiceSink &sink) {
+            sink.write(0, 0, 2, rows.data());
+            return import::StreamedFacts{6, {}};
+        };
+        try {
+            writeImportedDump(r, (dir.path() + "/half.h5").toStdString());
+            QFAIL("a stream that left rows out was written");
+        } catch (const DumpError &e) {
+            QVERIFY2(QString(e.what()).contains("/layers/mtp.0.0/topk_ids") && QString(e.what()).contains("2 of its 5 rows"),
+                     e.what());
+        }
+        QCOMPARE(filesIn(dir.path()), QStringList{"streamed.h5"});
     }
 
     void refusesAndLeavesNothing()
