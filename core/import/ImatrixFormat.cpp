@@ -37,13 +37,20 @@ ImportedRecord readImatrix(const std::string &source, const ImportOptions &optio
                             std::to_string(*options.numExperts));
     ImportedRecord rec;
     rec.numExperts = E;
-    double assignments = 0; // the largest layer total: tokens x k
+    double assignments = 0, fewest = -1; // the largest and smallest layer totals (tokens x k)
     for (const auto &[layer, c] : counts.layers) {
         double sum = 0;
         for (double v : c)
             sum += v;
         assignments = std::max(assignments, sum);
+        fewest = fewest < 0 ? sum : std::min(fewest, sum);
     }
+    // Every MoE layer sees every token, so the totals agree; where they do not, the
+    // shares still hold but the loads of the smaller layers read low against T.
+    if (fewest < 0.99 * assignments)
+        rec.warnings.push_back(source + ": the layers' expert counts add up to different totals (" +
+                               std::to_string(std::llround(fewest)) + " to " +
+                               std::to_string(std::llround(assignments)) + "); T is taken from the largest");
 
     // k is not in the imatrix; the counts over the tokens it was collected on tell it.
     int k = 0;
