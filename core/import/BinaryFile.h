@@ -19,10 +19,20 @@ inline std::string readBinaryFile(const std::string &path)
     std::FILE *f = std::fopen(path.c_str(), "rb");
     if (!f)
         throw DumpError(path, "", "cannot be opened for reading (" + std::string(std::strerror(errno)) + ")");
+    // One read into a string of the file's size: growing a string chunk by chunk
+    // copies the whole file again at every doubling.
     std::string bytes;
+    if (std::fseek(f, 0, SEEK_END) == 0) {
+        const long size = std::ftell(f);
+        if (size > 0)
+            bytes.resize(std::size_t(size));
+        std::rewind(f);
+    }
+    std::size_t got = bytes.empty() ? 0 : std::fread(bytes.data(), 1, bytes.size(), f);
+    bytes.resize(got);
     char buffer[1 << 16];
     std::size_t n;
-    while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0)
+    while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) // a file that grew, or one that cannot seek
         bytes.append(buffer, n);
     const bool failed = std::ferror(f) != 0;
     std::fclose(f);

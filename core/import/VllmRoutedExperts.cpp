@@ -63,7 +63,10 @@ public:
         }
         m_partsWithoutIds += ids ? 0 : 1;
         r.rows += rows;
-        r.experts.insert(r.experts.end(), experts.begin(), experts.end());
+        if (r.experts.empty())
+            r.experts = std::move(experts);
+        else
+            r.experts.insert(r.experts.end(), experts.begin(), experts.end());
     }
 
     void finish(RoutedRequest r)
@@ -88,36 +91,38 @@ private:
 
 // ------------------------------------------------------------------ numpy
 
-void npyPart(Builder &b, RoutedRequest &r, const std::string &file, const NpyArray &a, const NpyArray *ids,
+// Moves the array's values into the request (the arrays can be large; they are read once).
+void npyPart(Builder &b, RoutedRequest &r, const std::string &file, NpyArray &a, const NpyArray *ids,
              bool generated)
 {
     const std::string what = a.name.empty() ? std::string() : "array '" + a.name + "'";
     if (a.shape.size() != 3)
         throw DumpError(file, what,
                         "has shape " + shapeText(a.shape) + "; routed experts are [tokens, layers, k]");
-    for (const NpyArray *x : {&a, ids})
+    for (const NpyArray *x : {static_cast<const NpyArray *>(&a), ids})
         if (x && !x->integer)
             throw DumpError(file, "array '" + x->name + "'",
                             "holds " + x->dtype + " values; integers are expected");
     if (ids && ids->shape.size() != 1)
         throw DumpError(file, "array '" + ids->name + "'",
                         "has shape " + shapeText(ids->shape) + "; token ids are [n]");
-    b.part(r, what, a.shape[0], a.shape[1], a.shape[2], a.values, ids ? &ids->values : nullptr, generated);
+    b.part(r, what, a.shape[0], a.shape[1], a.shape[2], std::move(a.values), ids ? &ids->values : nullptr,
+           generated);
 }
 
 RoutedExperts fromNpz(const std::string &path)
 {
-    const std::vector<NpyArray> arrays = readNpz(path);
-    const auto named = [&](std::initializer_list<const char *> names) -> const NpyArray * {
+    std::vector<NpyArray> arrays = readNpz(path);
+    const auto named = [&](std::initializer_list<const char *> names) -> NpyArray * {
         for (const char *n : names)
-            for (const NpyArray &a : arrays)
+            for (NpyArray &a : arrays)
                 if (a.name == n)
                     return &a;
         return nullptr;
     };
     Builder b(path);
-    const NpyArray *prompt = named({"prompt", "prompt_routed_experts"});
-    const NpyArray *gen = named({"gen", "routed_experts"});
+    NpyArray *prompt = named({"prompt", "prompt_routed_experts"});
+    NpyArray *gen = named({"gen", "routed_experts"});
     if (prompt || gen) {
         RoutedRequest r;
         r.name = std::filesystem::path(path).stem().string();
@@ -145,8 +150,8 @@ RoutedExperts fromNpz(const std::string &path)
         return b.out;
     }
     std::string found;
-    std::vector<const NpyArray *> requests;
-    for (const NpyArray &a : arrays) {
+    std::vector<NpyArray *> requests;
+    for (NpyArray &a : arrays) {
         found += (found.empty() ? "" : ", ") + a.name + " " + shapeText(a.shape) +
                  (a.integer ? "" : " " + a.dtype);
         const bool idArray =
@@ -163,7 +168,7 @@ RoutedExperts fromNpz(const std::string &path)
                         "holds no routed-experts array: expected `prompt` and/or `gen`, or one "
                         "[tokens, layers, k] array per request; found " +
                             (found.empty() ? std::string("no arrays") : found));
-    for (const NpyArray *a : requests) {
+    for (NpyArray *a : requests) {
         const NpyArray *ids = named({(a->name + "_token_ids").c_str()});
         if (!ids && requests.size() == 1)
             ids = named({"token_ids", "prompt_token_ids"});
@@ -448,7 +453,8 @@ RoutedExperts readVllmRoutedExperts(const std::string &path)
         Builder b(path);
         RoutedRequest r;
         r.name = std::filesystem::path(path).stem().string();
-        npyPart(b, r, path, readNpy(path), nullptr, false);
+        NpyArray a = readNpy(path);
+        npyPart(b, r, path, a, nullptr, false);
         b.finish(std::move(r));
         if (b.out.requests.empty())
             throw DumpError(path, "", "holds no tokens");
