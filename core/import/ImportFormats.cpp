@@ -13,6 +13,9 @@ const std::vector<ImportFormat> &importFormats()
     static const std::vector<ImportFormat> formats = {
         megatronTraceFormat(),
         megatronTpeFormat(),
+        vllmFormat(),
+        imatrixFormat(),
+        sglangFormat(),
     };
     return formats;
 }

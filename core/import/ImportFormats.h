@@ -68,5 +68,8 @@ ImportResult importSource(const ImportFormat &format, const std::string &source,
 // The formats' own definitions (one file each).
 ImportFormat megatronTraceFormat();
 ImportFormat megatronTpeFormat();
+ImportFormat vllmFormat();
+ImportFormat imatrixFormat();
+ImportFormat sglangFormat();
 
 } // namespace moescope::import

@@ -5,8 +5,9 @@ forward output holds the router logits ([tokens, E] or [batch, seq, E]), and may
 hold the model's real choice (see `default_extract`). When the model's choice is not
 visible, it is derived from the logits by the rules of routing.md.
 
-record_hf_router_logits covers Hugging Face style models that return `router_logits`
-when called with `output_router_logits=True` (Mixtral, Qwen-MoE, OLMoE, ...).
+record_hf_router_logits (hf.py) covers Hugging Face style models that return
+`router_logits` when called with `output_router_logits=True` (Mixtral, Qwen-MoE,
+OLMoE, gpt-oss, ...).
 """
 
 import re
@@ -354,93 +355,5 @@ class RoutingRecorder:
         return False
 
 
-def _config_value(config, names, default=None):
-    for n in names:
-        v = getattr(config, n, None)
-        if v is not None:
-            return v
-    return default
-
-
-def record_hf_router_logits(
-    model,
-    input_ids,
-    writer=None,
-    labels=None,
-    attention_mask=None,
-    top_k=None,
-    normalize_topk=None,
-    scoring="softmax",
-    layer_names=None,
-    **forward_kwargs,
-):
-    """Runs a Hugging Face style MoE model once and records its routers.
-
-    The model is called with output_router_logits=True and must return
-    `router_logits`: a tuple with one entry per MoE layer ([batch*seq, E] or
-    [batch, seq, E]; None entries, e.g. for dense layers, are skipped; (logits, ...)
-    pairs use their first element). The choice is derived by routing.md from the
-    logits with top_k (default config.num_experts_per_tok) and normalize_topk
-    (default config.norm_topk_prob, else 1 as in Mixtral).
-
-    Layer names are the two-digit position in the tuple (`00`, `01`, ...) unless
-    layer_names gives them; index is that position. With a writer, each row of
-    input_ids becomes one sequence (padding dropped by attention_mask). Returns
-    {layer name: dict(logits, topk_ids, topk_weights)} over all batch*seq positions.
-    """
-    config = getattr(model, "config", None)
-    if top_k is None:
-        top_k = _config_value(config, ("num_experts_per_tok", "moe_top_k", "num_selected_experts", "top_k"))
-        if top_k is None:
-            raise ValueError("top_k is not given and the model config does not say it")
-    if normalize_topk is None:
-        normalize_topk = bool(_config_value(config, ("norm_topk_prob",), True))
-
-    with torch.no_grad():
-        out = model(input_ids=input_ids, attention_mask=attention_mask, output_router_logits=True, **forward_kwargs)
-    router_logits = out["router_logits"] if isinstance(out, dict) else getattr(out, "router_logits", None)
-    if router_logits is None:
-        raise ValueError("the model returned no router_logits; is it a MoE model?")
-
-    ids = input_ids.detach().cpu().numpy() if torch.is_tensor(input_ids) else np.asarray(input_ids)
-    if ids.ndim == 1:
-        ids = ids[None]
-    batch, seq = ids.shape
-
-    result = {}
-    for position, entry in enumerate(router_logits):
-        if isinstance(entry, (tuple, list)):
-            entry = entry[0] if entry else None
-        if entry is None:
-            continue
-        name = RoutingRecorder._layer_name(layer_names, f"{position:02d}", position)
-        z = _rows(entry).astype(np.float32)
-        if z.shape[0] != batch * seq:
-            raise ValueError(f"router_logits[{position}] has {z.shape[0]} rows for {batch}x{seq} tokens")
-        chosen, gates, valid = routing.choose(z, top_k, scoring=scoring, normalize_topk=normalize_topk)
-        result[name] = dict(logits=z, topk_ids=chosen, topk_weights=gates.astype(np.float32), index=position,
-                            valid=valid)
-
-    if writer is not None:
-        if isinstance(labels, str) or labels is None:
-            labels = [labels] * batch
-        keep = np.ones((batch, seq), dtype=bool)
-        if attention_mask is not None:
-            m = attention_mask.detach().cpu().numpy() if torch.is_tensor(attention_mask) else np.asarray(attention_mask)
-            keep = m.reshape(batch, seq).astype(bool)
-        for name, r in result.items():
-            if not r["valid"][keep.reshape(-1)].all():
-                raise RuntimeError(f"router layer {name!r} produced NaN or infinite logits")
-            writer.add_layer(name, index=r["index"])
-        for b in range(batch):
-            k = keep[b]
-            writer.append_tokens(ids[b][k], labels[b])
-            lo, hi = b * seq, (b + 1) * seq
-            for name, r in result.items():
-                writer.append_layer(
-                    name,
-                    logits=r["logits"][lo:hi][k],
-                    topk_ids=r["topk_ids"][lo:hi][k],
-                    topk_weights=r["topk_weights"][lo:hi][k],
-                )
-    return {n: {k: v for k, v in r.items() if k in ("logits", "topk_ids", "topk_weights")} for n, r in result.items()}
+# Kept here for existing imports; the Hugging Face helper lives in hf.py.
+from .hf import record_hf_router_logits  # noqa: E402

@@ -12,78 +12,19 @@ import weakref
 import h5py
 import numpy as np
 
+from .columns import _Column
+
 __all__ = ["DumpWriter", "DumpError", "FORMAT_NAME", "FORMAT_VERSION"]
 
 FORMAT_NAME = "moe-routing"
 FORMAT_VERSION = 1
 
 _UTF8 = h5py.string_dtype("utf-8")
-# Chunks of about this many uncompressed bytes: large enough for gzip to work
-# well, small enough that a reader's hyperslab touches little it does not need.
-_CHUNK_BYTES = 1 << 17
 _LAYER_FIELDS = ("logits", "topk_ids", "topk_weights")
 
 
 class DumpError(ValueError):
     """The data handed to the writer would break dump-format.md."""
-
-
-def _chunk_rows(row_bytes):
-    return int(min(1 << 16, max(64, _CHUNK_BYTES // max(1, row_bytes))))
-
-
-class _Column:
-    """A dataset that grows along its first axis.
-
-    Rows are buffered in memory and written a whole number of chunks at a time, so
-    each compressed chunk is written once instead of being re-read and re-compressed
-    on every small append.
-    """
-
-    def __init__(self, parent, name, dtype, row_shape, compression_level):
-        self.dtype = np.dtype(dtype)
-        self.row_shape = tuple(row_shape)
-        row_bytes = self.dtype.itemsize * int(np.prod(self.row_shape, dtype=np.int64))
-        self.chunk = _chunk_rows(row_bytes)
-        self.ds = parent.create_dataset(
-            name,
-            shape=(0,) + self.row_shape,
-            maxshape=(None,) + self.row_shape,
-            dtype=self.dtype,
-            chunks=(self.chunk,) + self.row_shape,
-            compression="gzip",
-            compression_opts=compression_level,
-            shuffle=True,
-        )
-        self._pending = []
-        self._pending_rows = 0
-        self.rows = 0  # rows appended so far, written or buffered
-
-    def append(self, block):
-        if block.shape[0] == 0:
-            return
-        self._pending.append(np.ascontiguousarray(block, dtype=self.dtype))
-        self._pending_rows += block.shape[0]
-        self.rows += block.shape[0]
-        if self._pending_rows >= self.chunk:
-            self._write(whole_chunks_only=True)
-
-    def flush(self):
-        self._write(whole_chunks_only=False)
-
-    def _write(self, whole_chunks_only):
-        if not self._pending_rows:
-            return
-        data = np.concatenate(self._pending, axis=0) if len(self._pending) > 1 else self._pending[0]
-        n = (data.shape[0] // self.chunk) * self.chunk if whole_chunks_only else data.shape[0]
-        if n == 0:
-            return
-        start = self.ds.shape[0]
-        self.ds.resize(start + n, axis=0)
-        self.ds[start : start + n] = data[:n]
-        rest = data[n:]
-        self._pending = [rest] if rest.shape[0] else []
-        self._pending_rows = rest.shape[0]
 
 
 class _Layer:
@@ -93,6 +34,7 @@ class _Layer:
         self.group = group
         self.columns = {}  # field -> _Column, fixed by the first append
         self.counts = None  # [E] tokens per expert of the appended topk_ids
+        self.load_counts = None  # [E] given counts of a load-only layer (set_counts)
 
     @property
     def rows(self):
@@ -171,6 +113,7 @@ class DumpWriter:
         self.training_log = training_log
         self.vocab_size = None if vocab is None else len(vocab)
         self._closed = False
+        self._num_tokens = None  # T of a load-only dump (set_counts)
         self._layers = {}  # name -> _Layer, in creation order
         self._offsets = [0]
         self._labels = []  # one per sequence, None when not given
@@ -288,6 +231,27 @@ class DumpWriter:
             group["expert_bias"][...] = bias
         else:
             group.create_dataset("expert_bias", data=bias)
+
+    def set_counts(self, layer, counts, num_tokens=None):
+        """Makes `layer` load-only: counts [E] are the tokens that chose each expert.
+
+        For sources that record load, not choices (dump-format.md, load-only dumps).
+        Such a dump holds no /tokens; num_tokens (T, given here once for the dump)
+        becomes the root attribute `num_tokens`.
+        """
+        self._check_open()
+        c = np.asarray(counts).reshape(-1)
+        if c.shape != (self.num_experts,):
+            raise DumpError(f"counts of layer {layer!r} must have shape ({self.num_experts},), got {c.shape}")
+        if not (np.issubdtype(c.dtype, np.integer) or np.issubdtype(c.dtype, np.floating)):
+            raise DumpError(f"counts of layer {layer!r} must be numbers, got {c.dtype}")
+        if c.size and (not np.all(np.isfinite(c)) or c.min() < 0):
+            raise DumpError(f"counts of layer {layer!r} must be finite and non-negative")
+        if num_tokens is not None:
+            if int(num_tokens) < 1:
+                raise DumpError(f"num_tokens must be at least 1, got {num_tokens}")
+            self._num_tokens = int(num_tokens)
+        self.add_layer(layer).load_counts = c.astype(np.int64 if np.issubdtype(c.dtype, np.integer) else np.float64)
 
     # ------------------------------------------------------------------ appends
 
@@ -409,6 +373,10 @@ class DumpWriter:
         if not self._layers:
             raise DumpError(f"{self.path}: a dump needs at least one layer")
         t = self.tokens
+        load_only = [l.name for l in self._layers.values() if l.load_counts is not None]
+        if load_only:
+            self._finish_load_only(load_only)
+            return
         for layer in self._layers.values():
             if not layer.columns:
                 raise DumpError(f"layer {layer.name!r} holds neither logits nor topk_ids")
@@ -430,8 +398,27 @@ class DumpWriter:
             tokens.create_dataset(
                 "sequence_labels", data=np.array(self._labels, dtype=object), dtype=_UTF8
             )
+        self._write_training()
+
+    def _finish_load_only(self, load_only):
+        if len(load_only) != len(self._layers) or self.tokens:
+            raise DumpError(
+                f"{self.path}: a load-only dump holds counts in every layer and no tokens "
+                f"(layers with counts: {load_only}, tokens: {self.tokens})"
+            )
+        if self._num_tokens is None:
+            raise DumpError(f"{self.path}: a load-only dump needs num_tokens")
+        del self._h5["tokens"]
+        self._h5.attrs["num_tokens"] = np.int64(self._num_tokens)
+        for layer in self._layers.values():
+            layer.group.create_dataset("counts", data=layer.load_counts)
+        self._write_training()
+
+    def _write_training(self):
         if self.training_log is not None and len(self.training_log):
-            self.training_log.write_to(self._h5, num_layers=len(self._layers), num_experts=self.num_experts)
+            group = self.training_log.write_to(self._h5, num_layers=len(self._layers), num_experts=self.num_experts)
+            # The series' columns follow the layer order; name them so a reader can match them.
+            group.create_dataset("layer_names", data=np.array(self.layer_names, dtype=object), dtype=_UTF8)
 
     def close(self):
         """Finishes the dump and moves it onto its final name. Safe to call twice."""

@@ -304,5 +304,36 @@ class ValidationTest(TempDirTestCase):
         self.assertEqual(self.leftovers(), [])
 
 
+class LoadOnlyTest(TempDirTestCase):
+    def test_counts_without_tokens(self):
+        path = self.path("load.h5")
+        counts = np.array([3, 0, 5, 2])
+        with DumpWriter(path, 4, 2) as w:
+            w.add_layer("07", index=7)
+            w.set_counts("07", counts, num_tokens=5)
+            w.set_counts("09", counts[::-1].astype(float))
+        with h5py.File(path, "r") as f:
+            self.assertNotIn("tokens", f)
+            self.assertEqual(int(f.attrs["num_tokens"]), 5)
+            np.testing.assert_array_equal(f["layers/07/counts"][()], counts)
+            self.assertEqual(f["layers/07/counts"].dtype.kind, "i")
+            np.testing.assert_array_equal(f["layers/09/counts"][()], counts[::-1])
+            self.assertEqual(int(f["layers/09"].attrs["index"]), 8)
+
+    def test_counts_beside_tokens_or_without_num_tokens_are_refused(self):
+        path = self.path("mixed.h5")
+        with self.assertRaisesRegex(DumpError, "load-only dump holds counts in every layer"):
+            with DumpWriter(path, 4, 1) as w:
+                w.append_sequence([1, 2], layers={"00": dict(topk_ids=[[0], [1]])})
+                w.set_counts("01", [1, 1, 0, 0], num_tokens=2)
+        with self.assertRaisesRegex(DumpError, "needs num_tokens"):
+            with DumpWriter(path, 4, 1) as w:
+                w.set_counts("00", [1, 1, 0, 0])
+        with self.assertRaisesRegex(DumpError, "non-negative"):
+            with DumpWriter(path, 4, 1) as w:
+                w.set_counts("00", [1, -1, 0, 0], num_tokens=1)
+        self.assertEqual(self.leftovers(), [])
+
+
 if __name__ == "__main__":
     unittest.main()
