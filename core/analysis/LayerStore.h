@@ -24,8 +24,9 @@ using LayerPassPtr = std::shared_ptr<const LayerPass>;
 
 class LayerStore {
 public:
-    // 1.5 GiB: with the token ids and the views' own data, a window stays near 2 GB.
-    static constexpr std::size_t kDefaultBudget = std::size_t(3) << 29;
+    // 768 MiB: with the token ids, the analysis pass's own two or three layers and the
+    // views' data, a window on a 10 M-token DeepSeek-V3 dump stays under 1.5 GB.
+    static constexpr std::size_t kDefaultBudget = std::size_t(768) << 20;
 
     LayerStore(std::shared_ptr<const RoutingDump> dump, std::size_t budgetBytes = kDefaultBudget);
 
