@@ -6,6 +6,7 @@
 // Each adds one top-level object to the JSON (per layer inside), after "layers".
 #include "analysis/AnalysisPipeline.h"
 #include "io/OpenDump.h"
+#include "io/ReadLimits.h"
 #include "cli/Arguments.h"
 #include "cli/Commands.h"
 #include "cli/JsonWriter.h"
@@ -13,6 +14,7 @@
 #include "cli/TerminalProgress.h"
 #include "routing/BackendFactory.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <optional>
@@ -216,8 +218,9 @@ int routeCommand(const Words &words)
     const auto opened = openDump(file);
     const RoutingDump &dump = *opened;
     const DumpInfo &info = dump.info();
-    if (topK && (*topK < 1 || *topK > info.numExperts))
-        throw ArgumentError("--top-k must be 1 to E = " + std::to_string(info.numExperts));
+    if (topK && (*topK < 1 || *topK > std::min(info.numExperts, kMaxTopK)))
+        throw ArgumentError("--top-k must be 1 to E = " + std::to_string(info.numExperts) + " (and at most " +
+                            std::to_string(kMaxTopK) + ")");
     bool anyLogits = false;
     for (const auto &l : info.layers)
         anyLogits |= l.hasLogits;

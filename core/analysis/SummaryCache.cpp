@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -358,7 +359,11 @@ void SummaryCache::store(const std::string &dumpPath, const AnalysisRequest &req
     const fs::path dir(directory);
     fs::create_directories(dir, ec);
     const fs::path file = dir / fileNameOf(key);
-    const fs::path temporary = dir / (file.filename().string() + ".tmp" + std::to_string(::getpid()));
+    // A temporary name of this process and this call alone: two threads storing the
+    // same entry must not write into one file. Renamed over the entry only once whole.
+    static std::atomic<std::uint64_t> stores{0};
+    const fs::path temporary = dir / (file.filename().string() + ".tmp" + std::to_string(::getpid()) + "-" +
+                                      std::to_string(stores.fetch_add(1)));
     {
         std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
         if (!out.write(w.out.data(), std::streamsize(w.out.size())) || !out.flush()) {

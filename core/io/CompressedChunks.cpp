@@ -60,7 +60,8 @@ void unshuffle(const Bytes &in, Bytes &out, std::size_t size)
                 out.data[e * size + b] = in.data[b * n + e];
     }
     // Bytes beyond whole values were left in place.
-    std::memcpy(out.data.get() + n * size, in.data.get() + n * size, in.size - n * size);
+    if (in.size > n * size)
+        std::memcpy(out.data.get() + n * size, in.data.get() + n * size, in.size - n * size);
 }
 
 // The chunk's values as stored, or false when it does not decode to a whole chunk.
@@ -197,6 +198,24 @@ bool decodeAll(const ChunkLayout &layout, std::vector<RawChunk> &chunks, std::si
 
 } // namespace
 
+bool decodeChunk(const ChunkLayout &layout, std::uint32_t skipped, const unsigned char *raw, std::size_t size,
+                 std::vector<unsigned char> &out)
+{
+    if (size == 0 || layout.elementSize == 0 || layout.chunkBytes() > kMaxChunkBytes)
+        return false; // an empty chunk was never written (the reader leaves those to HDF5)
+    const std::unique_ptr<libdeflate_decompressor, void (*)(libdeflate_decompressor *)> inflater(
+        libdeflate_alloc_decompressor(), libdeflate_free_decompressor);
+    if (!inflater)
+        return false;
+    Bytes a, b;
+    a.resize(size);
+    std::memcpy(a.data.get(), raw, size);
+    if (!decode(layout, skipped, a, b, inflater.get()))
+        return false;
+    out.assign(a.data.get(), a.data.get() + a.size);
+    return true;
+}
+
 std::string storageSummary(hid_t dataset, bool inflatedHere)
 {
     Handle create(H5Dget_create_plist(dataset));
@@ -258,6 +277,11 @@ bool readCompressedRows(hid_t dataset, const ChunkLayout &layout, std::uint64_t 
                 hsize_t stored = 0;
                 if (H5Dget_chunk_storage_size(dataset, at, &stored) < 0 || stored == 0)
                     return false; // never written: HDF5 knows the fill value
+                // The stored size is the file's word: deflate never grows a chunk by
+                // more than a few bytes per 16 KB, so a larger claim is damage, which
+                // HDF5's own read then reports.
+                if (stored > layout.chunkBytes() + layout.chunkBytes() / 8 + 4096)
+                    return false;
                 c.bytes.resize(std::size_t(stored));
                 if (H5Dread_chunk(dataset, H5P_DEFAULT, at, &c.skipped, c.bytes.data.get()) < 0)
                     return false;

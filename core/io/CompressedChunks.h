@@ -35,6 +35,13 @@ hsize_t chunkRowsOf(hid_t dataset);
 // "..., decoded by HDF5". Call under hdf5Lock().
 std::string storageSummary(hid_t dataset, bool inflatedHere);
 
+// Undoes `layout`'s filters on one chunk as stored (`raw`, `size` bytes; `skipped` is
+// HDF5's filter mask: bit i set = filter i was not applied). True, with `out` holding
+// exactly chunkBytes() bytes, when it decodes to a whole chunk; false otherwise. The
+// reader runs this on every chunk it inflates; the fuzz target calls it directly.
+bool decodeChunk(const ChunkLayout &layout, std::uint32_t skipped, const unsigned char *raw, std::size_t size,
+                 std::vector<unsigned char> &out);
+
 // Rows [begin, begin + count) with their bytes as stored (the file's byte order) into
 // `out`, row-major. Takes the HDF5 lock for the raw reads only. False, with `out` in
 // an unspecified state, when a chunk was never written (HDF5 fills it) or does not

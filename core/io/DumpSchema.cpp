@@ -3,6 +3,7 @@
 #include "io/RoutingDumpImpl.h"
 
 #include "io/Float16.h"
+#include "io/ReadLimits.h"
 
 #include <algorithm>
 #include <cmath>
@@ -28,6 +29,10 @@ std::int64_t integerAttribute(hid_t obj, const Site &site, const char *name, std
     }
     if (!std::isfinite(*value) || std::floor(*value) != *value)
         site.fail(std::string("attribute '") + name + "' must be an integer");
+    // Compared as a double before the conversion, which is undefined out of range
+    // (found by fuzzing: 3.7e19).
+    if (*value < -9223372036854775808.0 || *value >= 9223372036854775808.0)
+        site.fail(std::string("attribute '") + name + "' is " + std::to_string(*value) + ", out of range");
     return std::int64_t(*value);
 }
 
@@ -93,6 +98,20 @@ void RoutingDump::Impl::openFile(const std::string &path)
     }
 }
 
+void RoutingDump::Impl::openImage(const std::string &name, FileImage image)
+{
+    info.path = name;
+    if (image.size == 0)
+        throw DumpError(name, "", "is empty, not an HDF5 file");
+    auto lock = io::hdf5Lock();
+    file = Handle(io::openFileImage(name, image.data, image.size));
+    if (!file.valid()) {
+        const std::string reason = io::lastHdf5Message();
+        throw DumpError(name, "", "cannot be opened as HDF5 (" +
+                                      (reason.empty() ? std::string("truncated or corrupt file") : reason) + ")");
+    }
+}
+
 void RoutingDump::Impl::readRootAttributes()
 {
     const Site site = root();
@@ -116,6 +135,9 @@ void RoutingDump::Impl::readRootAttributes()
     const std::int64_t k = integerAttribute(f, site, "top_k", 0, true);
     if (k < 1 || k > e)
         site.fail("top_k is " + std::to_string(k) + ", must be 1 to num_experts (" + std::to_string(e) + ")");
+    if (k > kMaxTopK)
+        site.fail("top_k is " + std::to_string(k) + "; MoE Scope reads at most " + std::to_string(kMaxTopK) +
+                  " experts per token (its analyses of expert pairs grow with k^2 per token)");
     info.topK = int(k);
 
     if (const auto scoring = io::stringAttribute(f, site, "scoring")) {
@@ -131,8 +153,12 @@ void RoutingDump::Impl::readRootAttributes()
         site.fail("attribute 'normalize_topk' must be 0 or 1, is " + std::to_string(normalize));
     info.normalizeTopK = normalize == 1;
 
-    info.numGroups = int(integerAttribute(f, site, "n_group", 0, false));
-    info.topKGroups = int(integerAttribute(f, site, "topk_group", 0, false));
+    const std::int64_t groups = integerAttribute(f, site, "n_group", 0, false);
+    const std::int64_t topGroups = integerAttribute(f, site, "topk_group", 0, false);
+    if (groups > e || topGroups > e || topGroups < 0) // before narrowing them to int
+        site.fail("n_group and topk_group must be 0 to num_experts (" + std::to_string(e) + ")");
+    info.numGroups = int(groups);
+    info.topKGroups = int(topGroups);
     if (info.numGroups > 1) {
         if (info.numExperts % info.numGroups != 0)
             site.fail("n_group " + std::to_string(info.numGroups) + " does not divide num_experts " +

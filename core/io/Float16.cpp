@@ -3,6 +3,8 @@
 #include <cstring>
 
 #if defined(__x86_64__) || defined(__i386__)
+#include "common/CpuFeatures.h"
+
 #include <immintrin.h>
 #define MOESCOPE_HAVE_X86 1
 #endif
@@ -58,7 +60,8 @@ __attribute__((target("avx,f16c"))) void convertF16c(const std::uint16_t *in, fl
 void halvesToFloats(const std::uint16_t *in, float *out, std::size_t n)
 {
 #ifdef MOESCOPE_HAVE_X86
-    static const bool hasF16c = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+    // "avx" also covers the operating system's support of AVX state.
+    static const bool hasF16c = cpuHasF16c() && __builtin_cpu_supports("avx");
     if (hasF16c) {
         convertF16c(in, out, n);
         return;

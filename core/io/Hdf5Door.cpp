@@ -35,6 +35,17 @@ std::string lastHdf5Message()
     return message;
 }
 
+hid_t openFileImage(const std::string &name, const void *data, std::size_t size)
+{
+    if (!data || size == 0)
+        return H5I_INVALID_HID;
+    const Handle access(H5Pcreate(H5P_FILE_ACCESS));
+    if (!access.valid() || H5Pset_fapl_core(access.get(), 1 << 16, false) < 0 ||
+        H5Pset_file_image(access.get(), const_cast<void *>(data), size) < 0)
+        return H5I_INVALID_HID;
+    return H5Fopen(name.c_str(), H5F_ACC_RDONLY, access.get());
+}
+
 void Handle::reset()
 {
     if (m_id < 0)

@@ -13,6 +13,12 @@ namespace moescope::io {
 // Recursive so that helpers holding the lock can call each other.
 std::unique_lock<std::recursive_mutex> hdf5Lock();
 
+// Opens the HDF5 file held in `data` read-only, in memory (HDF5's core driver, which
+// copies the bytes). `name` stands for it in HDF5's own bookkeeping and must not name
+// an existing file (the core driver refuses to shadow one). Returns a negative id
+// when HDF5 refuses the image. Call under hdf5Lock().
+hid_t openFileImage(const std::string &name, const void *data, std::size_t size);
+
 // The innermost message on HDF5's error stack ("" when empty), for error texts.
 std::string lastHdf5Message();
 

@@ -1,5 +1,7 @@
 #include "io/Hdf5Objects.h"
 
+#include "io/DeclaredSize.h"
+
 #include <bit>
 #include <cstdint>
 #include <cstring>
@@ -187,7 +189,7 @@ std::vector<std::string> memberNames(hid_t group, const Site &site)
     return names;
 }
 
-std::vector<hsize_t> shapeOf(hid_t dataset, const Site &site)
+std::vector<hsize_t> shapeOf(hid_t dataset, const Site &site, Declared declared)
 {
     const Handle space = owned(H5Dget_space(dataset), site, "read the shape");
     const int rank = H5Sget_simple_extent_ndims(space.get());
@@ -196,6 +198,7 @@ std::vector<hsize_t> shapeOf(hid_t dataset, const Site &site)
     std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
     if (rank > 0 && H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr) != rank)
         site.fail(withHdf5Reason("cannot read the shape"));
+    checkDeclaredSize(dataset, dims, site, declared);
     return dims;
 }
 
@@ -260,6 +263,9 @@ std::optional<std::string> stringAttribute(hid_t object, const Site &site, const
         return result;
     }
     const std::size_t size = sizeOf(type.get(), site, what);
+    if (size > kMaxAttributeString)
+        site.fail(what + " declares a string of " + std::to_string(size) + " bytes; at most " +
+                  std::to_string(kMaxAttributeString) + " are read");
     fixedStringLayout(memType.get(), size, site, what);
     std::vector<char> buffer = bufferFor<char>(size, site);
     readScalarAttribute(attr.get(), site, name, memType.get(), buffer.data());
@@ -333,7 +339,8 @@ void readRows(hid_t dataset, const Site &site, hid_t memType, std::uint64_t begi
 {
     if (count == 0)
         return;
-    std::vector<hsize_t> extent = shapeOf(dataset, site);
+    // A range is read: what the opening checked is enough (a run log may be sparse).
+    std::vector<hsize_t> extent = shapeOf(dataset, site, Declared::MayBeSparse);
     if (extent.empty() || begin > extent[0] || count > extent[0] - begin)
         site.fail("has no rows " + std::to_string(begin) + " to " + std::to_string(begin + count));
     const Handle fileSpace = owned(H5Dget_space(dataset), site, "read the shape");

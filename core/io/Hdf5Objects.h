@@ -31,7 +31,13 @@ Handle openMember(hid_t parent, const Site &site, const std::string &name, H5I_t
 // Names of the links directly inside a group, in name order.
 std::vector<std::string> memberNames(hid_t group, const Site &site);
 
-std::vector<hsize_t> shapeOf(hid_t dataset, const Site &site);
+// How much of a dataset's declared extent the file must hold. MustFit: all of it (the
+// extent is believed: whole reads, scans over every row). MayBeSparse: chunks may be
+// missing (they read as the fill value), for datasets read only a range at a time.
+enum class Declared { MustFit, MayBeSparse };
+
+// The extent, after checkDeclaredSize (DeclaredSize.h) refused what no file can hold.
+std::vector<hsize_t> shapeOf(hid_t dataset, const Site &site, Declared declared = Declared::MustFit);
 // The dataset's stored type, its class and its size in bytes.
 Handle typeOf(hid_t dataset, const Site &site);
 H5T_class_t typeClassOf(hid_t dataset, const Site &site);

@@ -112,13 +112,24 @@ void RoutingDump::Impl::readLogitsDouble(std::size_t layer, std::uint64_t begin,
 RoutingDump::RoutingDump(const std::string &path) : d(std::make_unique<Impl>())
 {
     d->openFile(path);
+    d->readSchema();
+}
+
+RoutingDump::RoutingDump(const std::string &name, FileImage image) : d(std::make_unique<Impl>())
+{
+    d->openImage(name, image);
+    d->readSchema();
+}
+
+void RoutingDump::Impl::readSchema()
+{
     auto lock = io::hdf5Lock();
-    d->readRootAttributes();
-    d->readTokens();
-    d->readLayers();
-    d->checkTraining();
-    for (std::size_t l = 0; l < d->info.layers.size(); ++l)
-        d->detectProbabilities(l);
+    readRootAttributes();
+    readTokens();
+    readLayers();
+    checkTraining();
+    for (std::size_t l = 0; l < info.layers.size(); ++l)
+        detectProbabilities(l);
 }
 
 RoutingDump::~RoutingDump()

@@ -9,6 +9,7 @@
 // unreadable data, naming the file and the object.
 #include "io/DumpError.h"
 #include "io/DumpInfo.h"
+#include "io/FileImage.h"
 #include "io/MappedRows.h"
 
 #include <cstdint>
@@ -21,6 +22,9 @@ namespace moescope {
 class RoutingDump {
 public:
     explicit RoutingDump(const std::string &path);
+    // The same checks on a file held in memory (FileImage.h); `name` stands for the
+    // file in messages and must not name an existing file.
+    RoutingDump(const std::string &name, FileImage image);
     ~RoutingDump();
     RoutingDump(const RoutingDump &) = delete;
     RoutingDump &operator=(const RoutingDump &) = delete;

@@ -30,6 +30,8 @@ struct RoutingDump::Impl {
     std::vector<LayerHandles> layers;
 
     void openFile(const std::string &path);
+    void openImage(const std::string &name, FileImage image);
+    void readSchema(); // everything after the file is open
     void readRootAttributes();
     void readTokens();
     void readLayers();

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <cmath>
 #include <fstream>
 #include <limits>
@@ -49,15 +50,11 @@ FileIdentity identityOf(const std::string &path)
 // The superblock sits at 0, or after a user block of 512, 1024, ... bytes; it starts
 // with the 8-byte signature and its version, and versions 2 and 3 keep the flags in
 // byte 11.
-int superblockFlags(const std::string &path)
+int superblockFlagsIn(const unsigned char *bytes, std::size_t size)
 {
     static const unsigned char signature[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
-    std::ifstream in(path, std::ios::binary);
-    for (std::streamoff at = 0; in && at <= 65536; at = at ? at * 2 : 512) {
-        unsigned char head[12] = {};
-        in.seekg(at);
-        if (!in.read(reinterpret_cast<char *>(head), sizeof head))
-            return 0;
+    for (std::size_t at = 0; at <= 65536 && at + 12 <= size; at = at ? at * 2 : 512) {
+        const unsigned char *head = bytes + at;
         if (std::equal(signature, signature + 8, head)) {
             const bool flagsKept = head[8] == 2 || head[8] == 3;
             return flagsKept && (head[11] & ~0x07) == 0 ? head[11] : 0; // other bits: not a superblock we know
@@ -66,7 +63,23 @@ int superblockFlags(const std::string &path)
     return 0;
 }
 
+int superblockFlags(const std::string &path)
+{
+    std::ifstream in(path, std::ios::binary);
+    std::vector<unsigned char> head(65536 + 12);
+    in.read(reinterpret_cast<char *>(head.data()), std::streamsize(head.size()));
+    return superblockFlagsIn(head.data(), std::size_t(in.gcount()));
+}
+
 constexpr int kSwmrWriter = 0x01 | 0x04;
+
+// A number from the file as text for a message, whatever its size ("1e+300", "nan").
+std::string numberText(double value)
+{
+    char text[32];
+    std::snprintf(text, sizeof text, "%.17g", value);
+    return text;
+}
 
 const char *seriesName(RunLogSeries s)
 {
@@ -86,6 +99,7 @@ constexpr std::array<RunLogSeries, 4> allSeries{RunLogSeries::LbLoss, RunLogSeri
 
 struct RunLogReader::Impl {
     std::string path;
+    std::vector<unsigned char> image; // the file's bytes when it is read from memory (FileImage.h)
     RunLogInfo info;
     Handle file, training, step, tpe, bias;
     std::array<Handle, 4> series; // by RunLogSeries
@@ -108,8 +122,8 @@ struct RunLogReader::Impl {
 
 void RunLogReader::Impl::open()
 {
-    identity = identityOf(path);
-    if (!identity.exists)
+    identity = image.empty() ? identityOf(path) : FileIdentity{};
+    if (image.empty() && !identity.exists)
         root().fail("does not exist");
     auto lock = io::hdf5Lock();
     for (Handle *h : {&bias, &tpe, &step, &training})
@@ -120,15 +134,19 @@ void RunLogReader::Impl::open()
     info = RunLogInfo{};
     n = 0;
     info.file = path;
-    // SWMR first (a writer may be appending); a file HDF5 cannot open that way (not
-    // written in SWMR mode, an older superblock) is read the ordinary way.
-    file = Handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT));
-    // HDF5 opens any file this way; only a SWMR writer's appends can be followed by
-    // refreshing the datasets (checked again at every refresh).
-    info.swmr = file.valid() && (superblockFlags(path) & kSwmrWriter) == kSwmrWriter;
-    if (!file.valid()) {
-        io::lastHdf5Message();
-        file = Handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+    if (!image.empty()) {
+        file = Handle(io::openFileImage(path, image.data(), image.size()));
+    } else {
+        // SWMR first (a writer may be appending); a file HDF5 cannot open that way (not
+        // written in SWMR mode, an older superblock) is read the ordinary way.
+        file = Handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT));
+        // HDF5 opens any file this way; only a SWMR writer's appends can be followed by
+        // refreshing the datasets (checked again at every refresh).
+        info.swmr = file.valid() && (superblockFlags(path) & kSwmrWriter) == kSwmrWriter;
+        if (!file.valid()) {
+            io::lastHdf5Message();
+            file = Handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+        }
     }
     if (!file.valid())
         root().fail("cannot be opened as an HDF5 file (" + io::lastHdf5Message() + ")");
@@ -139,15 +157,21 @@ void RunLogReader::Impl::open()
     const auto version = io::numberAttribute(file.get(), r, "format_version");
     if (!version)
         r.fail("required attribute 'format_version' is missing");
-    if (*version > 1)
-        r.fail("format_version " + std::to_string(std::int64_t(*version)) + " is newer than this MoE Scope reads (1)");
+    // Compared as numbers before any conversion: the file may hold 1e300 or NaN.
+    if (*version != 1)
+        r.fail("format_version " + numberText(*version) +
+               (*version > 1 ? " is newer than this MoE Scope reads (1)" : " is not valid (expected 1)"));
     const auto experts = io::numberAttribute(file.get(), r, "num_experts");
     if (!experts || *experts < 1 || *experts > 4096 || *experts != std::floor(*experts))
         r.fail("attribute 'num_experts' must be an integer in 1..4096");
     info.numExperts = std::size_t(*experts);
-    if (const auto k = io::numberAttribute(file.get(), r, "top_k"))
+    if (const auto k = io::numberAttribute(file.get(), r, "top_k")) {
+        if (!(*k >= 1 && *k <= double(info.numExperts) && *k == std::floor(*k)))
+            r.fail("attribute 'top_k' is " + numberText(*k) + ", must be an integer in 1..num_experts (" +
+                   std::to_string(info.numExperts) + ")");
         info.topK = int(*k);
-    if (const auto cf = io::numberAttribute(file.get(), r, "capacity_factor"); cf && *cf > 0)
+    }
+    if (const auto cf = io::numberAttribute(file.get(), r, "capacity_factor"); cf && std::isfinite(*cf) && *cf > 0)
         info.capacityFactor = *cf;
     if (const auto model = io::stringAttribute(file.get(), r, "model"))
         info.model = *model;
@@ -177,7 +201,8 @@ void RunLogReader::Impl::open()
         if (!h->valid())
             continue;
         const Site s = t.child(h == &tpe ? "tokens_per_expert" : "expert_bias");
-        const auto dims = io::shapeOf(h->get(), s);
+        // Read a range of steps at a time: chunks past the written steps may be missing.
+        const auto dims = io::shapeOf(h->get(), s, io::Declared::MayBeSparse);
         if (dims.size() != 3 || dims[2] != info.numExperts)
             s.fail("must have shape [N, L, E] with E = " + std::to_string(info.numExperts));
         agreeLayers(s, dims[1]);
@@ -190,7 +215,7 @@ void RunLogReader::Impl::open()
         if (!h.valid())
             continue;
         const Site s = t.child(seriesName(which));
-        const auto dims = io::shapeOf(h.get(), s);
+        const auto dims = io::shapeOf(h.get(), s, io::Declared::MayBeSparse);
         if (dims.size() != 2)
             s.fail("must have shape [N, L]");
         agreeLayers(s, dims[1]);
@@ -223,7 +248,10 @@ std::size_t RunLogReader::Impl::completeSteps(bool refresh)
     auto length = [&](const Handle &h, const char *name) -> std::size_t {
         if (refresh && info.swmr && H5Drefresh(h.get()) < 0)
             t.child(name).fail("cannot be refreshed (" + io::lastHdf5Message() + ")");
-        return std::size_t(io::shapeOf(h.get(), t.child(name))[0]);
+        // `step` must be held whole (its length is believed), the others may be sparse.
+        const auto dims =
+            io::shapeOf(h.get(), t.child(name), &h == &step ? io::Declared::MustFit : io::Declared::MayBeSparse);
+        return std::size_t(dims[0]);
     };
     std::size_t count = length(step, "step");
     if (tpe.valid())
@@ -242,6 +270,16 @@ RunLogReader::RunLogReader(std::string path) : d(std::make_unique<Impl>())
     d->open();
 }
 
+RunLogReader::RunLogReader(std::string name, FileImage image) : d(std::make_unique<Impl>())
+{
+    d->path = std::move(name);
+    if (image.size == 0)
+        d->root().fail("is empty, not an HDF5 file");
+    const auto *bytes = static_cast<const unsigned char *>(image.data);
+    d->image.assign(bytes, bytes + image.size);
+    d->open();
+}
+
 RunLogReader::~RunLogReader() = default;
 
 const RunLogInfo &RunLogReader::info() const { return d->info; }
@@ -249,6 +287,8 @@ std::size_t RunLogReader::numSteps() const { return d->n; }
 
 RunLogReader::Change RunLogReader::refresh()
 {
+    if (!d->image.empty())
+        return Change::None; // bytes in memory do not change
     const FileIdentity now = identityOf(d->path);
     // A failed open (a new file still being set up by its writer) is tried again on
     // the next refresh: the identity is forgotten so that it cannot look unchanged.
@@ -283,7 +323,12 @@ RunLogReader::Change RunLogReader::refresh()
     return d->n > before ? Change::Grew : Change::None;
 }
 
-bool RunLogReader::writerOpen() const { return hdf5FileOpenForWriting(d->path); }
+bool RunLogReader::writerOpen() const
+{
+    if (!d->image.empty())
+        return (superblockFlagsIn(d->image.data(), d->image.size()) & 0x01) != 0;
+    return hdf5FileOpenForWriting(d->path);
+}
 
 std::vector<std::int64_t> RunLogReader::steps(std::size_t begin, std::size_t count) const
 {

@@ -6,6 +6,8 @@
 // new run of the same name. Only the first n records are trusted, n being the length
 // of `step` (the writer extends every other dataset before it). Everything is read by
 // hyperslab, a range of steps at a time: a long run is never held whole in memory.
+#include "io/FileImage.h"
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -40,6 +42,9 @@ public:
 
     // Opens and checks the run log; DumpError naming the file and object otherwise.
     explicit RunLogReader(std::string path);
+    // A run log held in memory (FileImage.h; the bytes are copied): read once, refresh()
+    // finds nothing new. `name` stands for it in messages and must not name a file.
+    RunLogReader(std::string name, FileImage image);
     ~RunLogReader();
     RunLogReader(const RunLogReader &) = delete;
     RunLogReader &operator=(const RunLogReader &) = delete;

@@ -1,6 +1,8 @@
 // The vector row kernel (RowKernel.inl) for AVX2 processors.
 #include "routing/CpuKernel.h"
 
+#include "common/CpuFeatures.h"
+
 #if defined(__x86_64__) || defined(__i386__)
 #include "routing/SimdAvx2.h"
 
@@ -20,7 +22,7 @@ void routeRowsAvx2(RowJob &job) { routeRows(job); }
 bool processorHasAvx2()
 {
     static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                            __builtin_cpu_supports("f16c") && __builtin_cpu_supports("bmi2");
+                            cpuHasF16c() && cpuHasBmi2();
     return has;
 }
 

@@ -1,6 +1,8 @@
 // The vector row kernel (RowKernel.inl) for AVX-512 processors.
 #include "routing/CpuKernel.h"
 
+#include "common/CpuFeatures.h"
+
 #if defined(__x86_64__) || defined(__i386__)
 // GCC 12 reports its own _mm512_undefined_* self-initialisation (GCC bug 105593) in
 // every intrinsic that uses it; the warning is about the compiler's headers.
@@ -31,8 +33,8 @@ bool processorHasAvx512()
 {
     static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                             __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
-                            __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c") &&
-                            __builtin_cpu_supports("bmi2");
+                            __builtin_cpu_supports("fma") && cpuHasF16c() &&
+                            cpuHasBmi2();
     return has;
 }
 

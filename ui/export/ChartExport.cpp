@@ -1,6 +1,7 @@
 #include "ChartExport.h"
 
 #include "ChartSource.h"
+#include "SafeOutput.h"
 
 #include <QBuffer>
 #include <QFileInfo>
@@ -58,9 +59,9 @@ QString exportChart(ChartSource &chart, const QString &path, const ExportOptions
         return failure(path, QStringLiteral("size %1 x %2 is out of range").arg(size.width()).arg(size.height()));
     const int dpi = std::clamp(options.dpi, 24, 1200);
 
-    QSaveFile file(path);
-    if (!file.open(QIODevice::WriteOnly))
-        return failure(path, file.errorString());
+    QSaveFile file(path); // written whole, then renamed over `path` (SafeOutput.h)
+    if (const QString error = openOutput(file); !error.isEmpty())
+        return error;
 
     switch (*format) {
     case ExportFormat::Png: {
@@ -84,7 +85,7 @@ QString exportChart(ChartSource &chart, const QString &path, const ExportOptions
         }
         QImageWriter writer(&file, "png");
         if (!writer.write(image))
-            return failure(path, writer.errorString());
+            return writeFailure(file, writer.errorString());
         break;
     }
     case ExportFormat::Svg: {
@@ -113,7 +114,7 @@ QString exportChart(ChartSource &chart, const QString &path, const ExportOptions
                                                              .arg(size.height())
                                                              .toUtf8());
         if (file.write(document) != document.size())
-            return failure(path, file.errorString());
+            return writeFailure(file, QStringLiteral("write error"));
         break;
     }
     case ExportFormat::Pdf: {
@@ -126,7 +127,7 @@ QString exportChart(ChartSource &chart, const QString &path, const ExportOptions
                                       QPageLayout::Portrait, QMarginsF(0, 0, 0, 0)));
         QPainter painter;
         if (!painter.begin(&pdf))
-            return failure(path, QStringLiteral("cannot start the PDF document"));
+            return writeFailure(file, QStringLiteral("cannot start the PDF document"));
         chart.renderChart(painter, size);
         painter.end();
         break;
@@ -137,13 +138,11 @@ QString exportChart(ChartSource &chart, const QString &path, const ExportOptions
         chart.writeCsv(out);
         out.flush();
         if (out.status() != QTextStream::Ok)
-            return failure(path, QStringLiteral("write error"));
+            return writeFailure(file, QStringLiteral("write error"));
         break;
     }
     }
-    if (!file.commit())
-        return failure(path, file.errorString());
-    return {};
+    return commitOutput(file);
 }
 
 } // namespace moescope::ui

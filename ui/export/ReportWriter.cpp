@@ -1,6 +1,7 @@
 #include "ReportWriter.h"
 
 #include "Format.h"
+#include "SafeOutput.h"
 #include "models/LayerHealthModel.h"
 #include "plots/LoadHeatmapPlot.h"
 #include "plots/PlacementChart.h"
@@ -192,9 +193,9 @@ QString writeReport(const ReportContent &content, const QString &path)
     if (!content.snapshot)
         return QStringLiteral("%1: no dump to report on").arg(path);
     const DumpSnapshot &s = *content.snapshot;
-    QSaveFile file(path);
-    if (!file.open(QIODevice::WriteOnly))
-        return QStringLiteral("%1: %2").arg(path, file.errorString());
+    QSaveFile file(path); // written whole, then renamed over `path` (SafeOutput.h)
+    if (const QString error = openOutput(file); !error.isEmpty())
+        return error;
     QPdfWriter pdf(&file);
     pdf.setCreator(QStringLiteral("MoE Scope"));
     pdf.setTitle(QStringLiteral("MoE Scope report: %1").arg(QFileInfo(s.path).fileName()));
@@ -207,7 +208,7 @@ QString writeReport(const ReportContent &content, const QString &path)
     const bool checkpoints = content.checkpoints && !content.checkpoints->layers.empty();
     ReportPainter report(pdf, content, reportPageCount(L, profiles, bool(content.placement), checkpoints));
     if (!report.begin())
-        return QStringLiteral("%1: cannot start the PDF document").arg(path);
+        return writeFailure(file, QStringLiteral("cannot start the PDF document"));
     QPainter &p = report.painter();
 
     // 1. Title page: what was analysed, and the overview heatmap.
@@ -269,9 +270,7 @@ QString writeReport(const ReportContent &content, const QString &path)
         report.drawChart(saturation, area);
     }
     report.end();
-    if (!file.commit())
-        return QStringLiteral("%1: %2").arg(path, file.errorString());
-    return {};
+    return commitOutput(file);
 }
 
 } // namespace moescope::ui

@@ -46,6 +46,10 @@ private slots:
         row("num_experts missing", [](DumpFixture &f) { f.omit.push_back("num_experts"); }, "/", "num_experts");
         row("num_experts zero", [](DumpFixture &f) { f.numberAttributes["num_experts"] = 0; }, "/", "1 to 4096");
         row("top_k too big", [](DumpFixture &f) { f.numberAttributes["top_k"] = 9; }, "/", "top_k is 9");
+        // Found by fuzzing: converted to an integer before its range was checked.
+        row("checkpoint_step 3.7e19", [](DumpFixture &f) { f.numberAttributes["checkpoint_step"] = 3.7e19; }, "/", "out of range");
+        row("n_group 2^40", [](DumpFixture &f) { f.numberAttributes["n_group"] = 1099511627776.0; }, "/", "n_group and topk_group");
+        row("top_k above 64", [](DumpFixture &f) { f.numberAttributes["num_experts"] = 128; f.numberAttributes["top_k"] = 65; }, "/", "at most 64");
         row("scoring unknown", [](DumpFixture &f) { f.stringAttributes["scoring"] = "relu"; }, "/", "'relu'");
         row("groups do not divide", [](DumpFixture &f) { f.numberAttributes["n_group"] = 2; f.numberAttributes["topk_group"] = 1; }, "/", "does not divide");
         row("tokens missing", [](DumpFixture &f) { f.omit.push_back("tokens"); }, "/", "'/tokens' is missing");
