@@ -304,11 +304,13 @@ void MainWindow::showSnapshot(const DumpSnapshotPtr &snapshot)
     m_overview->setSnapshot(snapshot);
     m_utilization->setSnapshot(snapshot);
     m_routingMap->setSnapshot(perToken);
+    m_routingMap->canvas()->setEmptyText(
+        loadOnly ? tr("A load-only dump: it holds counts per expert, not which token went where") : QString());
     m_profile->setSnapshot(perToken);
     m_training->setSnapshot(snapshot);
     m_whatIf->setSnapshot(perToken);
     m_pairs->setSnapshot(perToken);
-    m_placement->setSnapshot(perToken);
+    m_placement->setSnapshot(snapshot); // from counts; the all-to-all only with choices
     m_specialisation->setSnapshot(perToken);
     m_checkpoints->setSnapshot(snapshot);
     m_center->setCurrentWidget(m_overview);
@@ -323,8 +325,8 @@ void MainWindow::showSnapshot(const DumpSnapshotPtr &snapshot)
     } else if (loadOnly) {
         m_banner->showInfo(tr("<b>Load-only dump</b><br>It holds how many tokens chose each expert, not which "
                               "token chose which: utilization, overview and training curves are shown; the "
-                              "routing map, expert profiles, pairs, what-if and placement need each token's "
-                              "choices and stay empty."));
+                              "placement works from the counts without the all-to-all; the routing map, expert "
+                              "profiles, pairs and what-if need each token's choices and stay empty."));
     } else if (!snapshot->info().warnings.empty()) {
         QStringList warnings;
         for (const std::string &w : snapshot->info().warnings)

@@ -30,7 +30,8 @@ PlacementComparison comparePlacements(const DumpSnapshot &snapshot, const Placem
     // memory (a dump too large for that is placed on its counts).
     std::vector<LayerPassPtr> passes;
     std::vector<const LayerChoices *> choices;
-    for (std::size_t l = 0; l < a.numLayers() && a.layers && a.layers->allResident(); ++l)
+    const bool perToken = a.info.hasTokens && !a.info.anyLoadOnly();
+    for (std::size_t l = 0; perToken && l < a.numLayers() && a.layers && a.layers->allResident(); ++l)
         if (LayerPassPtr p = a.layers->resident(l)) {
             choices.push_back(&p->choices);
             passes.push_back(std::move(p));

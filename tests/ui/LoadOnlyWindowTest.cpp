@@ -7,6 +7,9 @@
 #include "support/TempDump.h"
 #include "support/UiFixture.h"
 #include "views/OverviewView.h"
+#include "views/PlacementView.h"
+#include "views/RoutingMapCanvas.h"
+#include "views/RoutingMapView.h"
 
 #include <QSignalSpy>
 #include <QTest>
@@ -36,10 +39,17 @@ private slots:
         MainWindow window;
         window.show();
         QSignalSpy shown(&window, &MainWindow::dumpShown);
+        QSignalSpy placed(window.placement(), &PlacementView::placed);
         window.openFile(dump.qpath());
         QVERIFY(shown.wait(15000));
         QCOMPARE(window.overview()->healthModel()->rowCount(), 3);
         QVERIFY2(window.banner()->text().contains("Load-only"), qPrintable(window.banner()->text()));
+        // Placement works from the counts: 4 experts on 4 ranks, one each (contiguous),
+        // loads 5, 2, 1, 0 in every layer: the busiest rank carries 5 / 2 = 2.5 x the mean.
+        QVERIFY(window.routingMap()->canvas()->emptyText().contains("load-only"));
+        QVERIFY(placed.count() > 0 || placed.wait(15000));
+        QVERIFY2(window.placement()->statusText().startsWith(QStringLiteral("model straggler 2.500")),
+                 qPrintable(window.placement()->statusText()));
     }
 
 private:

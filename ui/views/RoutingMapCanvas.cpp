@@ -55,6 +55,7 @@ RoutingMapScene RoutingMapCanvas::scene() const
 {
     RoutingMapScene shown;
     shown.snapshot = m_snapshot.get();
+    shown.emptyText = m_emptyText;
     shown.sequence = m_sequence;
     shown.selection = m_selection;
     shown.dimOthers = m_dimOthers;

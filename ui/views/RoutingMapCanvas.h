@@ -44,6 +44,13 @@ public:
     std::span<const std::int64_t> tokenPositions() const;
     void setDimOthers(bool dim);
     bool dimOthers() const { return m_dimOthers; }
+    // What the map says with no snapshot shown (default "No dump loaded").
+    void setEmptyText(const QString &text)
+    {
+        m_emptyText = text;
+        update();
+    }
+    QString emptyText() const { return m_emptyText; }
 
     // The view, in positions relative to the sequence start.
     double viewBegin() const { return m_viewBegin; }
@@ -107,6 +114,7 @@ private:
     std::int64_t m_sequence = 0;
     Selection m_selection;
     bool m_dimOthers = true;
+    QString m_emptyText;
     ExpertPalette m_palette;
     // Where: positions relative to the sequence start.
     double m_viewBegin = 0;

@@ -77,7 +77,8 @@ void RoutingMapPainter::paint(QPainter &p, const RoutingMapScene &scene, const Q
     p.fillRect(QRect(QPoint(0, 0), size), Qt::white);
     if (!snapshot) {
         p.setPen(QColor(0x77, 0x77, 0x77));
-        p.drawText(QRect(QPoint(0, 0), size), Qt::AlignCenter, tr("No dump loaded"));
+        p.drawText(QRect(QPoint(0, 0), size), Qt::AlignCenter,
+                   scene.emptyText.isEmpty() ? tr("No dump loaded") : scene.emptyText);
         return;
     }
     const Layout lay = layout(scene, size);

@@ -21,7 +21,8 @@ namespace moescope::ui {
 // Everything one picture of the map shows: a value built for each paint, so the
 // painter keeps nothing between calls.
 struct RoutingMapScene {
-    const DumpSnapshot *snapshot = nullptr;   // null: "No dump loaded"
+    const DumpSnapshot *snapshot = nullptr;   // null: emptyText, else "No dump loaded"
+    QString emptyText;
     std::int64_t sequence = 0;
     Selection selection;
     bool dimOthers = true;
