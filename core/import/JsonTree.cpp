@@ -93,7 +93,7 @@ private:
                 if (peek() != ':')
                     fail("a missing ':' after a key");
                 ++m_at;
-                n.members.emplace_back(std::move(key), value(depth + 1));
+                n.members.push_back(JsonMember{std::move(key), value(depth + 1)});
                 const char d = peek();
                 ++m_at;
                 if (d == '}')

@@ -11,6 +11,8 @@
 
 namespace moescope::import {
 
+struct JsonMember;
+
 struct JsonNode {
     enum class Kind { Null, Bool, Number, String, Array, IntArray, Object };
     Kind kind = Kind::Null;
@@ -21,11 +23,18 @@ struct JsonNode {
     std::string text;                   // String: unescaped
     std::vector<JsonNode> items;        // Array
     std::vector<std::int64_t> integers; // IntArray: an array whose elements are all integers
-    std::vector<std::pair<std::string, JsonNode>> members; // Object, in file order
+    std::vector<JsonMember> members;    // Object, in file order
 
     bool isArray() const { return kind == Kind::Array || kind == Kind::IntArray; }
     std::size_t length() const { return kind == Kind::IntArray ? integers.size() : items.size(); }
     const JsonNode *find(std::string_view key) const;
+};
+
+// One member of an object. Not a std::pair: a pair of a type still being defined
+// (JsonNode holds its members) is refused by clang's library checks.
+struct JsonMember {
+    std::string first;                  // the key
+    JsonNode second;                    // the value
 };
 
 // Every top-level value of `text` (one document, or JSON Lines: one per line).
