@@ -1,6 +1,7 @@
 // The headless commands run as a user runs them: the real binary, no display, JSON
 // parsed back, exit codes and messages checked.
 #include "support/DamagedDump.h"
+#include "support/RunMoescope.h"
 #include "support/TempDump.h"
 
 #include <QtTest>
@@ -16,30 +17,6 @@
 using namespace moescope::test;
 
 namespace {
-struct Run {
-    int exitCode = -1;
-    QByteArray out, err;
-    QJsonObject json() const { return QJsonDocument::fromJson(out).object(); }
-};
-
-Run runMoescope(const QStringList &args, const QString &preflightSeconds = {})
-{
-    QProcess p;
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    if (!preflightSeconds.isEmpty())
-        env.insert("MOESCOPE_PREFLIGHT_SECONDS", preflightSeconds);
-    // Headless means headless: no display and no platform plugin hint.
-    env.remove("DISPLAY");
-    env.remove("WAYLAND_DISPLAY");
-    env.remove("QT_QPA_PLATFORM");
-    p.setProcessEnvironment(env);
-    p.start(qEnvironmentVariable("MOESCOPE_BIN"), args);
-    if (!p.waitForFinished(120000))
-        qFatal("moescope did not finish");
-    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, p.readAllStandardOutput(),
-            p.readAllStandardError()};
-}
-
 // 6 tokens, E = 3, k = 1, logits pick experts 0 0 1 2 0 1 with two sequences.
 DumpFixture smallFixture()
 {

@@ -15,10 +15,13 @@ struct Run {
     QJsonObject json() const { return QJsonDocument::fromJson(out).object(); }
 };
 
-inline Run runMoescope(const QStringList &args)
+// preflightSeconds: MOESCOPE_PREFLIGHT_SECONDS for this run (empty: the default).
+inline Run runMoescope(const QStringList &args, const QString &preflightSeconds = {})
 {
     QProcess p;
     QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    if (!preflightSeconds.isEmpty())
+        env.insert("MOESCOPE_PREFLIGHT_SECONDS", preflightSeconds);
     env.remove("DISPLAY");
     env.remove("WAYLAND_DISPLAY");
     env.remove("QT_QPA_PLATFORM");
