@@ -1,6 +1,7 @@
 #include "stats/VocabularySpecialisation.h"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <span>
 
@@ -16,21 +17,12 @@ struct Means {
     std::vector<std::int64_t> expertN;
     explicit Means(int E) : expertSum(static_cast<std::size_t>(E), 0.0), expertN(static_cast<std::size_t>(E), 0) {}
 
-    // One id's counts m[v, e] over n_v occurrences; only the experts in `touched` can
-    // be non-zero (with E = 256 and a large vocabulary, scanning all E per id was most
-    // of `stats`).
-    void add(const std::vector<std::int64_t> &m, const std::vector<int> &touched, std::int64_t occurrences)
+    // One id: its best expert and that expert's share of the id's tokens.
+    void add(std::size_t best, double share)
     {
-        std::size_t best = std::size_t(touched.front());
-        for (int t : touched) {
-            const auto e = std::size_t(t);
-            if (m[e] > m[best] || (m[e] == m[best] && e < best)) // ties go to the lower id
-                best = e;
-        }
-        const double s = double(m[best]) / double(occurrences);
-        sum += s;
+        sum += share;
         ++n;
-        expertSum[best] += s;
+        expertSum[best] += share;
         ++expertN[best];
     }
 
@@ -46,63 +38,75 @@ struct Means {
     }
 };
 
-// The loop over ids, on the layer's rows narrowed to `Id` (8 or 16 bits). The rows
-// are visited in id order, not position order: random reads, bound by memory latency.
-// Narrow rows make the table 4x (2x) smaller, so most of it stays in cache and the
-// reads miss the TLB far less: five times faster on 256 experts than reading the
-// int32 ids where they lie.
-template <typename Id>
-void countIds(const LayerChoices &c, const std::vector<Id> &rows, const TokenPositions &positions,
-              std::int64_t minCount, VocabularySpecialisation &r, Means &first, Means &any)
-{
-    const int E = c.numExperts, k = c.topK;
-    std::vector<std::int64_t> m1(static_cast<std::size_t>(E)), mk(static_cast<std::size_t>(E));
-    std::vector<int> touched1, touchedK; // the experts with m > 0, to reset and to scan
-    std::vector<std::int64_t> lastRow(static_cast<std::size_t>(E), -1); // the last row that counted e
-    const std::int64_t T = c.numPositions();
-    const std::int64_t *end = positions.allPositions().data() + positions.numPositions();
-    for (std::size_t i = 0; i < positions.distinctIds(); ++i) {
-        const std::span<const std::int64_t> group = positions.group(i);
-        if (std::int64_t(group.size()) < std::max<std::int64_t>(1, minCount))
-            continue; // n_v <= the id's positions: too rare to count
-        for (int e : touched1)
-            m1[std::size_t(e)] = 0;
-        for (int e : touchedK)
-            mk[std::size_t(e)] = 0;
-        touched1.clear();
-        touchedK.clear();
+// One id's tokens, counted: m1[e] (first choice) and mk[e] (any choice, a repeated id
+// once) over the rows of its valid positions, then added to the means. The loops have
+// no data-dependent branches: the best expert comes from a second pass over the same
+// rows (which name every expert with m > 0) and a third resets the counts, rather than
+// lists of touched experts whose "first time?" tests the processor cannot predict.
+template <typename Id, int K> // K > 0: k known when compiled
+class IdCounter {
+public:
+    IdCounter(int E, int k) : m_k(std::size_t(k)), m1(std::size_t(E)), mk(std::size_t(E)), m_stamp(std::size_t(E), -1) {}
+
+    // rows[j * k ...] for j < n, each with ok[j] (a valid position); one id's tokens.
+    void count(const Id *rows, const std::uint8_t *ok, std::size_t n, std::int64_t minCount,
+               VocabularySpecialisation &r, Means &first, Means &any)
+    {
+        const std::size_t k = K > 0 ? std::size_t(K) : m_k;
         std::int64_t occurrences = 0;
-        for (const std::int64_t *at = group.data(); at != group.data() + group.size(); ++at) {
-            // Fetch ahead, across groups, so the misses overlap.
-            if (at + 32 < end && at[32] < T) {
-                __builtin_prefetch(rows.data() + at[32] * k);
-                __builtin_prefetch(c.valid.data() + at[32]);
-            }
-            const std::int64_t t = *at;
-            if (t >= T || !c.valid[std::size_t(t)])
+        for (std::size_t j = 0; j < n; ++j) {
+            if (!ok[j])
                 continue;
             ++occurrences;
-            const Id *row = rows.data() + t * k;
-            if (m1[std::size_t(row[0])]++ == 0)
-                touched1.push_back(row[0]);
-            for (int j = 0; j < k; ++j) {
-                const auto e = std::size_t(row[j]);
-                if (lastRow[e] == t) // a set counts a repeated id once
-                    continue;
-                lastRow[e] = t;
-                if (mk[e]++ == 0)
-                    touchedK.push_back(int(e));
+            ++m_row; // a new stamp for each token's set
+            const Id *row = rows + j * k;
+            ++m1[std::size_t(row[0])];
+            for (std::size_t i = 0; i < k; ++i) {
+                const auto e = std::size_t(row[i]);
+                mk[e] += m_stamp[e] != m_row; // a set counts a repeated id once
+                m_stamp[e] = m_row;
             }
         }
-        if (occurrences == 0 || occurrences < minCount)
-            continue;
-        ++r.ids;
-        first.add(m1, touched1, occurrences);
-        any.add(mk, touchedK, occurrences);
+        if (occurrences > 0 && occurrences >= minCount) {
+            std::size_t best1 = 0, bestK = 0;
+            std::int64_t most1 = 0, mostK = 0;
+            for (std::size_t j = 0; j < n; ++j) {
+                if (!ok[j])
+                    continue;
+                const Id *row = rows + j * k;
+                pick(m1, std::size_t(row[0]), best1, most1);
+                for (std::size_t i = 0; i < k; ++i)
+                    pick(mk, std::size_t(row[i]), bestK, mostK);
+            }
+            ++r.ids;
+            first.add(best1, double(most1) / double(occurrences));
+            any.add(bestK, double(mostK) / double(occurrences));
+        }
+        for (std::size_t j = 0; j < n; ++j) {
+            const Id *row = rows + j * k;
+            m1[std::size_t(row[0])] = 0;
+            for (std::size_t i = 0; i < k; ++i)
+                mk[std::size_t(row[i])] = 0;
+        }
     }
-}
 
-// The layer's ids narrowed to Id, in position order (a sequential pass).
+private:
+    // The largest count so far, ties to the lower expert id.
+    static void pick(const std::vector<std::int64_t> &m, std::size_t e, std::size_t &best, std::int64_t &most)
+    {
+        const bool better = m[e] > most || (m[e] == most && e < best);
+        best = better ? e : best;
+        most = better ? m[e] : most;
+    }
+
+    std::size_t m_k;
+    std::vector<std::int64_t> m1, mk;
+    std::vector<std::int64_t> m_stamp; // the stamp of the last token that counted e
+    std::int64_t m_row = 0;
+};
+
+// The layer's ids narrowed to Id, in position order (a sequential pass): the rows the
+// gather below reads are then 4x (2x) smaller, so most of them stay in cache.
 template <typename Id>
 std::vector<Id> narrowRows(const LayerChoices &c)
 {
@@ -111,6 +115,78 @@ std::vector<Id> narrowRows(const LayerChoices &c)
     for (std::size_t i = 0; i < rows.size(); ++i)
         rows[i] = Id(ids[i]);
     return rows;
+}
+
+// Copies token t's row to `to` (K > 0: k known when compiled, one plain copy).
+template <typename Id, int K>
+inline void copyRow(const Id *rows, std::size_t k, std::int64_t t, Id *to)
+{
+    if constexpr (K > 0)
+        std::memcpy(to, rows + std::size_t(t) * K, K * sizeof(Id));
+    else
+        std::copy_n(rows + std::size_t(t) * k, k, to);
+}
+
+// The loop over ids, on the layer's rows narrowed to `Id` (8 or 16 bits). The tokens
+// are wanted in id order, not position order. Rather than visit each row where it
+// lies, in a chain of dependent cache misses per token, the rows of a batch of ids are
+// first gathered (narrowed) into one small block, loads the processor overlaps, then
+// counted in a sequential pass over the block.
+template <typename Id, int K>
+void countIds(const LayerChoices &c, const TokenPositions &positions, std::int64_t minCount,
+              VocabularySpecialisation &r, Means &first, Means &any)
+{
+    constexpr std::size_t kBatch = 1 << 14; // tokens gathered at a time (128 KB of 8-bit rows at k = 8)
+    const std::size_t k = std::size_t(c.topK);
+    const std::int64_t T = c.numPositions();
+    const std::vector<Id> rows = narrowRows<Id>(c);
+    IdCounter<Id, K> counter(c.numExperts, c.topK);
+    std::vector<Id> block;
+    std::vector<std::uint8_t> ok;
+    std::vector<std::size_t> batch; // the ids (group indices) in the block
+    const std::size_t groups = positions.distinctIds();
+    std::size_t next = 0;
+    while (next < groups) {
+        // Whole groups until the block holds kBatch tokens (a larger group alone).
+        batch.clear();
+        std::size_t n = 0;
+        for (; next < groups && (n == 0 || n + positions.group(next).size() <= kBatch); ++next) {
+            const std::size_t size = positions.group(next).size();
+            if (std::int64_t(size) < std::max<std::int64_t>(1, minCount))
+                continue; // n_v <= the id's positions: too rare to count
+            batch.push_back(next);
+            n += size;
+        }
+        block.resize(n * k);
+        ok.resize(n);
+        std::size_t j = 0;
+        for (std::size_t g : batch)
+            for (const std::int64_t t : positions.group(g)) {
+                const bool valid = t >= 0 && t < T && c.valid[std::size_t(t)];
+                ok[j] = valid;
+                if (valid)
+                    copyRow<Id, K>(rows.data(), k, t, block.data() + j * k);
+                else
+                    std::fill_n(block.data() + j * k, k, Id(0)); // reset below like any row
+                ++j;
+            }
+        j = 0;
+        for (std::size_t g : batch) {
+            const std::size_t size = positions.group(g).size();
+            counter.count(block.data() + j * k, ok.data() + j, size, minCount, r, first, any);
+            j += size;
+        }
+    }
+}
+
+template <typename Id>
+void countIdsOf(const LayerChoices &c, const TokenPositions &positions, std::int64_t minCount,
+                VocabularySpecialisation &r, Means &first, Means &any)
+{
+    if (c.topK == 8)
+        countIds<Id, 8>(c, positions, minCount, r, first, any);
+    else
+        countIds<Id, 0>(c, positions, minCount, r, first, any);
 }
 
 } // namespace
@@ -123,11 +199,11 @@ VocabularySpecialisation vocabularySpecialisation(const LayerChoices &c, const T
     r.minCount = minCount;
     Means first(E), any(E);
     if (E <= 256)
-        countIds(c, narrowRows<std::uint8_t>(c), positions, minCount, r, first, any);
+        countIdsOf<std::uint8_t>(c, positions, minCount, r, first, any);
     else if (E <= 65536)
-        countIds(c, narrowRows<std::uint16_t>(c), positions, minCount, r, first, any);
+        countIdsOf<std::uint16_t>(c, positions, minCount, r, first, any);
     else
-        countIds(c, narrowRows<std::int32_t>(c), positions, minCount, r, first, any);
+        countIdsOf<std::int32_t>(c, positions, minCount, r, first, any);
     r.top1 = first.figures();
     r.topK = any.figures();
     return r;

@@ -179,16 +179,23 @@ private slots:
     {
         QTest::addColumn<int>("k");
         QTest::addColumn<int>("minCount");
-        QTest::newRow("top-2, min 10") << 2 << 10;
-        QTest::newRow("top-3, min 1") << 3 << 1;
-        QTest::newRow("top-1, min 25") << 1 << 25;
+        QTest::addColumn<int>("E");
+        QTest::addColumn<int>("T");
+        QTest::newRow("top-2, min 10") << 2 << 10 << 6 << 4000;
+        QTest::newRow("top-3, min 1") << 3 << 1 << 6 << 4000;
+        QTest::newRow("top-1, min 25") << 1 << 25 << 6 << 4000;
+        // The 8-bit rows with k = 8 (DeepSeek-V3's shape), groups larger than one
+        // gathered batch (id -20 holds about 15 % of the tokens), and 16-bit rows.
+        QTest::newRow("E 256, top-8, large groups") << 8 << 10 << 256 << 120000;
+        QTest::newRow("E 300, top-4") << 4 << 5 << 300 << 6000;
     }
 
     void vocabularyMatchesPlain()
     {
         QFETCH(int, k);
         QFETCH(int, minCount);
-        const int E = 6, T = 4000;
+        QFETCH(int, E);
+        QFETCH(int, T);
         LayerChoices c = planted(T, E, k, 0.0, 21u + unsigned(k));
         std::mt19937 rng(3);
         std::vector<std::int64_t> ids(T);
