@@ -14,6 +14,7 @@
 #include <QTimer>
 
 #include <iostream>
+#include <string_view>
 
 namespace moescope::ui {
 
@@ -24,7 +25,9 @@ namespace {
 // in while the rest loads), to the one showing every layer's overview, and to the
 // first paint showing the analysed dump. For measurement only.
 // MOESCOPE_TIMING=<epoch ms> (say `date +%s%3N` just before launching) also counts
-// from then, which includes loading the program and its libraries.
+// from then, which includes loading the program and its libraries. With
+// MOESCOPE_TIMING_EXIT=1 the window closes once the analysed dump is shown (the scale
+// benchmark runs it so).
 class PaintTimer : public QObject {
 public:
     PaintTimer(QWidget *window, QElapsedTimer clock) : m_window(window), m_clock(clock) {}
@@ -65,11 +68,17 @@ private:
         const qint64 ms = m_clock.elapsed();
         const qint64 launched = qEnvironmentVariable("MOESCOPE_TIMING").toLongLong();
         const qint64 sinceLaunch = launched > 1'000'000'000'000LL ? QDateTime::currentMSecsSinceEpoch() - launched : -1;
-        QTimer::singleShot(0, [what, ms, sinceLaunch] {
+        const std::string_view said(what);
+        m_seenAllLayers = m_seenAllLayers || said == "all layers shown";
+        m_seenDump = m_seenDump || said == "dump shown";
+        const bool quit = m_seenAllLayers && m_seenDump && qEnvironmentVariable("MOESCOPE_TIMING_EXIT") == QLatin1String("1");
+        QTimer::singleShot(0, [what, ms, sinceLaunch, quit] {
             std::cerr << "moescope timing: " << what << " " << ms << " ms";
             if (sinceLaunch >= 0)
                 std::cerr << " (" << sinceLaunch << " ms since launch)";
             std::cerr << "\n";
+            if (quit)
+                QCoreApplication::quit();
         });
     }
 
@@ -79,6 +88,7 @@ private:
     bool m_waitingForData = false;
     bool m_waitingForLayer = false;
     bool m_waitingForAllLayers = false;
+    bool m_seenAllLayers = false, m_seenDump = false;
 };
 
 } // namespace
