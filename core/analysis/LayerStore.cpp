@@ -1,6 +1,7 @@
 #include "analysis/LayerStore.h"
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace moescope {
 
@@ -69,6 +70,39 @@ LayerPassPtr LayerStore::pass(std::size_t layer, const Progress &progress) const
     const std::lock_guard lock(m_mutex);
     keep(layer, p);
     return p;
+}
+
+LayerChoices LayerStore::slice(std::size_t layer, std::int64_t begin, std::int64_t count,
+                               const Progress &progress) const
+{
+    const DumpInfo &info = m_dump->info();
+    const LayerInfo &li = info.layers.at(layer);
+    if (begin < 0 || count < 0 || begin + count > info.numTokens)
+        throw std::out_of_range("LayerStore::slice: positions beyond the dump");
+    LayerChoices c;
+    c.numExperts = info.numExperts;
+    c.topK = info.topK;
+    if (li.loadOnly())
+        return c;
+    LayerPassPtr whole = resident(layer);
+    if (!whole && !li.hasTopkIds)
+        whole = pass(layer, progress);
+    if (whole) {
+        const LayerChoices &from = whole->choices;
+        const auto k = std::size_t(from.topK);
+        c.topK = from.topK;
+        c.ids.assign(from.ids.begin() + std::ptrdiff_t(std::size_t(begin) * k),
+                     from.ids.begin() + std::ptrdiff_t(std::size_t(begin + count) * k));
+        c.valid.assign(from.valid.begin() + begin, from.valid.begin() + begin + count);
+        return c;
+    }
+    // Recorded choices are valid for every token (dump-format.md), as in runLayerPass.
+    c.ids.resize(std::size_t(count) * std::size_t(c.topK));
+    c.valid.assign(std::size_t(count), 1);
+    progress.checkCancelled();
+    m_dump->readTopkIds(layer, std::uint64_t(begin), std::uint64_t(count), c.ids.data());
+    progress.report(1.0);
+    return c;
 }
 
 void LayerStore::adopt(std::size_t layer, LayerPass pass) const

@@ -47,6 +47,12 @@ public:
     // only the missing ones, where plain order would have each read evict the layer
     // needed next (the least recently used is the next one in line).
     std::vector<std::size_t> residentFirst() const;
+    // The choices of positions [begin, begin + count) of a layer (row 0 is `begin`):
+    // cut from the pass in memory, or, when the layer is not in memory and its choices
+    // are recorded, read for that range alone, so a window on a dump too large to keep
+    // reads kilobytes rather than every layer. A layer routed from its logits is
+    // routed whole (pass()). Empty for a load-only layer. Throws as pass() does.
+    LayerChoices slice(std::size_t layer, std::int64_t begin, std::int64_t count, const Progress &progress = {}) const;
     // Hands the store a pass computed elsewhere (the window's first analysis).
     void adopt(std::size_t layer, LayerPass pass) const;
 

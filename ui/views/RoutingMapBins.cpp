@@ -46,18 +46,33 @@ RoutingWindow binRoutingMap(const DumpSnapshot &snapshot, const RoutingWindowReq
                             const Progress &progress)
 {
     // One layer at a time, so that a dump whose layers do not all fit in memory is
-    // read layer by layer (the store reads nothing when they all are in memory).
+    // read layer by layer (the store reads nothing when they all are in memory). Then
+    // a window much shorter than the dump reads only its own positions of each layer
+    // that is not in memory, rather than the whole layer.
     const std::size_t L = snapshot.analysis.numLayers();
     if (L == 0)
         return binRoutingWindow({}, request, progress);
+    const LayerStore &store = *snapshot.analysis.layers;
+    const std::int64_t count = request.end - request.begin;
+    const bool ranged = !store.allResident() && count <= snapshot.analysis.info.numTokens / 4;
+    RoutingWindowRequest shifted = request; // the slice's row 0 is request.begin
+    shifted.begin = 0;
+    shifted.end = count;
     std::vector<RoutingWindow> rows(L);
-    const std::vector<std::size_t> order = snapshot.analysis.layers->residentFirst();
+    const std::vector<std::size_t> order = store.residentFirst();
     for (std::size_t i = 0; i < order.size(); ++i) {
         const Progress part = progress.part(double(i) / double(L), double(i + 1) / double(L));
-        const LayerPassPtr pass = snapshot.analysis.pass(order[i], part.part(0, 0.9));
-        rows[order[i]] = binRoutingWindow({&pass->choices}, request, part.part(0.9, 1));
+        if (ranged) {
+            const LayerChoices slice = store.slice(order[i], request.begin, count, part.part(0, 0.9));
+            rows[order[i]] = binRoutingWindow({&slice}, shifted, part.part(0.9, 1));
+        } else {
+            const LayerPassPtr pass = snapshot.analysis.pass(order[i], part.part(0, 0.9));
+            rows[order[i]] = binRoutingWindow({&pass->choices}, request, part.part(0.9, 1));
+        }
     }
     RoutingWindow w = rows[0];
+    w.begin = request.begin;
+    w.end = request.end;
     w.layers = int(L);
     for (std::size_t l = 1; l < L; ++l) {
         w.expert.insert(w.expert.end(), rows[l].expert.begin(), rows[l].expert.end());

@@ -5,6 +5,8 @@
 
 #include <QTest>
 
+#include <random>
+
 using namespace moescope;
 
 class DumpAnalysisTest : public QObject {
@@ -69,6 +71,46 @@ private slots:
         some.pass(1);
         QVERIFY(!some.layers->resident(0));
         QCOMPARE(held->choices.numPositions(), std::int64_t(500));
+    }
+
+    // A window of positions: the same rows as the whole pass, whether the layer is in
+    // memory, recorded (read for the range alone) or routed from its logits.
+    void slicesAreThePassesRows()
+    {
+        test::DumpFixture f = test::uiFixture(500, 8, 2, 3);
+        std::mt19937 rng(11);
+        for (std::size_t l = 1; l < 3; ++l) { // layer 0: logits only; 1: choices only; 2: both
+            test::FixtureLayer &layer = f.layers[l];
+            layer.topkIds.clear();
+            for (int t = 0; t < 500; ++t) {
+                const int a = int(rng() % 8), b = (a + 1 + int(rng() % 7)) % 8;
+                layer.topkIds.push_back(a);
+                layer.topkIds.push_back(b);
+            }
+            if (l == 1)
+                layer.logits.clear();
+        }
+        test::TempDump file(f);
+        const auto dump = std::make_shared<const RoutingDump>(file.path());
+        const DumpAnalysis all = analyzeDump(dump, {});
+        const std::size_t oneLayer = LayerStore::passBytes(dump->info().layers[0], 500, dump->info().topK);
+        const DumpAnalysis some = analyzeDump(dump, {}, {}, {}, oneLayer + oneLayer / 2);
+        for (std::size_t l = 0; l < 3; ++l) {
+            const LayerChoices &whole = all.pass(l)->choices;
+            for (const auto &[begin, count] : {std::pair<std::int64_t, std::int64_t>{0, 500}, {166, 167}, {499, 1}, {7, 0}}) {
+                for (const DumpAnalysis *a : {&all, &some}) {
+                    const bool wasResident = a->layers->resident(l) != nullptr;
+                    const LayerChoices c = a->layers->slice(l, begin, count);
+                    QCOMPARE(c.numPositions(), count);
+                    QCOMPARE(c.topK, 2);
+                    QVERIFY(std::equal(c.ids.begin(), c.ids.end(), whole.ids.begin() + begin * 2));
+                    QVERIFY(std::equal(c.valid.begin(), c.valid.end(), whole.valid.begin() + begin));
+                    if (l == 1 && !wasResident) // recorded: read for the range, nothing kept
+                        QVERIFY(!a->layers->resident(l));
+                }
+            }
+        }
+        QVERIFY_THROWS_EXCEPTION(std::out_of_range, some.layers->slice(1, 400, 101));
     }
 
     void analysisIsCancellable()

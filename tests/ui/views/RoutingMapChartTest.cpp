@@ -3,6 +3,7 @@
 // against a plain scan of the dump.
 #include "views/RoutingMapChart.h"
 #include "support/UiFixture.h"
+#include "views/RoutingMapBins.h"
 #include "views/RoutingMapCanvas.h"
 
 #include <QApplication>
@@ -89,6 +90,50 @@ private slots:
         QCOMPARE(parameters.selection, selection);
         const QImage rendered = render(*m_snapshot, parameters, map.viewport()->size());
         QCOMPARE(differingPixels(shown, rendered), 0);
+    }
+
+    // A dump whose layers do not fit in memory: a short window reads only its own
+    // positions of each recorded layer, and bins exactly as with every layer in memory.
+    void windowOfALargeDumpBinsAsInMemory()
+    {
+        test::DumpFixture f = test::uiFixture(600, 8, 2, 3, false);
+        for (std::size_t l = 0; l < f.layers.size(); ++l) {
+            test::FixtureLayer &layer = f.layers[l];
+            layer.topkIds.clear();
+            for (int t = 0; t < 600; ++t) {
+                const int a = (t / 7 + int(l)) % 8, b = (a + 1 + t % 5) % 8;
+                layer.topkIds.push_back(a);
+                layer.topkIds.push_back(b);
+            }
+            if (l > 0)
+                layer.logits.clear(); // layer 0 keeps its logits: recorded choices come first
+        }
+        test::TempDump file(f);
+        const DumpSnapshotPtr all = loadSnapshot(file.qpath());
+        QVERIFY(all->analysis.layers->allResident());
+        auto some = std::make_shared<DumpSnapshot>();
+        some->path = file.qpath();
+        some->dump = std::make_shared<const RoutingDump>(file.path());
+        const std::size_t oneLayer = LayerStore::passBytes(some->dump->info().layers[0], 600, 2);
+        some->analysis = analyzeDump(some->dump, {}, {}, {}, oneLayer);
+        QVERIFY(!some->analysis.layers->allResident());
+        for (const auto &[begin, end, columns, expert] :
+             {std::tuple<int, int, int, int>{200, 260, 16, 3}, {0, 100, 100, 0}, {599, 600, 4, -1}}) {
+            RoutingWindowRequest request;
+            request.begin = begin;
+            request.end = end;
+            request.columns = columns;
+            request.highlightExpert = expert;
+            const RoutingWindow want = binRoutingMap(*all, request), got = binRoutingMap(*some, request);
+            QCOMPARE(got.begin, want.begin);
+            QCOMPARE(got.end, want.end);
+            QCOMPARE(got.columns, want.columns);
+            QCOMPARE(got.layers, 3);
+            QCOMPARE(got.expert, want.expert);
+            QCOMPARE(got.highlight, want.highlight);
+            for (std::size_t l = 0; l < 3; ++l) // read for the window alone: no layer kept whole
+                QVERIFY(!some->analysis.layers->resident(l));
+        }
     }
 
     void highlightedExpertChangesTheRendering()
