@@ -121,12 +121,14 @@ std::optional<ChunkLayout> compressedLayout(hid_t dataset)
     Handle create(H5Dget_create_plist(dataset));
     Handle space(H5Dget_space(dataset));
     Handle type(H5Dget_type(dataset));
-    if (!create.valid() || !space.valid() || !type.valid() || H5Pget_layout(create.get()) != H5D_CHUNKED ||
-        H5Sget_simple_extent_ndims(space.get()) != 2)
+    if (!create.valid() || !space.valid() || !type.valid() || H5Pget_layout(create.get()) != H5D_CHUNKED)
+        return std::nullopt;
+    const int rank = H5Sget_simple_extent_ndims(space.get());
+    if (rank != 1 && rank != 2)
         return std::nullopt;
     ChunkLayout layout;
-    hsize_t dims[2] = {0, 0}, chunk[2] = {0, 0};
-    if (H5Sget_simple_extent_dims(space.get(), dims, nullptr) != 2 || H5Pget_chunk(create.get(), 2, chunk) != 2)
+    hsize_t dims[2] = {0, 1}, chunk[2] = {0, 1}; // a 1-D dataset is one column
+    if (H5Sget_simple_extent_dims(space.get(), dims, nullptr) != rank || H5Pget_chunk(create.get(), rank, chunk) != rank)
         return std::nullopt;
     layout.rows = dims[0];
     layout.columns = dims[1];

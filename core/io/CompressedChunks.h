@@ -1,5 +1,5 @@
 #pragma once
-// Rows of a compressed, chunked 2-D dataset read past HDF5's filter pipeline: the raw
+// Rows of a compressed, chunked 2-D (or 1-D: one column) dataset read past HDF5's filter pipeline: the raw
 // chunks are fetched under the HDF5 lock (file reads only), then inflated and
 // unshuffled on all cores outside it. HDF5 itself decompresses under its global lock,
 // one chunk after another, which made routing a gzip dump ten times slower than a
@@ -23,7 +23,7 @@ struct ChunkLayout {
     std::size_t chunkBytes() const { return std::size_t(chunkRows * chunkColumns) * elementSize; }
 };
 
-// The layout when `dataset` qualifies: rank 2, chunked, deflate and/or shuffle and
+// The layout when `dataset` qualifies: rank 2 (or 1, as one column), chunked, deflate and/or shuffle and
 // nothing else, chunks of at most 64 MB. Call under hdf5Lock().
 std::optional<ChunkLayout> compressedLayout(hid_t dataset);
 

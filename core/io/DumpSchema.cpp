@@ -211,6 +211,7 @@ void RoutingDump::Impl::readTokens()
         idsSite.fail("must be one-dimensional [T], has rank " + std::to_string(dims.size()));
     if (io::typeClassOf(tokenIds.get(), idsSite) != H5T_INTEGER)
         idsSite.fail("must hold integers");
+    idsColumn = io::integerColumn(tokenIds.get(), idsSite);
     info.numTokens = std::int64_t(dims[0]);
     if (info.numTokens == 0)
         idsSite.fail("holds no tokens (T = 0): nothing to analyse");
@@ -229,7 +230,7 @@ void RoutingDump::Impl::readTokens()
         for (std::uint64_t begin = 0; begin < std::uint64_t(info.numTokens); begin += kScanRows) {
             const std::uint64_t n = std::min<std::uint64_t>(kScanRows, info.numTokens - begin);
             ids.resize(n);
-            io::readRows(tokenIds.get(), idsSite, H5T_NATIVE_INT64, begin, n, ids.data());
+            io::readIntegerColumn(idsColumn, idsSite, begin, n, ids.data());
             for (std::uint64_t i = 0; i < n; ++i)
                 if (ids[i] < 0 || ids[i] >= info.vocabSize)
                     idsSite.fail("token id " + std::to_string(ids[i]) + " at position " +

@@ -155,7 +155,7 @@ std::vector<std::int64_t> RoutingDump::readTokenIds(std::uint64_t begin, std::ui
     if (!d->info.hasTokens)
         return ids; // a load-only dump without /tokens: ids are 0, there is no vocabulary
     auto lock = io::hdf5Lock();
-    io::readRows(d->tokenIds.get(), d->idsSite, H5T_NATIVE_INT64, begin, count, ids.data());
+    io::readIntegerColumn(d->idsColumn, d->idsSite, begin, count, ids.data());
     return ids;
 }
 

@@ -3,6 +3,7 @@
 // DumpSchema.cpp (opening and checking the whole schema) and RoutingDump.cpp (reading
 // rows on request).
 #include "io/CompressedChunks.h"
+#include "io/IntegerColumn.h"
 #include "io/Hdf5Objects.h"
 #include "io/RoutingDump.h"
 
@@ -27,6 +28,7 @@ struct RoutingDump::Impl {
     DumpInfo info;
     io::Handle file, tokenIds, vocab, training;
     io::Site idsSite, vocabSite;
+    io::IntegerColumn idsColumn; // how /tokens/ids is stored, for reading it
     std::vector<LayerHandles> layers;
 
     void openFile(const std::string &path);
