@@ -76,14 +76,20 @@ private slots:
         // Compressed chunks are inflated by the reader itself (CompressedChunks.h): each
         // filter alone, and chunks that split rows (E = 5 in chunks of 2 columns).
         addCompressedRows(2);
+        // Integer widths; compressed ones are inflated and widened by the reader
+        // (token ids by IntegerColumn.h, the layers' ids by RoutingDump), either byte order.
         for (int idBits : {8, 16, 32, 64})
-            for (bool isUnsigned : {false, true}) {
-                StorageOptions s;
-                s.idBits = idBits;
-                s.idsUnsigned = isUnsigned;
-                s.chunked = true;
-                QTest::addRow("ids %s%d", isUnsigned ? "u" : "i", idBits) << s;
-            }
+            for (bool isUnsigned : {false, true})
+                for (int packing = 0; packing < 3; ++packing) {
+                    StorageOptions s;
+                    s.idBits = idBits;
+                    s.idsUnsigned = isUnsigned;
+                    s.chunked = true;
+                    s.deflate = s.shuffle = packing >= 1;
+                    s.bigEndian = packing == 2;
+                    const char *packingName[] = {"chunked", "deflate+shuffle", "deflate+shuffle BE"};
+                    QTest::addRow("ids %s%d %s", isUnsigned ? "u" : "i", idBits, packingName[packing]) << s;
+                }
     }
 
     // The reader's own inflation of compressed chunks gives the bytes HDF5 gives, for
