@@ -6,16 +6,29 @@ namespace moescope::ui {
 
 ExpertProfileModel::ExpertProfileModel(QObject *parent) : QAbstractTableModel(parent) {}
 
+std::vector<QString> ExpertProfileModel::displayTexts(const DumpSnapshot &snapshot, const ExpertProfile &profile)
+{
+    std::vector<QString> texts;
+    texts.reserve(profile.tokens.size());
+    for (const TokenShare &t : profile.tokens)
+        texts.push_back(snapshot.tokenIdDisplay(t.id));
+    return texts;
+}
+
 void ExpertProfileModel::setProfile(const DumpSnapshotPtr &snapshot, int layer, ExpertProfile profile)
+{
+    std::vector<QString> texts = displayTexts(*snapshot, profile);
+    setProfile(snapshot, layer, std::move(profile), std::move(texts));
+}
+
+void ExpertProfileModel::setProfile(const DumpSnapshotPtr &snapshot, int layer, ExpertProfile profile,
+                                    std::vector<QString> texts)
 {
     beginResetModel();
     m_snapshot = snapshot;
     m_layer = layer;
     m_profile = std::move(profile);
-    m_texts.clear();
-    m_texts.reserve(m_profile.tokens.size());
-    for (const TokenShare &t : m_profile.tokens)
-        m_texts.push_back(m_snapshot->tokenIdDisplay(t.id));
+    m_texts = std::move(texts);
     endResetModel();
 }
 

@@ -19,6 +19,11 @@ public:
 
     explicit ExpertProfileModel(QObject *parent = nullptr);
     void setProfile(const DumpSnapshotPtr &snapshot, int layer, ExpertProfile profile);
+    // The same with the rows' texts (displayTexts) made beforehand, e.g. on the worker
+    // thread that computed the profile: a busy expert receives tens of thousands of ids.
+    void setProfile(const DumpSnapshotPtr &snapshot, int layer, ExpertProfile profile, std::vector<QString> texts);
+    // The display text of each row of `profile`. Thread-safe.
+    static std::vector<QString> displayTexts(const DumpSnapshot &snapshot, const ExpertProfile &profile);
     void clear();
     const ExpertProfile &profile() const { return m_profile; }
     int layer() const { return m_layer; }
