@@ -47,7 +47,7 @@ ExpertProfileView::ExpertProfileView(SelectionModel *selection, QWidget *parent)
       m_search(new QLineEdit(this)),
       m_plot(new ProfilePlot(this)),
       m_model(new ExpertProfileModel(this)),
-      m_proxy(new QSortFilterProxyModel(this)),
+      m_proxy(new ExpertProfileProxy(this)),
       m_routesTitle(new QLabel(this)),
       m_routes(new TokenRoutingModel(this)),
       m_routesProxy(new QSortFilterProxyModel(this)),
@@ -140,7 +140,7 @@ void ExpertProfileView::requestProfile()
     const int layer = s.layer, expert = s.expert;
     struct Shown {
         ExpertProfile profile;
-        std::vector<QString> texts; // the table's, made here off the GUI thread
+        ExpertProfileModel::RowTexts texts; // the table's, made here off the GUI thread
     };
     m_profileJob->start<Shown>(
         [snapshot, layer, expert](const Progress &progress) {
@@ -148,7 +148,7 @@ void ExpertProfileView::requestProfile()
             Shown shown;
             shown.profile = expertProfile(snapshot->analysis.pass(std::size_t(layer), progress)->choices,
                                           snapshot->analysis.tokenIds, expert);
-            shown.texts = ExpertProfileModel::displayTexts(*snapshot, shown.profile);
+            shown.texts = ExpertProfileModel::rowTexts(*snapshot, shown.profile);
             return shown;
         },
         [this, snapshot, layer, expert](Shown shown) {
