@@ -10,6 +10,8 @@
 // (default 5) and saves the window as follow.png.
 #include "MainWindow.h"
 #include "SelectionModel.h"
+#include "bench/GuiBlockWatch.h"
+#include "bench/UiBench.h"
 #include "live/FollowRunPage.h"
 #include "views/CheckpointsView.h"
 #include "views/ExpertPairsView.h"
@@ -19,8 +21,6 @@
 #include "views/RoutingMapCanvas.h"
 #include "views/RoutingMapView.h"
 #include "views/WhatIfView.h"
-#include "bench/GuiBlockWatch.h"
-#include "bench/UiBench.h"
 
 #include <QApplication>
 #include <QDir>
@@ -54,7 +54,8 @@ int main(int argc, char **argv)
     moescope::ui::bench::TimedApplication app(argc, argv); // times events for --bench
     QApplication::setOrganizationName(QStringLiteral("MoEScopeShots"));
     if (argc < 3) {
-        std::cerr << "usage: moescope_ui_shots DUMP OUTDIR | DUMP --bench | --follow RUN.h5 OUTDIR [SECONDS]\n";
+        std::cerr
+            << "usage: moescope_ui_shots DUMP OUTDIR | DUMP --bench | --follow RUN.h5 OUTDIR [SECONDS]\n";
         return 2;
     }
     if (QString::fromLocal8Bit(argv[1]) == u"--follow" && argc >= 4) {

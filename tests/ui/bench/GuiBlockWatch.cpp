@@ -43,7 +43,8 @@ bool TimedApplication::notify(QObject *receiver, QEvent *event)
         m_worst.what = QStringLiteral("%1 to %2%3")
                            .arg(typeName ? QString::fromLatin1(typeName) : QString::number(int(type)),
                                 QString::fromLatin1(receiverClass),
-                                parentClass ? QStringLiteral(" in %1").arg(QString::fromLatin1(parentClass)) : QString());
+                                parentClass ? QStringLiteral(" in %1").arg(QString::fromLatin1(parentClass))
+                                            : QString());
     }
     return handled;
 }
@@ -65,7 +66,10 @@ void GuiBlockWatch::reset()
     m_worstCpu = 0;
 }
 
-double GuiBlockWatch::worstBlockMs() const { return std::max(0.0, double(m_worst) * 1e-6 - 1.0); }
+double GuiBlockWatch::worstBlockMs() const
+{
+    return std::max(0.0, double(m_worst) * 1e-6 - 1.0);
+}
 
 void GuiBlockWatch::tick()
 {

@@ -45,8 +45,7 @@ void spin(int ms)
 }
 
 // Runs the event loop until `signal` of `sender` fires, at most `ms`; false on timeout.
-template <typename Sender, typename Signal>
-bool waitFor(Sender *sender, Signal signal, int ms)
+template <typename Sender, typename Signal> bool waitFor(Sender *sender, Signal signal, int ms)
 {
     QEventLoop loop;
     bool fired = false;
@@ -60,7 +59,10 @@ bool waitFor(Sender *sender, Signal signal, int ms)
     return fired;
 }
 
-double msSince(const QElapsedTimer &clock) { return double(clock.nsecsElapsed()) * 1e-6; }
+double msSince(const QElapsedTimer &clock)
+{
+    return double(clock.nsecsElapsed()) * 1e-6;
+}
 
 // Each figure beside its target; the verdict is on the wall clock, the GUI thread's
 // own CPU time (what the code costs, without the waits for a busy machine's cores)
@@ -72,16 +74,19 @@ struct Verdicts {
         const bool ok = value <= target;
         (ok ? met : missed) += 1;
         if (cpu < 0) { // a background computation: the GUI thread's CPU says nothing
-            std::printf("  %-50s %8.1f %-2s               target <= %g %s   %s\n", what, value, unit, target, unit,
-                        ok ? "met" : "NOT met");
+            std::printf("  %-50s %8.1f %-2s               target <= %g %s   %s\n", what, value, unit, target,
+                        unit, ok ? "met" : "NOT met");
             return;
         }
-        std::printf("  %-50s %8.1f %-2s (CPU %6.1f)  target <= %g %s   %-7s (on CPU: %s)\n", what, value, unit, cpu,
-                    target, unit, ok ? "met" : "NOT met", cpu <= target ? "met" : "NOT met");
+        std::printf("  %-50s %8.1f %-2s (CPU %6.1f)  target <= %g %s   %-7s (on CPU: %s)\n", what, value,
+                    unit, cpu, target, unit, ok ? "met" : "NOT met", cpu <= target ? "met" : "NOT met");
     }
 };
 
-void info(const char *what, const QString &text) { std::printf("  %-50s %s\n", what, qPrintable(text)); }
+void info(const char *what, const QString &text)
+{
+    std::printf("  %-50s %s\n", what, qPrintable(text));
+}
 
 // Frame times of one view's interaction steps.
 struct Frames {
@@ -124,7 +129,8 @@ struct Phase {
     {
         info((QByteArray(what) + ", frames").constData(),
              QStringLiteral("%1 steps, median %2 ms").arg(f.ms.size()).arg(f.median(), 0, 'f', 1));
-        verdicts.figure((QByteArray(what) + ", worst frame").constData(), f.worst(), f.worstCpu(), "ms", kFrameMs);
+        verdicts.figure((QByteArray(what) + ", worst frame").constData(), f.worst(), f.worstCpu(), "ms",
+                        kFrameMs);
     }
     void blocks(const char *what)
     {
@@ -157,7 +163,8 @@ QWidget *chartCanvas(QWidget *plot)
 
 // One point per cell of a chart's grid (scanned every 2 px), spread over the grid:
 // at most `count`, in scan order.
-std::vector<QPoint> cellPoints(QWidget *canvas, const std::function<bool(const QPoint &, int &, int &)> &cellAt,
+std::vector<QPoint> cellPoints(QWidget *canvas,
+                               const std::function<bool(const QPoint &, int &, int &)> &cellAt,
                                std::size_t count)
 {
     std::map<std::pair<int, int>, QPoint> cells;
@@ -277,8 +284,8 @@ void benchOverview(MainWindow &window, Phase &phase)
     QWidget *canvas = chartCanvas(heatmap);
     const DumpSnapshotPtr snapshot = window.snapshot();
     std::printf("overview (%d layers x %d experts)\n", snapshot->numLayers(), snapshot->numExperts());
-    const std::vector<QPoint> points =
-        cellPoints(canvas, [&](const QPoint &p, int &l, int &e) { return heatmap->cellAt(p, l, e); }, 60);
+    const std::vector<QPoint> points = cellPoints(
+        canvas, [&](const QPoint &p, int &l, int &e) { return heatmap->cellAt(p, l, e); }, 60);
     if (points.empty()) {
         info("no cell found", QStringLiteral("the heatmap is not laid out"));
         return;
@@ -333,8 +340,8 @@ void benchPairs(MainWindow &window, Phase &phase)
         results.time([&] { paintNow(pairs, canvas); });
         spin(16);
     }
-    const std::vector<QPoint> points =
-        cellPoints(canvas, [&](const QPoint &p, int &a, int &b) { return plot->cellAt(p, a, b); }, 40);
+    const std::vector<QPoint> points = cellPoints(
+        canvas, [&](const QPoint &p, int &a, int &b) { return plot->cellAt(p, a, b); }, 40);
     for (const QPoint &p : points) {
         hovers.time([&] {
             hover(canvas, p);
@@ -382,8 +389,9 @@ void searchCosts(const DumpSnapshot &snapshot, const QString &query)
         readMs = msSince(clock);
     }
     info("  where a search's time goes",
-         QStringLiteral("%1 of %2 layers in memory; scanning one for \"%3\": %4 ms; reading one from the dump: %5 ms "
-                        "(%2 x scan + %6 x read = %7 ms)")
+         QStringLiteral(
+             "%1 of %2 layers in memory; scanning one for \"%3\": %4 ms; reading one from the dump: %5 ms "
+             "(%2 x scan + %6 x read = %7 ms)")
              .arg(resident.size())
              .arg(L)
              .arg(query)
@@ -431,7 +439,8 @@ void benchSearch(MainWindow &window, Phase &phase)
             std::printf("  no answer for \"%s\"\n", qPrintable(query));
         const double ms = msSince(clock);
         worst = std::max(worst, ms);
-        info(qPrintable(QStringLiteral("\"%1\"").arg(query)), QStringLiteral("answered in %1 ms").arg(ms, 0, 'f', 1));
+        info(qPrintable(QStringLiteral("\"%1\"").arg(query)),
+             QStringLiteral("answered in %1 ms").arg(ms, 0, 'f', 1));
         spin(200);
     }
     // Wall clock only: the search runs in the background; the GUI thread's part shows
@@ -444,7 +453,8 @@ void benchSearch(MainWindow &window, Phase &phase)
 QString loadAverage()
 {
     QFile file(QStringLiteral("/proc/loadavg"));
-    return file.open(QIODevice::ReadOnly) ? QString::fromLatin1(file.readAll()).section(u' ', 0, 2) : QString();
+    return file.open(QIODevice::ReadOnly) ? QString::fromLatin1(file.readAll()).section(u' ', 0, 2)
+                                          : QString();
 }
 
 } // namespace
