@@ -3,12 +3,15 @@
 // what-if, expert pairs, specialisation, placement and, given checkpoints of one run,
 // the Checkpoints view) as PNGs, for a person to look at. Not a test; run it under Xvfb
 // or offscreen.
-// moescope_ui_shots DUMP --bench: times the GUI thread's share of scrolling the
-// routing map at several zoom levels (the milliseconds a scroll step blocks it).
+// moescope_ui_shots DUMP --bench: the window benchmark (tests/ui/bench/UiBench.h): frame times
+// and the worst GUI-thread blocks while loading, scrolling, hovering, switching layers
+// and searching, each beside its target.
 // moescope_ui_shots --follow RUN.h5 OUTDIR [SECONDS]: follows a run log for SECONDS
 // (default 5) and saves the window as follow.png.
 #include "MainWindow.h"
 #include "SelectionModel.h"
+#include "bench/GuiBlockWatch.h"
+#include "bench/UiBench.h"
 #include "live/FollowRunPage.h"
 #include "views/CheckpointsView.h"
 #include "views/ExpertPairsView.h"
@@ -22,7 +25,6 @@
 #include <QApplication>
 #include <QDir>
 #include <QDockWidget>
-#include <QElapsedTimer>
 #include <QLineEdit>
 #include <QSignalSpy>
 #include <QTest>
@@ -49,10 +51,11 @@ void raise(MainWindow &window, const char *dockName)
 
 int main(int argc, char **argv)
 {
-    QApplication app(argc, argv);
+    moescope::ui::bench::TimedApplication app(argc, argv); // times events for --bench
     QApplication::setOrganizationName(QStringLiteral("MoEScopeShots"));
     if (argc < 3) {
-        std::cerr << "usage: moescope_ui_shots DUMP OUTDIR\n";
+        std::cerr
+            << "usage: moescope_ui_shots DUMP OUTDIR | DUMP --bench | --follow RUN.h5 OUTDIR [SECONDS]\n";
         return 2;
     }
     if (QString::fromLocal8Bit(argv[1]) == u"--follow" && argc >= 4) {
@@ -67,8 +70,9 @@ int main(int argc, char **argv)
         return 0;
     }
     const QString dump = QString::fromLocal8Bit(argv[1]);
+    if (QString::fromLocal8Bit(argv[2]) == u"--bench")
+        return moescope::ui::bench::runUiBench(dump);
     const QDir out(QString::fromLocal8Bit(argv[2]));
-    const bool bench = QString::fromLocal8Bit(argv[2]) == u"--bench";
     MainWindow window;
     window.resize(1600, 1000);
     window.show();
@@ -77,25 +81,6 @@ int main(int argc, char **argv)
     if (!shown.wait(120000)) {
         std::cerr << "could not open " << argv[1] << "\n";
         return 1;
-    }
-    if (bench) {
-        RoutingMapCanvas *map = window.routingMap()->canvas();
-        QTest::qWait(300);
-        const double length = double(window.snapshot()->sequenceEnd(0) - window.snapshot()->sequenceBegin(0));
-        for (double visible : {length, length / 8, 1500.0, 60.0}) {
-            QList<qint64> times;
-            for (int step = 0; step < 40; ++step) {
-                QElapsedTimer clock;
-                clock.start();
-                map->showRange(step * visible / 20, visible);
-                map->viewport()->repaint();
-                times << clock.nsecsElapsed() / 1000;
-            }
-            std::sort(times.begin(), times.end());
-            std::cout << "visible " << qint64(visible) << " tokens: median " << times[20] / 1000.0 << " ms, max "
-                      << times.last() / 1000.0 << " ms per scroll step on the GUI thread\n";
-        }
-        return 0;
     }
     save(&window, out.filePath(QStringLiteral("1-main.png")));
 

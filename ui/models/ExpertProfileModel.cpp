@@ -6,16 +6,31 @@ namespace moescope::ui {
 
 ExpertProfileModel::ExpertProfileModel(QObject *parent) : QAbstractTableModel(parent) {}
 
+ExpertProfileModel::RowTexts ExpertProfileModel::rowTexts(const DumpSnapshot &snapshot, const ExpertProfile &profile)
+{
+    RowTexts texts;
+    texts.display.reserve(profile.tokens.size());
+    texts.search.reserve(profile.tokens.size());
+    for (const TokenShare &t : profile.tokens) {
+        texts.display.push_back(snapshot.tokenIdDisplay(t.id));
+        texts.search.push_back(searchKey(QString::fromStdString(tokenText(snapshot.analysis.vocab, t.id))));
+    }
+    return texts;
+}
+
 void ExpertProfileModel::setProfile(const DumpSnapshotPtr &snapshot, int layer, ExpertProfile profile)
+{
+    RowTexts texts = rowTexts(*snapshot, profile);
+    setProfile(snapshot, layer, std::move(profile), std::move(texts));
+}
+
+void ExpertProfileModel::setProfile(const DumpSnapshotPtr &snapshot, int layer, ExpertProfile profile, RowTexts texts)
 {
     beginResetModel();
     m_snapshot = snapshot;
     m_layer = layer;
     m_profile = std::move(profile);
-    m_texts.clear();
-    m_texts.reserve(m_profile.tokens.size());
-    for (const TokenShare &t : m_profile.tokens)
-        m_texts.push_back(m_snapshot->tokenIdDisplay(t.id));
+    m_texts = std::move(texts);
     endResetModel();
 }
 
@@ -25,7 +40,7 @@ void ExpertProfileModel::clear()
     m_snapshot.reset();
     m_layer = -1;
     m_profile = {};
-    m_texts.clear();
+    m_texts = {};
     endResetModel();
 }
 
@@ -44,7 +59,7 @@ QVariant ExpertProfileModel::data(const QModelIndex &index, int role) const
     switch (role) {
     case Qt::DisplayRole:
         switch (index.column()) {
-        case TokenColumn: return m_texts[std::size_t(index.row())];
+        case TokenColumn: return m_texts.display[std::size_t(index.row())];
         case IdColumn: return QString::number(t.id);
         case CountColumn: return formatCount(t.count);
         case ShareColumn: return formatPercent(t.share);
@@ -53,7 +68,7 @@ QVariant ExpertProfileModel::data(const QModelIndex &index, int role) const
         }
     case SortRole:
         switch (index.column()) {
-        case TokenColumn: return m_texts[std::size_t(index.row())];
+        case TokenColumn: return m_texts.display[std::size_t(index.row())];
         case IdColumn: return qlonglong(t.id);
         case CountColumn: return qlonglong(t.count);
         case ShareColumn: return t.share;
@@ -61,7 +76,7 @@ QVariant ExpertProfileModel::data(const QModelIndex &index, int role) const
         default: return {};
         }
     case SearchRole:
-        return m_snapshot ? searchKey(QString::fromStdString(tokenText(m_snapshot->analysis.vocab, t.id))) : QString();
+        return m_texts.search[std::size_t(index.row())];
     case TokenIdRole:
         return qlonglong(t.id);
     case Qt::TextAlignmentRole:
@@ -75,6 +90,28 @@ QVariant ExpertProfileModel::data(const QModelIndex &index, int role) const
     default:
         return {};
     }
+}
+
+bool ExpertProfileModel::sortsBefore(int a, int b, int column) const
+{
+    const TokenShare &x = m_profile.tokens[std::size_t(a)], &y = m_profile.tokens[std::size_t(b)];
+    switch (column) {
+    case TokenColumn: return m_texts.display[std::size_t(a)].compare(m_texts.display[std::size_t(b)]) < 0;
+    case IdColumn: return x.id < y.id;
+    case CountColumn: return x.count < y.count;
+    case ShareColumn: return x.share < y.share;
+    case LiftColumn: return x.lift < y.lift;
+    default: return false;
+    }
+}
+
+bool ExpertProfileProxy::lessThan(const QModelIndex &left, const QModelIndex &right) const
+{
+    const auto *model = qobject_cast<const ExpertProfileModel *>(sourceModel());
+    if (!model || sortRole() != ExpertProfileModel::SortRole || isSortLocaleAware() ||
+        sortCaseSensitivity() != Qt::CaseSensitive || left.column() != right.column())
+        return QSortFilterProxyModel::lessThan(left, right);
+    return model->sortsBefore(left.row(), right.row(), left.column());
 }
 
 QVariant ExpertProfileModel::headerData(int section, Qt::Orientation orientation, int role) const

@@ -7,6 +7,7 @@
 #include "stats/ExpertProfile.h"
 
 #include <QAbstractTableModel>
+#include <QSortFilterProxyModel>
 
 namespace moescope::ui {
 
@@ -18,7 +19,20 @@ public:
     static constexpr int InitialSortColumn = CountColumn;
 
     explicit ExpertProfileModel(QObject *parent = nullptr);
+    // Each row's token as shown and as searched.
+    struct RowTexts {
+        std::vector<QString> display, search;
+    };
+    // The row texts of `profile`. Thread-safe: made on the worker that computes the
+    // profile, as a busy expert receives tens of thousands of ids.
+    static RowTexts rowTexts(const DumpSnapshot &snapshot, const ExpertProfile &profile);
+
     void setProfile(const DumpSnapshotPtr &snapshot, int layer, ExpertProfile profile);
+    // The same with the rows' texts made beforehand (rowTexts).
+    void setProfile(const DumpSnapshotPtr &snapshot, int layer, ExpertProfile profile, RowTexts texts);
+    // Whether row a sorts before row b in `column` by SortRole, as QSortFilterProxyModel
+    // compares SortRole's values (strings case-sensitively), without making them.
+    bool sortsBefore(int a, int b, int column) const;
     void clear();
     const ExpertProfile &profile() const { return m_profile; }
     int layer() const { return m_layer; }
@@ -32,7 +46,18 @@ private:
     DumpSnapshotPtr m_snapshot;
     int m_layer = -1;
     ExpertProfile m_profile;
-    std::vector<QString> m_texts; // display text per row, made once
+    RowTexts m_texts; // per row, made once
+};
+
+// The proxy of the profile's table: sorts by SortRole through sortsBefore (tens of
+// thousands of rows sorted through QVariants took tens of milliseconds per profile).
+class ExpertProfileProxy : public QSortFilterProxyModel {
+    Q_OBJECT
+public:
+    using QSortFilterProxyModel::QSortFilterProxyModel;
+
+protected:
+    bool lessThan(const QModelIndex &left, const QModelIndex &right) const override;
 };
 
 } // namespace moescope::ui

@@ -146,8 +146,8 @@ void LoadHeatmapPlot::rebuild()
     fitLayerLabels(height());
     p->xAxis->setTicker(PlotStyle::expertTicker(E));
     updateMarkSizes();
+    replotAll(); // first: the marks below then wait for this replot instead of forcing one now
     placeSelectionMarks();
-    replotAll();
 }
 
 void LoadHeatmapPlot::fitLayerLabels(int height)

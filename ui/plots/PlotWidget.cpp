@@ -36,6 +36,7 @@ PlotWidget::PlotWidget(QWidget *parent)
     });
     m_plot->installEventFilter(this);
     m_plot->setMouseTracking(true);
+    connect(m_plot, &QCustomPlot::afterReplot, this, [this] { m_fullReplotQueued = false; });
 }
 
 PlotWidget::~PlotWidget() = default;
@@ -44,9 +45,20 @@ QSize PlotWidget::defaultExportSize() const { return {1000, 600}; }
 
 QCPLayer *PlotWidget::overlayLayer() const { return m_plot->layer(QStringLiteral("marks")); }
 
-void PlotWidget::replotAll() { m_plot->replot(QCustomPlot::rpQueuedReplot); }
+void PlotWidget::replotAll()
+{
+    m_fullReplotQueued = true;
+    m_plot->replot(QCustomPlot::rpQueuedReplot);
+}
 
-void PlotWidget::replotOverlay() { overlayLayer()->replot(); }
+void PlotWidget::replotOverlay()
+{
+    // A whole replot on its way draws the marks too. Without this check, marks moved
+    // right after new data (a new layer's bars and its selected expert) replot the
+    // whole chart at once whenever QCustomPlot's buffers need it, then again queued.
+    if (!m_fullReplotQueued)
+        overlayLayer()->replot();
+}
 
 void PlotWidget::setPlaceholder(const QString &text)
 {

@@ -47,6 +47,7 @@ private:
     QCustomPlot *m_plot;
     QStackedWidget *m_stack;
     QLabel *m_placeholder;
+    bool m_fullReplotQueued = false; // replotAll() was called and its replot has not run
 };
 
 } // namespace moescope::ui

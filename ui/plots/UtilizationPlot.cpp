@@ -196,8 +196,8 @@ void UtilizationPlot::rebuild()
                               formatNumber(lr.load.cv, 2))
                          .arg(lr.load.hot.size())
                          .arg(lr.load.cold.size()));
+    replotAll(); // first: the marks below then wait for this replot instead of forcing one now
     placeSelectedMark();
-    replotAll();
 }
 
 void UtilizationPlot::placeSelectedMark()

@@ -32,6 +32,9 @@ QTableView *makeTable(QWidget *parent, QAbstractItemModel *model, int sortColumn
     table->verticalHeader()->setDefaultSectionSize(table->fontMetrics().height() + 6);
     table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     table->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch); // the token text
+    // Columns fit the rows on screen, not the first thousand: sizing a thousand rows of
+    // a busy expert's profile took tens of milliseconds of the GUI thread per profile.
+    table->horizontalHeader()->setResizeContentsPrecision(0);
     table->setWordWrap(false);
     return table;
 }
@@ -44,7 +47,7 @@ ExpertProfileView::ExpertProfileView(SelectionModel *selection, QWidget *parent)
       m_search(new QLineEdit(this)),
       m_plot(new ProfilePlot(this)),
       m_model(new ExpertProfileModel(this)),
-      m_proxy(new QSortFilterProxyModel(this)),
+      m_proxy(new ExpertProfileProxy(this)),
       m_routesTitle(new QLabel(this)),
       m_routes(new TokenRoutingModel(this)),
       m_routesProxy(new QSortFilterProxyModel(this)),
@@ -135,13 +138,21 @@ void ExpertProfileView::requestProfile()
     m_title->setText(tr("<b>Expert %1</b> at layer %2: computing...").arg(s.expert).arg(m_snapshot->layerName(s.layer)));
     const DumpSnapshotPtr snapshot = m_snapshot;
     const int layer = s.layer, expert = s.expert;
-    m_profileJob->start<ExpertProfile>(
+    struct Shown {
+        ExpertProfile profile;
+        ExpertProfileModel::RowTexts texts; // the table's, made here off the GUI thread
+    };
+    m_profileJob->start<Shown>(
         [snapshot, layer, expert](const Progress &progress) {
             progress.checkCancelled();
-            return expertProfile(snapshot->analysis.pass(std::size_t(layer), progress)->choices,
-                                 snapshot->analysis.tokenIds, expert);
+            Shown shown;
+            shown.profile = expertProfile(snapshot->analysis.pass(std::size_t(layer), progress)->choices,
+                                          snapshot->analysis.tokenIds, expert);
+            shown.texts = ExpertProfileModel::rowTexts(*snapshot, shown.profile);
+            return shown;
         },
-        [this, snapshot, layer, expert](ExpertProfile profile) {
+        [this, snapshot, layer, expert](Shown shown) {
+            ExpertProfile &profile = shown.profile;
             if (snapshot != m_snapshot)
                 return;
             m_shownLayer = layer;
@@ -154,7 +165,7 @@ void ExpertProfileView::requestProfile()
                                       formatCount(std::int64_t(profile.tokens.size()))));
             m_plot->showChart(snapshot, {layer, profile});
             m_syncing = true;
-            m_model->setProfile(snapshot, layer, std::move(profile));
+            m_model->setProfile(snapshot, layer, std::move(profile), std::move(shown.texts));
             m_syncing = false;
             emit profileShown(layer, expert);
         });
@@ -173,30 +184,40 @@ void ExpertProfileView::applySearch()
         emit searchAnswered(query);
         return;
     }
-    const std::vector<std::int64_t> ids = tokenIdsMatching(*m_snapshot, query);
-    if (ids.empty()) {
-        m_searchJob->discard();
-        m_routes->clear();
-        m_routesTitle->setText(tr("No token \u201c%1\u201d in this dump's vocabulary.").arg(query.toHtmlEscaped()));
-        emit searchAnswered(query);
-        return;
-    }
     m_routesTitle->setText(tr("Where \u201c%1\u201d goes: searching...").arg(query.toHtmlEscaped()));
     const DumpSnapshotPtr snapshot = m_snapshot;
-    m_searchJob->start<std::vector<TokenRoute>>(
-        [snapshot, ids](const Progress &progress) { return routesOfTokens(*snapshot, ids, progress); },
-        [this, snapshot, query, ids](std::vector<TokenRoute> routes) {
+    // The vocabulary is matched on the worker too: comparing the query with each of a
+    // large vocabulary's entries took tens of milliseconds of the GUI thread.
+    struct Found {
+        std::vector<std::int64_t> ids;
+        std::vector<TokenRoute> routes;
+    };
+    m_searchJob->start<Found>(
+        [snapshot, query](const Progress &progress) {
+            Found found;
+            found.ids = tokenIdsMatching(*snapshot, query);
+            if (!found.ids.empty())
+                found.routes = routesOfTokens(*snapshot, found.ids, progress);
+            return found;
+        },
+        [this, snapshot, query](Found found) {
             if (snapshot != m_snapshot)
                 return;
-            const std::size_t n = routes.size();
-            m_routes->setRoutes(snapshot, std::move(routes));
+            if (found.ids.empty()) {
+                m_routes->clear();
+                m_routesTitle->setText(tr("No token \u201c%1\u201d in this dump's vocabulary.").arg(query.toHtmlEscaped()));
+                emit searchAnswered(query);
+                return;
+            }
+            const std::size_t n = found.routes.size();
+            m_routes->setRoutes(snapshot, std::move(found.routes));
             m_routesTitle->setText(
                 tr("Where \u201c%1\u201d goes: %2 (layer, expert) pairs receive it; Share = how faithfully. "
                    "Click a row to select it.")
                     .arg(query.toHtmlEscaped())
                     .arg(n));
-            if (ids.size() == 1)
-                m_selection->setTokenId(ids.front());
+            if (found.ids.size() == 1)
+                m_selection->setTokenId(found.ids.front());
             emit searchAnswered(query);
         });
 }
