@@ -7,6 +7,7 @@
 #include "cli/Commands.h"
 #include "cli/JsonWriter.h"
 #include "io/DumpError.h"
+#include "io/DumpPreflight.h"
 #include "io/RunLog.h"
 
 #include <chrono>
@@ -60,6 +61,9 @@ std::unique_ptr<RunLogReader> openWhenReady(const std::string &file, const Watch
     const Clock::time_point found = Clock::now();
     for (;;) {
         try {
+            // The first open goes through the helper process, as a dump's does: a file
+            // damaged so that HDF5 itself crashes is reported, not met here.
+            io::preflightRunLog(file);
             return std::make_unique<RunLogReader>(file);
         } catch (const DumpError &) {
             if (secondsSince(found) > std::min(5.0, o.timeout.value_or(5.0)))

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 namespace moescope::import {
 
@@ -139,9 +140,15 @@ private:
 
 std::uint64_t GgufTensor::elements() const
 {
+    // Saturates: dimensions whose product passes 2^64 must not wrap to a small count.
+    if (std::find(dims.begin(), dims.end(), 0) != dims.end())
+        return 0;
     std::uint64_t n = 1;
-    for (std::uint64_t d : dims)
+    for (std::uint64_t d : dims) {
+        if (n > std::numeric_limits<std::uint64_t>::max() / d)
+            return std::numeric_limits<std::uint64_t>::max();
         n *= d;
+    }
     return n;
 }
 
@@ -233,8 +240,13 @@ std::vector<float> GgufFile::f32(const GgufTensor &t) const
     if (t.type != kGgmlF32)
         r.fail("tensor '" + t.name + "'", "has ggml type " + std::to_string(t.type) + "; F32 (0) expected");
     const std::uint64_t n = t.elements();
-    if (n > m_bytes.size() / 4)
-        r.fail("tensor '" + t.name + "'", "has more elements than the file holds bytes");
+    if (n > m_bytes.size() / 4) {
+        std::string dims;
+        for (std::uint64_t d : t.dims)
+            dims += (dims.empty() ? "" : ", ") + std::to_string(d);
+        r.fail("tensor '" + t.name + "'", "has dimensions [" + dims + "]: more elements than the file holds bytes (" +
+                                              std::to_string(m_bytes.size()) + ")");
+    }
     const std::string_view data = r.slice(t.offset, n * 4, "tensor '" + t.name + "' data");
     std::vector<float> out(n);
     for (std::uint64_t i = 0; i < n; ++i) {

@@ -27,7 +27,7 @@ struct GgufTensor {
     std::vector<std::uint64_t> dims; // ne[0], ne[1], ... as written
     std::uint32_t type = 0;          // ggml_type (0: F32)
     std::uint64_t offset = 0;        // from the start of the file
-    std::uint64_t elements() const;
+    std::uint64_t elements() const; // the product of dims; 2^64 - 1 when it overflows
 };
 
 class GgufFile {

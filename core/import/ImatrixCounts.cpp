@@ -45,6 +45,8 @@ ImatrixCounts readImatrixCounts(const std::string &path)
         std::smatch m;
         if (!std::regex_match(t.name, m, name))
             continue;
+        if (m[1].length() > 6) // std::stoi would throw past int; no model has a million layers
+            throw DumpError(path, "tensor '" + t.name + "'", "names layer " + m[1].str() + ", too large a number");
         const int layer = std::stoi(m[1].str());
         const int rank = m[2] == "ffn_gate_exps" ? 0 : m[2] == "ffn_up_exps" ? 1 : 2;
         const auto it = chosen.find(layer);

@@ -31,7 +31,7 @@ using LayerKey = std::tuple<int, std::int64_t, std::int64_t>; // (0 decoder / 1 
 
 std::vector<RankFile> rankFiles(const std::string &source)
 {
-    static const std::regex name(R"(rank(\d+)\.jsonl)");
+    static const std::regex name(R"(rank(\d{1,18})\.jsonl)"); // 18 digits: std::stoll cannot throw
     std::vector<RankFile> files;
     std::smatch m;
     std::error_code error;

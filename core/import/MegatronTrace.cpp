@@ -52,7 +52,7 @@ using SequenceKey = std::tuple<std::int64_t, std::int64_t, int>; // (step, rank,
 
 const std::regex &traceName()
 {
-    static const std::regex name(R"(router_trace_rank(\d+)\.jsonl)");
+    static const std::regex name(R"(router_trace_rank(\d{1,18})\.jsonl)"); // 18 digits: std::stoll cannot throw
     return name;
 }
 
@@ -128,6 +128,15 @@ Record parseHeader(std::string_view text)
                                       {r.topk, "topk"}})
         if (value < 0)
             throw JsonLineError(std::string("has no '") + name + "' (or a negative one)");
+    // A dump holds at most 4096 experts, so k is at most 4096. Every id takes a digit and
+    // a separator and every row at least "[]": counts the line cannot hold are refused
+    // here, before the second pass allocates num_tokens x topk ids for them.
+    if (r.topk > 4096)
+        throw JsonLineError("topk is " + std::to_string(r.topk) + "; a dump holds at most 4096 experts");
+    const std::int64_t room = std::int64_t(text.size()) / 2;
+    if (r.numTokens > room || (r.topk > 0 && r.numTokens > room / r.topk))
+        throw JsonLineError("num_tokens " + std::to_string(r.numTokens) + " x topk " + std::to_string(r.topk) +
+                            " ids cannot fit in this line of " + std::to_string(text.size()) + " bytes");
     if (r.block != "decoder" && r.block != "mtp")
         throw JsonLineError("block is '" + r.block + "', expected 'decoder' or 'mtp'");
     if (r.block == "mtp" && r.mtpIdx < 0)
@@ -216,6 +225,8 @@ std::optional<int> recordedExperts(const Assembly &a, const ImportOptions &optio
             continue;
         if (r.logitShape.size() != 2 || r.logitShape[0] != r.numTokens || r.logitShape[1] < 1)
             a.fail(r, "logit_shape must be [num_tokens, num_experts] = [" + std::to_string(r.numTokens) + ", E]");
+        if (r.logitShape[1] > 4096)
+            a.fail(r, "logit_shape says " + std::to_string(r.logitShape[1]) + " experts; a dump holds 1 to 4096");
         if (!first)
             first = &r;
         else if (r.logitShape[1] != first->logitShape[1])

@@ -260,12 +260,21 @@ JsonPart jsonPart(const JsonNode &v, const std::string &file, const std::string 
     }
     if (shape.size() != 3 || shape[1] <= 0 || shape[2] <= 0)
         throw DumpError(file, what, "has shape " + shapeText(shape) + "; [tokens, layers, k] expected");
+    // Layers and k are bounded (k <= E <= 4096) so that their products cannot overflow;
+    // the token count is compared by division for the same reason.
+    if (shape[1] > (1 << 20) || shape[2] > 4096)
+        throw DumpError(file, what,
+                        "has shape " + shapeText(shape) + "; at most 2^20 layers and k = 4096 are read");
     const std::int64_t perRow = shape[1] * shape[2];
+    const auto rowsOf = [&](int w) {
+        const auto n = std::int64_t(raw.size());
+        return n % (perRow * w) == 0 ? n / (perRow * w) : -1;
+    };
     if (width == 0) { // int16 as vLLM writes it, unless the token count says int32
         width = 2;
-        if (shape[0] >= 0 && std::int64_t(raw.size()) == shape[0] * perRow * 4)
+        if (shape[0] >= 0 && rowsOf(4) == shape[0])
             width = 4;
-        else if (shape[0] < 0 && knownRows > 0 && std::int64_t(raw.size()) == knownRows * perRow * 4)
+        else if (shape[0] < 0 && knownRows > 0 && rowsOf(4) == knownRows)
             width = 4;
     }
     if (raw.size() % std::size_t(perRow * width) != 0)

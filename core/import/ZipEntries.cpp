@@ -6,6 +6,8 @@
 #include <libdeflate.h>
 
 #include <cstdint>
+#include <iterator>
+#include <map>
 #include <memory>
 
 namespace moescope::import {
@@ -90,6 +92,10 @@ std::vector<ZipEntry> readZipEntries(const std::string &path)
     const ByteReader r(file, path);
     const Location loc = endOfDirectory(r);
     std::vector<ZipEntry> entries;
+    // Where each entry's data lies: entries that share bytes (a "zip bomb" whose
+    // directory points a thousand times at one deflated block) are refused, so that
+    // what is inflated stays within deflate's ratio of the file's size.
+    std::map<std::uint64_t, std::uint64_t> used; // start -> end
     std::uint64_t at = loc.directoryOffset;
     for (std::uint64_t i = 0; i < loc.entries; ++i) {
         if (r.u32At(at) != kDirectoryEntry)
@@ -126,7 +132,13 @@ std::vector<ZipEntry> readZipEntries(const std::string &path)
         if (r.u32At(local) != kLocalHeader)
             r.fail(e.name, "local header is damaged");
         const std::uint64_t data = local + 30 + r.u16At(local + 26) + r.u16At(local + 28);
-        e.data = inflateEntry(r, e.name, r.slice(data, packedSize, "the entry's data"), size, crc, method);
+        const std::string_view packed = r.slice(data, packedSize, "the entry's data");
+        const std::uint64_t end = data + packedSize;
+        const auto next = used.lower_bound(local);
+        if ((next != used.end() && next->first < end) || (next != used.begin() && std::prev(next)->second > local))
+            r.fail(e.name, "shares its bytes with another entry of the archive");
+        used[local] = end;
+        e.data = inflateEntry(r, e.name, packed, size, crc, method);
         entries.push_back(std::move(e));
     }
     return entries;

@@ -2,6 +2,7 @@
 
 #include "io/DumpError.h"
 #include "io/RoutingDump.h"
+#include "io/RunLog.h"
 
 #include <signal.h>
 #include <fcntl.h>
@@ -9,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <climits>
 #include <cstdlib>
@@ -56,7 +58,7 @@ struct ChildGuard {
     }
 };
 
-pid_t spawnHelper(const std::string &program, const std::string &path)
+pid_t spawnHelper(const std::string &program, const std::string &path, bool runLog)
 {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
@@ -78,8 +80,10 @@ pid_t spawnHelper(const std::string &program, const std::string &path)
     posix_spawnattr_setsigmask(&attributes, &none);
     posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
 
-    std::string arg0 = program, arg1 = path;
-    char *argv[] = {arg0.data(), arg1.data(), nullptr};
+    std::string arg0 = program, flag = kPreflightRunLogFlag, file = path;
+    char *dumpArgv[] = {arg0.data(), file.data(), nullptr};
+    char *runLogArgv[] = {arg0.data(), flag.data(), file.data(), nullptr};
+    char **argv = runLog ? runLogArgv : dumpArgv;
     pid_t pid = -1;
     const int error = posix_spawn(&pid, program.c_str(), &actions, &attributes, argv, environ);
     posix_spawnattr_destroy(&attributes);
@@ -88,6 +92,8 @@ pid_t spawnHelper(const std::string &program, const std::string &path)
         throw DumpError(path, "", "could not start the file check " + program + ": " + std::strerror(error));
     return pid;
 }
+
+void preflight(const std::string &path, const Progress &progress, bool runLog);
 
 } // namespace
 
@@ -115,6 +121,18 @@ std::string preflightProgram()
 
 void preflightDump(const std::string &path, const Progress &progress)
 {
+    preflight(path, progress, false);
+}
+
+void preflightRunLog(const std::string &path, const Progress &progress)
+{
+    preflight(path, progress, true);
+}
+
+namespace {
+
+void preflight(const std::string &path, const Progress &progress, bool runLog)
+{
     const std::string program = preflightProgram();
     if (program.empty())
         throw DumpError(path, "",
@@ -122,7 +140,7 @@ void preflightDump(const std::string &path, const Progress &progress)
                         "(it belongs beside moescope or in libexec/moescope; reinstall MoE Scope, or set "
                         "MOESCOPE_PREFLIGHT_PROGRAM)");
     const std::chrono::milliseconds limit = timeLimit();
-    ChildGuard child{spawnHelper(program, path)};
+    ChildGuard child{spawnHelper(program, path, runLog)};
     const auto start = std::chrono::steady_clock::now();
     int status = 0;
     for (auto pause = std::chrono::milliseconds(1);; pause = std::min(pause * 2, std::chrono::milliseconds(20))) {
@@ -160,11 +178,35 @@ void preflightDump(const std::string &path, const Progress &progress)
                             std::to_string(WEXITSTATUS(status)) + "): the file is damaged");
 }
 
+} // namespace
+
 int runPreflightChild(const std::string &path)
 {
     try {
         const RoutingDump dump(path);
         dump.readVocab();
+    } catch (...) {
+        return kPreflightRefused;
+    }
+    return kPreflightOpened;
+}
+
+int runRunLogPreflightChild(const std::string &path)
+{
+    // What watch and the follow window read first: the layout, then every series of
+    // the first and the last records.
+    try {
+        RunLogReader log(path);
+        const RunLogInfo &info = log.info();
+        const std::size_t n = log.numSteps(), count = std::min<std::size_t>(n, 8);
+        for (const std::size_t begin : {std::size_t(0), n - count}) {
+            log.steps(begin, count);
+            if (info.hasCounts)
+                log.counts(begin, count);
+            for (const RunLogSeries s :
+                 {RunLogSeries::LbLoss, RunLogSeries::ZLoss, RunLogSeries::MaxVio, RunLogSeries::DroppedFraction})
+                log.series(s, begin, count);
+        }
     } catch (...) {
         return kPreflightRefused;
     }

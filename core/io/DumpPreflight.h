@@ -23,6 +23,11 @@ namespace moescope::io {
 // `progress` is cancelled meanwhile (the helper is killed).
 void preflightDump(const std::string &path, const Progress &progress = {});
 
+// The same for a run log (io/RunLog.h), which `moescope watch` and the follow window
+// open while a training job writes it: the helper opens it as a run log and reads
+// every series of its first and last records.
+void preflightRunLog(const std::string &path, const Progress &progress = {});
+
 // Where the helper program is: $MOESCOPE_PREFLIGHT_PROGRAM when set, else beside this
 // program, else in ../libexec/moescope/ from it (an installed tree), else where the
 // build tree made it. "" when none of these exists.
@@ -34,5 +39,8 @@ std::string preflightProgram();
 inline constexpr int kPreflightOpened = 0;
 inline constexpr int kPreflightRefused = 3;
 int runPreflightChild(const std::string &path);
+// The run-log check: `moescope-preflight --run-log FILE`.
+inline constexpr const char *kPreflightRunLogFlag = "--run-log";
+int runRunLogPreflightChild(const std::string &path);
 
 } // namespace moescope::io

@@ -1,7 +1,8 @@
 // `moescope watch` run as a user runs it, on a run log a separate writer process is
 // appending to: a line per step with the numbers a plain computation here gives, exit
 // 3 with the alert when a layer collapses, 0 when the writer closes the file or at
-// --until-step, 1 after --timeout without a new step (a writer killed mid-append).
+// --until-step, 1 after --timeout without a new step (a writer killed mid-append), 1
+// naming the file when the helper process that opens it first crashes.
 #include "support/RunLogPattern.h"
 #include "support/RunLogWriterProcess.h"
 
@@ -10,6 +11,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
+#include <QElapsedTimer>
 #include <QTemporaryDir>
 
 #include <cmath>
@@ -24,10 +26,13 @@ struct Run {
     QByteArray out, err;
 };
 
-Run watch(const QStringList &args)
+// helper: MOESCOPE_PREFLIGHT_PROGRAM for this run (empty: the real one).
+Run watch(const QStringList &args, const QString &helper = {})
 {
     QProcess p;
     QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    if (!helper.isEmpty())
+        env.insert("MOESCOPE_PREFLIGHT_PROGRAM", helper);
     env.remove("DISPLAY");
     env.remove("QT_QPA_PLATFORM");
     p.setProcessEnvironment(env);
@@ -165,6 +170,42 @@ private slots:
         QCOMPARE(r.exitCode, 1);
         QCOMPARE(r.lines.size(), 4); // steps 1..4; step 5 was never completed
         QVERIFY2(r.err.contains("no new step in 1.00 s (writer stopped?)"), r.err.constData());
+    }
+
+    // The first open of the run log goes through the helper process (as a dump's does),
+    // given --run-log and the path; a helper that crashes, as HDF5 does on some damaged
+    // files, is reported as a damaged file, and watch never opens it itself.
+    void firstOpenGoesThroughTheHelper()
+    {
+        QTemporaryDir dir;
+        const QString path = dir.filePath("run.h5");
+        RunLogWriterProcess writer(path, {"--steps", "3"});
+        QVERIFY(writer.waitForExit());
+        const QString record = dir.filePath("args.txt");
+        const auto script = [&](const char *name, const QByteArray &body) {
+            const QString file = dir.filePath(name);
+            QFile f(file);
+            if (!f.open(QIODevice::WriteOnly))
+                qFatal("cannot write %s", qPrintable(file));
+            f.write("#!/bin/sh\n" + body + "\n");
+            f.close();
+            f.setPermissions(f.permissions() | QFileDevice::ExeOwner);
+            return file;
+        };
+        Run r = watch({path, "--json", "--timeout", "5"}, script("look", "echo \"$1 $2\" > '" + record.toUtf8() + "'\nexit 0"));
+        QCOMPARE(r.exitCode, 0);
+        QCOMPARE(r.lines.size(), 3);
+        QFile args(record);
+        QVERIFY(args.open(QIODevice::ReadOnly));
+        QCOMPARE(QString::fromUtf8(args.readAll()).trimmed(), "--run-log " + path);
+
+        QElapsedTimer clock;
+        clock.start();
+        r = watch({path, "--json", "--timeout", "1"}, script("crash", "kill -SEGV $$"));
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY(r.lines.isEmpty());
+        QVERIFY2(r.err.contains((path + ": HDF5 crashed").toUtf8()) && r.err.contains("damaged"), r.err.constData());
+        QVERIFY(clock.elapsed() < 10000);
     }
 
     void refusesWhatItCannotWatch()

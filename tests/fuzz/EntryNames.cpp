@@ -20,6 +20,14 @@ Entry entryNamed(std::string_view target)
         return runLogImage;
     if (target == "chunk")
         return compressedChunk;
+    if (target == "import-jsonl")
+        return importJsonl;
+    if (target == "import-npy")
+        return importNpy;
+    if (target == "import-json")
+        return importJson;
+    if (target == "import-gguf")
+        return importGguf;
     return nullptr;
 }
 

@@ -23,11 +23,20 @@ int runLogImage(const std::uint8_t *data, std::size_t size);
 // filters and HDF5's filter mask), the rest is the chunk as stored.
 int compressedChunk(const std::uint8_t *data, std::size_t size);
 
+// The importers (ImportEntry.cpp), each through its format's whole read: JSON Lines
+// as a Megatron router trace and as a tokens-per-expert log; .npy (or, starting with
+// "PK", .npz) and JSON as vLLM routed experts; GGUF as a llama.cpp imatrix.
+int importJsonl(const std::uint8_t *data, std::size_t size);
+int importNpy(const std::uint8_t *data, std::size_t size);
+int importJson(const std::uint8_t *data, std::size_t size);
+int importGguf(const std::uint8_t *data, std::size_t size);
+
 // Says why an input was refused, on stderr, when MOESCOPE_FUZZ_VERBOSE is set (to
 // check that seeds open, and to triage); silent otherwise, for speed.
 void refused(const std::exception &error);
 
-// The entry of a target by its name ("dump", "runlog", "chunk"); null when unknown.
+// The entry of a target by its name ("dump", "runlog", "chunk", "import-jsonl", ...);
+// null when unknown.
 Entry entryNamed(std::string_view target);
 
 // A name for in-memory images that names no file (HDF5's core driver refuses to

@@ -1,13 +1,19 @@
 // moescope-fuzz-seeds OUTDIR: writes the seed corpora of the fuzz targets from the
 // test fixtures: OUTDIR/dump (small dumps in every storage variant the spec allows),
-// OUTDIR/runlog (run logs, ordinary and SWMR-style) and OUTDIR/chunk (compressed
-// chunks with the 8-byte layout header ChunkEntry.cpp reads). Kept small (a few KB
+// OUTDIR/runlog (run logs, ordinary and SWMR-style), OUTDIR/chunk (compressed chunks
+// with the 8-byte layout header ChunkEntry.cpp reads), and one folder per importer
+// target (ImportEntry.cpp): Megatron trace and tokens-per-expert lines, .npy/.npz,
+// vLLM JSON, GGUF imatrix files. Kept small (a few KB
 // each) so that the committed corpora stay small; regenerate them with this program
 // when the fixtures or the format change (tests/fuzz/README.md).
 #include "support/DumpFixture.h"
+#include "support/GgufFixture.h"
+#include "support/MegatronFixture.h"
+#include "support/NpyFixture.h"
 
 #include <libdeflate.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -147,6 +153,116 @@ void writeChunks(const fs::path &dir)
     writeChunk(dir / "gzip-i8.bin", 1, 32, 16, false, true, rng);
 }
 
+void writeFile(const fs::path &file, const std::string &bytes)
+{
+    std::ofstream(file, std::ios::binary).write(bytes.data(), std::streamsize(bytes.size()));
+}
+
+// [tokens][k] distinct ids below e, drawn from rng.
+std::vector<std::vector<std::int64_t>> rows(int tokens, int k, int e, std::mt19937 &rng)
+{
+    std::vector<std::vector<std::int64_t>> out(static_cast<std::size_t>(tokens));
+    for (auto &row : out)
+        while (int(row.size()) < k) {
+            const std::int64_t id = std::int64_t(rng() % unsigned(e));
+            if (std::find(row.begin(), row.end(), id) == row.end())
+                row.push_back(id);
+        }
+    return out;
+}
+
+std::vector<std::int64_t> flat(const std::vector<std::vector<std::int64_t>> &r)
+{
+    std::vector<std::int64_t> out;
+    for (const auto &row : r)
+        out.insert(out.end(), row.begin(), row.end());
+    return out;
+}
+
+// Megatron's files are written under the names its writers give them, then renamed.
+void writeJsonl(const fs::path &dir)
+{
+    fs::create_directories(dir);
+    std::mt19937 rng(21);
+    std::vector<TraceCall> calls;
+    for (int step = 0; step < 2; ++step)
+        for (int layer = 0; layer < 2; ++layer)
+            calls.push_back({step, "decoder", layer, -1, 0, rows(3, 2, 4, rng), {}, 0});
+    writeRouterTrace(dir.string(), calls);
+    fs::rename(dir / "router_trace_rank0.jsonl", dir / "trace-decoder.jsonl");
+
+    TraceCall mtp{0, "mtp", 0, 0, 0, rows(2, 2, 4, rng), {}, 0};
+    TraceCall withLogits{0, "decoder", 1, -1, 0, rows(2, 2, 4, rng), {}, 4};
+    withLogits.logits = {0.5f, -1.0f, 2.0f, 0.25f, 1.0f, 0.0f, -0.5f, 3.0f};
+    writeRouterTrace(dir.string(), {mtp, withLogits});
+    fs::rename(dir / "router_trace_rank0.jsonl", dir / "trace-mtp-logits.jsonl");
+    fs::remove(dir / "logits_rank0.bin"); // the target reads one file: the offsets then point nowhere
+
+    std::vector<TpeLine> lines;
+    for (int iter = 1; iter <= 2; ++iter) {
+        lines.push_back({0, iter, "decoder", -1, 0, {{5, 3, 0, 8}, {4, 4, 4, 4}}});
+        lines.push_back({0, iter, "mtp", 0, 0, {{1, 2, 3, 10}}});
+    }
+    writeTpeLog(dir.string(), lines);
+    fs::rename(dir / "rank0.jsonl", dir / "tokens-per-expert.jsonl");
+}
+
+std::string rawDeflate(const std::string &data)
+{
+    libdeflate_compressor *c = libdeflate_alloc_compressor(6);
+    std::string packed(libdeflate_deflate_compress_bound(c, data.size()), '\0');
+    packed.resize(libdeflate_deflate_compress(c, data.data(), data.size(), packed.data(), packed.size()));
+    libdeflate_free_compressor(c);
+    return packed;
+}
+
+void writeNpy(const fs::path &dir)
+{
+    fs::create_directories(dir);
+    std::mt19937 rng(22);
+    const auto draw = [&](int tokens) { return flat(rows(tokens * 2, 2, 6, rng)); }; // [tokens][L = 2][k = 2]
+    writeFile(dir / "le-i2.npy", npy(draw(3), {3, 2, 2}, "<i2"));
+    writeFile(dir / "be-i4.npy", npy(draw(2), {2, 2, 2}, ">i4"));
+    writeFile(dir / "fortran-i8.npy", npy(draw(2), {2, 2, 2}, "<i8", true));
+    writeFile(dir / "prompt-gen.npz", zip({{"prompt.npy", npy(draw(2), {2, 2, 2}, "<i2")},
+                                           {"gen.npy", npy(draw(1), {1, 2, 2}, "<i2")},
+                                           {"prompt_token_ids.npy", npy({5, 6}, {2}, "<i8")},
+                                           {"token_ids.npy", npy({7, 8}, {2}, "<i8")}}));
+    writeFile(dir / "requests.npz", zip({{"a.npy", npy(draw(2), {2, 2, 2}, "<i2")},
+                                         {"b.npy", npy(draw(1), {1, 2, 2}, "<i4")},
+                                         {"b_token_ids.npy", npy({9}, {1}, "<i8")}}));
+    writeFile(dir / "deflated.npz", zip({{"prompt.npy", npy(draw(3), {3, 2, 2}, "<i2")}}, false, rawDeflate));
+}
+
+void writeJson(const fs::path &dir)
+{
+    fs::create_directories(dir);
+    const std::string lists = "[[[1, 2], [3, 0]], [[4, 5], [0, 1]]]"; // [tokens = 2][L = 2][k = 2]
+    writeFile(dir / "response.json", "{\"prompt_routed_experts\": " + lists +
+                                         ", \"prompt_token_ids\": [11, 12], \"choices\": [{\"routed_experts\": "
+                                         "[[[2, 3], [1, 0]]], \"token_ids\": [13, 14]}]}");
+    // int16 little-endian [1][2][2] = 1, 2, 3, 4 as base64, in both spellings vLLM uses.
+    writeFile(dir / "base64.json", "{\"prompt_routed_experts\": {\"data\": \"AQACAAMABAA=\", \"shape\": [1, 2, 2], "
+                                   "\"dtype\": \"int16\"}, \"choices\": [{\"routed_experts\": \"AQACAAMABAA=\"}]}");
+    writeFile(dir / "requests.jsonl", "{\"prompt_routed_experts\": " + lists + "}\n{\"prompt_routed_experts\": " +
+                                          lists + ", \"prompt_token_ids\": [1, 2]}\n");
+    writeFile(dir / "named.json", "{\"a\": " + lists + ", \"b\": [[[0, 5], [4, 3]]]}");
+    writeFile(dir / "bare.json", lists);
+    writeFile(dir / "outputs.json", "{\"prompt_routed_experts\": " + lists +
+                                        ", \"outputs\": [{\"routed_experts\": [[[1, 4], [2, 5]]]}]}");
+}
+
+void writeGguf(const fs::path &dir)
+{
+    fs::create_directories(dir);
+    imatrixFixture({{10, 0, 3, 7}, {5, 5, 5, 5}}, 4, 16).write((dir / "imatrix-v3.gguf").string());
+    GgufFixture v2 = imatrixFixture({{1, 2, 3, 4, 5, 6}}, 2, 8, 2);
+    v2.version = 2;
+    v2.alignment = 64;
+    v2.writeAlignment = true;
+    v2.write((dir / "imatrix-v2-aligned.gguf").string());
+}
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -160,6 +276,10 @@ int main(int argc, char **argv)
         writeDumps(out / "dump");
         writeRunLogs(out / "runlog");
         writeChunks(out / "chunk");
+        writeJsonl(out / "import-jsonl");
+        writeNpy(out / "import-npy");
+        writeJson(out / "import-json");
+        writeGguf(out / "import-gguf");
     } catch (const std::exception &e) {
         std::fprintf(stderr, "moescope-fuzz-seeds: %s\n", e.what());
         return 1;

@@ -1,5 +1,6 @@
 #include "LiveRunState.h"
 
+#include "io/DumpPreflight.h"
 #include "io/RunLog.h"
 
 #include <cmath>
@@ -30,6 +31,9 @@ LivePoll LiveRunState::poll()
 {
     LivePoll news;
     if (!m_reader) {
+        // The first open goes through the helper process (io/DumpPreflight.h), as a
+        // dump's does: a file damaged so that HDF5 itself crashes becomes an error.
+        io::preflightRunLog(m_path);
         m_reader = std::make_unique<RunLogReader>(m_path);
         restart();
     } else {

@@ -4,6 +4,7 @@
 // stored), and JSON (nested lists, base64 of little-endian int16). What numpy itself
 // writes (np.save, np.savez, np.savez_compressed) is checked in tools/tests.
 #include "core/import/ImportTestSupport.h"
+#include "support/NpyFixture.h"
 #include "io/OpenDump.h"
 
 #include <QtTest>
@@ -31,79 +32,6 @@ std::vector<std::int64_t> draw(int tokens, unsigned seed)
         std::shuffle(order.begin(), order.end(), rng);
         out.insert(out.end(), order.begin(), order.begin() + kK);
     }
-    return out;
-}
-
-std::string npy(const std::vector<std::int64_t> &values, std::vector<int> shape, const std::string &descr,
-                bool fortran = false)
-{
-    const int width = descr[2] - '0';
-    const bool big = descr[0] == '>';
-    std::string dims;
-    for (int d : shape)
-        dims += std::to_string(d) + ", ";
-    dims.resize(dims.size() - (shape.size() > 1 ? 2 : 1)); // numpy writes (4,) and (5, 2, 2)
-    std::string header = "{'descr': '" + descr + "', 'fortran_order': " + (fortran ? "True" : "False") +
-                         ", 'shape': (" + dims + "), }";
-    while ((10 + header.size() + 1) % 64 != 0) // numpy pads the header with spaces to 64 bytes, then '\n'
-        header += ' ';
-    header += '\n';
-    std::string out = std::string("\x93NUMPY\x01\x00", 8);
-    out += char(header.size() & 0xFF);
-    out += char(header.size() >> 8);
-    out += header;
-    std::vector<std::int64_t> ordered = values;
-    if (fortran) { // element (t, l, s) at t + T*(l + L*s)
-        const int T = shape[0], L = shape[1], K = shape[2];
-        for (int t = 0; t < T; ++t)
-            for (int l = 0; l < L; ++l)
-                for (int s = 0; s < K; ++s)
-                    ordered[std::size_t(t + T * (l + L * s))] = values[std::size_t((t * L + l) * K + s)];
-    }
-    for (std::int64_t v : ordered)
-        for (int b = 0; b < width; ++b)
-            out += char((std::uint64_t(v) >> (8 * (big ? width - 1 - b : b))) & 0xFF);
-    return out;
-}
-
-std::uint32_t crc32(const std::string &data)
-{
-    std::uint32_t c = 0xFFFFFFFFu;
-    for (unsigned char byte : data) {
-        c ^= byte;
-        for (int i = 0; i < 8; ++i)
-            c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
-    }
-    return ~c;
-}
-
-// A zip with stored entries, as the zip specification lays one out.
-std::string zip(const std::vector<std::pair<std::string, std::string>> &entries, bool badCrc = false)
-{
-    std::string out, directory;
-    const auto put = [](std::string &s, std::uint64_t v, int width) {
-        for (int i = 0; i < width; ++i)
-            s += char((v >> (8 * i)) & 0xFF);
-    };
-    for (const auto &[name, data] : entries) {
-        const std::uint32_t crc = crc32(data) ^ (badCrc ? 1u : 0u);
-        const std::size_t local = out.size();
-        put(out, 0x04034b50, 4), put(out, 20, 2), put(out, 0, 2), put(out, 0, 2), put(out, 0, 4);
-        put(out, crc, 4), put(out, data.size(), 4), put(out, data.size(), 4), put(out, name.size(), 2),
-            put(out, 0, 2);
-        out += name + data;
-        put(directory, 0x02014b50, 4), put(directory, 20, 2), put(directory, 20, 2), put(directory, 0, 2);
-        put(directory, 0, 2), put(directory, 0, 4), put(directory, crc, 4), put(directory, data.size(), 4);
-        put(directory, data.size(), 4), put(directory, name.size(), 2), put(directory, 0, 2),
-            put(directory, 0, 2);
-        put(directory, 0, 2), put(directory, 0, 2), put(directory, 0, 4), put(directory, local, 4);
-        directory += name;
-    }
-    const std::size_t at = out.size();
-    out += directory;
-    put(out, 0x06054b50, 4), put(out, 0, 2), put(out, 0, 2), put(out, entries.size(), 2),
-        put(out, entries.size(), 2);
-    put(out, directory.size(), 4), put(out, at, 4), put(out, 0, 2);
     return out;
 }
 

@@ -7,6 +7,7 @@
 #include "MainWindow.h"
 #include "SelectionModel.h"
 #include "live/FollowRunPage.h"
+#include "io/DumpError.h"
 #include "live/LiveRunState.h"
 #include "plots/TrainingPlot.h"
 #include "views/TrainingView.h"
@@ -99,6 +100,33 @@ private slots:
         QTRY_VERIFY_WITH_TIMEOUT(page->statusText().startsWith("run finished: step 7"), 15000);
         QVERIFY(window.training()->plot()->hasChartData());
         QVERIFY(!page->alertButton()->isVisible());
+    }
+
+    // The first poll opens the run log through the helper process: a helper that
+    // crashes (as HDF5 does on some damaged files) is an error naming the file, and
+    // this process never opens the file itself.
+    void theFirstOpenGoesThroughTheHelper()
+    {
+        QTemporaryDir dir;
+        const QString path = dir.filePath("run.h5");
+        QVERIFY(RunLogWriterProcess(path, {"--steps", "3"}).waitForExit());
+        const QString helper = dir.filePath("crash");
+        QFile f(helper);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("#!/bin/sh\nkill -SEGV $$\n");
+        f.close();
+        f.setPermissions(f.permissions() | QFileDevice::ExeOwner);
+        qputenv("MOESCOPE_PREFLIGHT_PROGRAM", helper.toUtf8());
+        LiveRunState state(path.toStdString());
+        QString message;
+        try {
+            state.poll();
+        } catch (const DumpError &e) {
+            message = QString::fromStdString(e.what());
+        }
+        qunsetenv("MOESCOPE_PREFLIGHT_PROGRAM");
+        QVERIFY2(message.startsWith(path + ": HDF5 crashed"), qPrintable(message));
+        QCOMPARE(LiveRunState(path.toStdString()).poll().steps, std::size_t(3)); // the real helper passes it
     }
 
     void aNewRunReplacingTheFileIsAnnounced()
