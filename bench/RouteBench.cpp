@@ -286,7 +286,12 @@ int main(int argc, char **argv)
     const std::vector<long long> routeCounts = countsIn(best.out);
     if (python) {
         for (const char *engine : {"numpy", "torch"}) {
-            const ChildRun run = runChild({PYTHON_BIN, ROUTE_REFERENCE_PY, path, engine, std::to_string(threads)},
+            // A copy of the benchmark on another machine names its own interpreter and script.
+            const char *python = std::getenv("MOESCOPE_BENCH_PYTHON");
+            const char *script = std::getenv("MOESCOPE_BENCH_REFERENCE");
+            const ChildRun run = runChild({python && *python ? python : PYTHON_BIN,
+                                           script && *script ? script : ROUTE_REFERENCE_PY, path, engine,
+                                           std::to_string(threads)},
                                           dataDir + "/" + engine + ".json");
             const double s = jsonNumber(run.out, "seconds");
             if (run.status != 0 || std::isnan(s)) {
