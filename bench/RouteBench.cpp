@@ -287,9 +287,9 @@ int main(int argc, char **argv)
     if (python) {
         for (const char *engine : {"numpy", "torch"}) {
             // A copy of the benchmark on another machine names its own interpreter and script.
-            const char *python = std::getenv("MOESCOPE_BENCH_PYTHON");
+            const char *interpreter = std::getenv("MOESCOPE_BENCH_PYTHON");
             const char *script = std::getenv("MOESCOPE_BENCH_REFERENCE");
-            const ChildRun run = runChild({python && *python ? python : PYTHON_BIN,
+            const ChildRun run = runChild({interpreter && *interpreter ? interpreter : PYTHON_BIN,
                                            script && *script ? script : ROUTE_REFERENCE_PY, path, engine,
                                            std::to_string(threads)},
                                           dataDir + "/" + engine + ".json");
