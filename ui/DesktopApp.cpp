@@ -124,9 +124,10 @@ int runDesktopApp(int argc, char **argv)
         app.installEventFilter(timer.get());
         QObject::connect(&window, &MainWindow::dumpShown, &window, [&timer] { timer->dumpShown(); });
         QObject::connect(window.loader(), &DumpLoader::layerAnalysed, &window,
-                         [&timer](const DumpSnapshotPtr &, int done, int all) {
-            if (done == 1)
+                         [&timer, first = true](const DumpSnapshotPtr &, int done, int all) mutable {
+            if (first) // one layer, or all of them at once from the summary cache
                 timer->firstLayerShown();
+            first = false;
             if (done == all)
                 timer->allLayersShown();
         });

@@ -65,9 +65,12 @@ void DumpLoader::analyse(const QString &path, std::shared_ptr<const RoutingDump>
     report.warnings = dump->info().warnings;
     m_partial = partial;
     const std::shared_ptr<RoutingBackend> backend = Engines::instance().cpu();
-    m_job->startStaged<DumpSnapshotPtr, LayerReport>(
+    // Layers arrive in batches: one layer at a time from the pass, all at once from the
+    // summary cache (58 arrivals each redrawing the overview took seconds at 1 M tokens).
+    using Layers = std::vector<LayerReport>;
+    m_job->startStaged<DumpSnapshotPtr, Layers>(
         [path, dump, backend, useCache = m_useCache](const Progress &progress,
-                                                     const std::function<void(LayerReport)> &post) -> DumpSnapshotPtr {
+                                                     const std::function<void(Layers)> &post) -> DumpSnapshotPtr {
             auto snapshot = std::make_shared<DumpSnapshot>();
             snapshot->path = path;
             AnalysisRequest request;
@@ -76,8 +79,7 @@ void DumpLoader::analyse(const QString &path, std::shared_ptr<const RoutingDump>
             const std::string file = dump->info().path;
             const std::optional<DumpReport> cached = cache.load(file, request);
             if (cached) // the whole overview now; the pass below is for the other views
-                for (const LayerReport &layer : cached->layers)
-                    post(layer);
+                post(cached->layers);
             if (cached && !LayerStore::allFit(dump->info(), layerMemoryBudget())) {
                 // Too large to keep its layers anyway: the cached report is the whole
                 // first pass, and the views read layers when they need them.
@@ -90,7 +92,7 @@ void DumpLoader::analyse(const QString &path, std::shared_ptr<const RoutingDump>
                 dump, request, progress,
                 [&post, &cached](const LayerAnalysis &layer) {
                     if (!cached)
-                        post(layer.report);
+                        post({layer.report});
                 },
                 layerMemoryBudget());
             if (!cached)
@@ -99,11 +101,12 @@ void DumpLoader::analyse(const QString &path, std::shared_ptr<const RoutingDump>
             snapshot->tokenPositions(); // indexed here, off the GUI thread
             return snapshot;
         },
-        [this](LayerReport layer) {
+        [this](Layers layers) {
             if (!m_partial)
                 return;
             auto next = std::make_shared<DumpSnapshot>(*m_partial);
-            next->analysis.report.layers.push_back(std::move(layer));
+            for (LayerReport &layer : layers)
+                next->analysis.report.layers.push_back(std::move(layer));
             m_partial = next;
             emit layerAnalysed(next, next->numLayers(), int(next->info().layers.size()));
         },

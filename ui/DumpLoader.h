@@ -5,8 +5,8 @@
 // overview paints the first layers while the rest load), then loaded() with the full
 // analysis, or failed() with the reader's message. Opening a second file while the
 // first is still loading abandons the first. A dump analysed before is in the summary
-// cache (core/analysis/SummaryCache.h): its whole overview comes at once, before the
-// choices are read for the other views.
+// cache (core/analysis/SummaryCache.h): its whole overview comes at once (one
+// layerAnalysed() with every layer), before the choices are read for the other views.
 #include "DumpSnapshot.h"
 
 #include <QObject>

@@ -131,8 +131,9 @@ MainWindow::MainWindow(QWidget *parent)
     connect(m_loader, &DumpLoader::layerAnalysed, this, [this](const DumpSnapshotPtr &partial, int done, int all) {
         // The overview fills in layer by layer; the other views keep the dump they show
         // until the whole analysis is there.
+        const bool first = !m_overview->snapshot() || !m_overview->snapshot()->partial;
         m_overview->setSnapshot(partial);
-        if (done == 1) // once: the user may look elsewhere while the rest loads
+        if (first) // once: the user may look elsewhere while the rest loads
             m_center->setCurrentWidget(m_overview);
         statusBar()->showMessage(tr("Analysed %1 of %2 layers").arg(done).arg(all), 2000);
     });
