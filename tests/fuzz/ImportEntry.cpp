@@ -29,16 +29,18 @@ public:
     void write(std::size_t, std::int64_t, std::int64_t, const std::int16_t *) override {}
 };
 
+// Never destroyed: the atexit handler that removes the folder runs after the static
+// destructors of objects constructed before its registration, so it must not name one.
 const fs::path &workFolder()
 {
-    static const fs::path folder = [] {
+    static const fs::path *folder = [] {
         const char *tmp = std::getenv("TMPDIR");
-        fs::path f = fs::path(tmp && *tmp ? tmp : "/tmp") / ("moescope-fuzz-" + std::to_string(::getpid()));
-        fs::create_directories(f);
+        auto *f = new fs::path(fs::path(tmp && *tmp ? tmp : "/tmp") / ("moescope-fuzz-" + std::to_string(::getpid())));
+        fs::create_directories(*f);
         std::atexit([] { std::error_code e; fs::remove_all(workFolder(), e); });
         return f;
     }();
-    return folder;
+    return *folder;
 }
 
 // Writes the bytes to workFolder()/name and returns its path.
