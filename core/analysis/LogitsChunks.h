@@ -3,10 +3,11 @@
 // stored precision (float16 as raw halves, float32, float64): the feed of the layer
 // pass and of the streaming simulations (expert choice, bias balancing).
 //
-// While `use` works on one chunk, a reader thread brings in the next (HDF5 behind the
-// io lock, in RoutingDump); float16 stored plainly is mapped in place instead of
-// copied, the reader taking the page faults. Throws DumpError, and Cancelled between
-// chunks when `progress` says so.
+// While `use` works on one chunk, a reader thread brings in the next into the other of
+// two buffers, reused from chunk to chunk (RoutingDump reads float16 stored plainly
+// with pread(), the rest through HDF5 behind the io lock). Throws DumpError, and
+// Cancelled between chunks when `progress` says so.
+#include "common/ReusedBuffer.h"
 #include "io/Progress.h"
 #include "io/RoutingDump.h"
 #include "routing/RoutingBackend.h"
@@ -15,16 +16,16 @@
 
 namespace moescope {
 
-// One chunk of logits in memory: mapped from the file, or read into the buffer of its
-// stored type; `view` points at whichever holds it.
+// One chunk of logits in memory, read into a buffer in its stored type; `view` points
+// at it. The buffer is not zeroed (every element is read into) and comes back from
+// the last pass that finished (ReusedBuffer.h).
 struct ChunkSlot {
-    io::MappedRows mapped;
-    std::vector<std::uint16_t> halves;
-    std::vector<float> floats;
-    std::vector<double> doubles;
     LogitsView view;
 
     void fill(const RoutingDump &dump, std::size_t layer, std::uint64_t begin, std::uint64_t rows);
+
+private:
+    ReusedBuffer m_buffer;
 };
 
 // Rows per chunk for a layer: about 16 MB of logits as stored.

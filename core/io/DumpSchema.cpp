@@ -434,28 +434,37 @@ void RoutingDump::Impl::detectProbabilities(std::size_t layer)
         return;
     const std::uint64_t rows = std::min<std::uint64_t>(info.numTokens, 4096);
     const std::size_t E = info.numExperts;
-    std::vector<double> values(rows * E);
-    readLogitsDouble(layer, 0, rows, values.data());
     const double tolerance = li.logitsType == LogitsType::Float16 ? 2e-2 : 1e-4;
     std::uint64_t checked = 0;
-    for (std::uint64_t r = 0; r < rows; ++r) {
-        double sum = 0;
-        bool finite = true;
-        for (std::size_t e = 0; e < E; ++e) {
-            const double v = values[r * E + e];
-            if (!std::isfinite(v)) {
-                finite = false;
-                break;
+    // A few rows first: real logits are told apart by their first negative value,
+    // with no need to read 4096 rows of every layer on opening. The rest in one read
+    // (a compressed chunk is decoded whole for every read).
+    constexpr std::uint64_t kFirstRows = 64;
+    std::vector<double> values;
+    for (std::uint64_t from = 0; from < rows;) {
+        const std::uint64_t n = from == 0 ? std::min(kFirstRows, rows) : rows - from;
+        values.resize(n * E);
+        readLogitsDouble(layer, from, n, values.data());
+        for (std::uint64_t r = 0; r < n; ++r) {
+            double sum = 0;
+            bool finite = true;
+            for (std::size_t e = 0; e < E; ++e) {
+                const double v = values[r * E + e];
+                if (!std::isfinite(v)) {
+                    finite = false;
+                    break;
+                }
+                if (v < 0)
+                    return; // a negative value: these are logits
+                sum += v;
             }
-            if (v < 0)
-                return; // a negative value: these are logits
-            sum += v;
+            if (!finite)
+                continue;
+            if (std::abs(sum - 1.0) > tolerance)
+                return;
+            ++checked;
         }
-        if (!finite)
-            continue;
-        if (std::abs(sum - 1.0) > tolerance)
-            return;
-        ++checked;
+        from += n;
     }
     if (checked == 0)
         return;

@@ -1,5 +1,5 @@
 // The importers' dump writer: checks, then HDF5 datasets in the simplest storage the
-// reader takes fastest (contiguous, uncompressed: logits are mapped in place).
+// reader takes fastest (contiguous, uncompressed: logits are read with plain pread calls).
 #include "io/DumpWriter.h"
 
 #include "io/DumpError.h"

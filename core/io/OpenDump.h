@@ -3,7 +3,7 @@
 // command, the report and the benchmark. It first has a separate process look at the
 // file (io/DumpPreflight.h: a damaged file that crashes or hangs HDF5 does so there),
 // then opens it read-only here, which checks the whole schema (dump-format) and
-// decides how each layer's logits are read (mapped in place, inflated on every core,
+// decides how each layer's logits are read (read plainly with pread, inflated on every core,
 // or through HDF5).
 //
 // Tests that write their own well-formed fixtures may construct RoutingDump directly.

@@ -46,7 +46,8 @@ public:
     void readLogits(std::size_t layer, std::uint64_t begin, std::uint64_t count, std::uint16_t *out) const;
     // The same halves in place, mapped from the file, when the layer's logits are
     // stored contiguous, uncompressed and in host byte order; otherwise empty (read
-    // them with readLogits).
+    // them with readLogits). For a caller that wants no copy: the analysis pass reads
+    // instead, as routing from mapped page-cache pages is slower than the copy.
     io::MappedRows mapHalves(std::size_t layer, std::uint64_t begin, std::uint64_t count) const;
 
     // Recorded choices [count, k]; every id is checked to lie in [0, E).

@@ -7,6 +7,7 @@
 #include "io/Hdf5Objects.h"
 #include "io/RoutingDump.h"
 
+#include <optional>
 #include <vector>
 
 namespace moescope {
@@ -47,6 +48,18 @@ struct RoutingDump::Impl {
     // Logits as stored, put in host byte order, when they come from compressed chunks
     // decoded here (CompressedChunks.h); false: read them through HDF5.
     bool readInflated(std::size_t layer, std::uint64_t begin, std::uint64_t count, void *out) const;
+    // Where a layer's logits lie in the file when they are stored contiguous and
+    // uncompressed in a plain file (HDF5's default driver): its descriptor and the
+    // dataset's byte offset. Empty otherwise.
+    struct PlainExtent {
+        int fd = -1;
+        std::uint64_t offset = 0;
+    };
+    std::optional<PlainExtent> plainLogits(std::size_t layer) const;
+    // Logits rows as stored, `rowBytes` each, read with pread() straight from the file
+    // when plainLogits has them; false: read them through HDF5.
+    bool readPlain(std::size_t layer, std::uint64_t begin, std::uint64_t count, std::uint64_t rowBytes,
+                   void *out) const;
     io::Site root() const { return {info.path, "/"}; }
 };
 

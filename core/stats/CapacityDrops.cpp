@@ -1,5 +1,7 @@
 #include "stats/CapacityDrops.h"
 
+#include "common/ReusedBuffer.h"
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -27,7 +29,7 @@ namespace {
 
 // Admits the assignments of one group in the given order; counts the drops per token.
 void admit(const LayerChoices &c, const std::vector<Assignment> &order, std::int64_t capacity,
-           std::vector<std::int64_t> &fill, std::vector<std::uint16_t> &dropsOfToken, DropReport &r)
+           std::vector<std::int64_t> &fill, std::uint16_t *dropsOfToken, DropReport &r)
 {
     std::fill(fill.begin(), fill.end(), 0);
     for (const Assignment &a : order) {
@@ -105,7 +107,7 @@ void countSlots(const std::int32_t *ids, const std::uint8_t *valid, std::int64_t
 // e came before it. One pass counts per (slot, expert); the drops per expert follow
 // from the counts; a second pass (only when anything drops) finds the tokens.
 void admitInTokenOrder(const LayerChoices &c, std::int64_t begin, std::int64_t end, std::int64_t capacity,
-                       std::vector<std::uint16_t> &dropsOfToken, DropReport &r)
+                       std::uint16_t *dropsOfToken, DropReport &r)
 {
     const std::size_t k = std::size_t(c.topK), E = std::size_t(c.numExperts);
     std::vector<std::int64_t> roomOf(k * E, 0);
@@ -113,7 +115,7 @@ void admitInTokenOrder(const LayerChoices &c, std::int64_t begin, std::int64_t e
     const std::int32_t *ids = c.ids.data();
     const std::uint8_t *valid = c.valid.data();
     std::int64_t *room = roomOf.data();
-    std::uint16_t *lost = dropsOfToken.data();
+    std::uint16_t *lost = dropsOfToken;
     if (k == 8)
         countSlots<8>(ids, valid, begin, end, k, E, room);
     else if (k == 2)
@@ -215,7 +217,11 @@ DropReport simulateDrops(const LayerChoices &c, const std::vector<std::int64_t> 
     std::vector<std::int64_t> fill(c.numExperts);
     std::vector<Assignment> order;
     // Assignments each token lost (k <= E <= 4096 fits 16 bits).
-    std::vector<std::uint16_t> dropsOfToken(c.numPositions(), 0);
+    // Reused memory: a fresh T-long array for every layer cost more in page faults
+    // than the counting that fills it.
+    ReusedBuffer lostBuffer;
+    auto *dropsOfToken = static_cast<std::uint16_t *>(lostBuffer.reserve(std::size_t(c.numPositions()) * 2));
+    std::fill_n(dropsOfToken, c.numPositions(), std::uint16_t(0));
     for (const auto &[begin, end] : groups) {
         std::int64_t groupTokens = 0;
         for (std::int64_t t = begin; t < end; ++t)
@@ -240,7 +246,7 @@ DropReport simulateDrops(const LayerChoices &c, const std::vector<std::int64_t> 
             const std::int64_t to = begin + ((bin + 1) * length + kPositionBins - 1) / kPositionBins;
             std::int64_t drops = 0, full = 0;
             const std::uint8_t *valid = c.valid.data();
-            const std::uint16_t *lostOf = dropsOfToken.data();
+            const std::uint16_t *lostOf = dropsOfToken;
             const int topK = c.topK;
             for (std::int64_t t = from; t < to; ++t) {
                 const int lost = valid[t] ? lostOf[t] : 0;

@@ -31,6 +31,49 @@ double uniformAnyChoiceChance(int numExperts, int topK)
     return 1 - miss;
 }
 
+namespace {
+
+// A row's experts as one bit each (E <= 64): "the sets meet" is then one AND. Made
+// from the rows a block at a time rather than kept for every token: a T-long mask
+// array was 8 bytes a token to allocate, zero and fault in for every layer, three
+// times the cost of the loops that use it.
+std::uint64_t maskOf(const std::int32_t *row, int k)
+{
+    std::uint64_t m = 0;
+    for (int i = 0; i < k; ++i)
+        m |= std::uint64_t(1) << row[i];
+    return m;
+}
+
+constexpr std::int64_t kMaskBlock = 1024;
+
+// Masks of the rows [from, from + n) into `out`.
+void masksOf(const std::int32_t *ids, int k, std::int64_t from, std::int64_t n, std::uint64_t *out)
+{
+    const std::int32_t *row = ids + from * k;
+    if (k == 8) // the usual k, unrolled
+        for (std::int64_t i = 0; i < n; ++i, row += 8)
+            out[i] = maskOf(row, 8);
+    else
+        for (std::int64_t i = 0; i < n; ++i, row += k)
+            out[i] = maskOf(row, k);
+}
+
+// The positions where a pair (t, t + 1) is cut, sorted: 0, T and every sequence start
+// in between. Pairs are counted within the segments between them.
+std::vector<std::int64_t> segmentBounds(const std::vector<std::int64_t> &offsets, std::int64_t T)
+{
+    std::vector<std::int64_t> bounds{0, T};
+    for (std::int64_t o : offsets)
+        if (o > 0 && o < T)
+            bounds.push_back(o);
+    std::sort(bounds.begin(), bounds.end());
+    bounds.erase(std::unique(bounds.begin(), bounds.end()), bounds.end());
+    return bounds;
+}
+
+} // namespace
+
 TokenLocality tokenLocality(const LayerChoices &c, const std::vector<std::int64_t> &offsets)
 {
     const int k = c.topK, E = c.numExperts;
@@ -40,21 +83,14 @@ TokenLocality tokenLocality(const LayerChoices &c, const std::vector<std::int64_
     r.firstUniform = E > 0 ? 1.0 / E : kNaN;
     r.anyUniform = r.hasAny ? uniformAnyChoiceChance(E, k) : kNaN;
 
-    // With E <= 64 each token's set is one 64-bit mask and "the sets meet" one AND.
-    std::vector<std::uint64_t> masks;
-    if (r.hasAny && E <= 64) {
-        masks.assign(std::size_t(T), 0);
-        for (std::int64_t t = 0; t < T; ++t)
-            for (int i = 0; i < k; ++i)
-                masks[std::size_t(t)] |= std::uint64_t(1) << c.ids[std::size_t(t * k + i)];
-    }
+    const std::int32_t *ids = c.ids.data();
+    const std::uint8_t *valid = c.valid.data();
+    const bool masks = r.hasAny && E <= 64;
     // Above 64 experts: mark a's experts with a's position, then look up b's (2k steps
     // rather than k^2 compares; a mark equal to a always means "in a's set").
-    std::vector<std::int64_t> markOf(masks.empty() && r.hasAny ? std::size_t(E) : 0, -1);
-    auto meets = [&](std::int64_t a, std::int64_t b) {
-        if (!masks.empty())
-            return (masks[std::size_t(a)] & masks[std::size_t(b)]) != 0;
-        const std::int32_t *ra = c.ids.data() + a * k, *rb = c.ids.data() + b * k;
+    std::vector<std::int64_t> markOf(!masks && r.hasAny ? std::size_t(E) : 0, -1);
+    auto marksMeet = [&](std::int64_t a, std::int64_t b) {
+        const std::int32_t *ra = ids + a * k, *rb = ids + b * k;
         std::int64_t *mark = markOf.data();
         for (int i = 0; i < k; ++i)
             mark[ra[i]] = a;
@@ -65,19 +101,26 @@ TokenLocality tokenLocality(const LayerChoices &c, const std::vector<std::int64_
     };
 
     // Consecutive pairs never cross a sequence boundary.
-    std::vector<std::uint8_t> starts(std::size_t(T) + 1, 0);
-    for (std::int64_t o : offsets)
-        if (o >= 0 && o <= T)
-            starts[std::size_t(o)] = 1;
     std::int64_t sameFirst = 0, meet = 0;
-    for (std::int64_t t = 0; t + 1 < T; ++t) {
-        if (starts[std::size_t(t + 1)] || !c.valid[t] || !c.valid[t + 1])
-            continue;
-        const std::int32_t *a = c.ids.data() + t * k, *b = a + k;
-        ++r.pairs;
-        sameFirst += a[0] == b[0];
-        if (r.hasAny)
-            meet += meets(t, t + 1);
+    std::uint64_t block[kMaskBlock + 1];
+    const std::vector<std::int64_t> bounds = segmentBounds(offsets, T);
+    for (std::size_t s = 0; s + 1 < bounds.size(); ++s) {
+        for (std::int64_t from = bounds[s], to = bounds[s + 1]; from + 1 < to; from += kMaskBlock) {
+            const std::int64_t end = std::min(from + kMaskBlock, to - 1); // pairs (t, t + 1), t < end
+            if (masks)
+                masksOf(ids, k, from, end - from + 1, block);
+            for (std::int64_t t = from; t < end; ++t) {
+                if (!valid[t] || !valid[t + 1])
+                    continue;
+                const std::int32_t *a = ids + t * k, *b = a + k;
+                ++r.pairs;
+                sameFirst += a[0] == b[0];
+                if (masks)
+                    meet += (block[t - from] & block[t - from + 1]) != 0;
+                else if (r.hasAny)
+                    meet += marksMeet(t, t + 1);
+            }
+        }
     }
     r.first = share(sameFirst, r.pairs);
     r.any = r.hasAny ? share(meet, r.pairs) : kNaN;
@@ -86,24 +129,34 @@ TokenLocality tokenLocality(const LayerChoices &c, const std::vector<std::int64_
     std::vector<std::int64_t> firstCounts(std::size_t(E), 0);
     std::int64_t validTokens = 0;
     for (std::int64_t t = 0; t < T; ++t)
-        if (c.valid[t]) {
+        if (valid[t]) {
             ++validTokens;
-            ++firstCounts[std::size_t(c.ids[std::size_t(t * k)])];
+            ++firstCounts[std::size_t(ids[t * k])];
         }
     double sum = 0;
     for (std::int64_t n : firstCounts)
         sum += (double(n) / double(validTokens)) * (double(n) / double(validTokens));
     r.firstLoadAware = validTokens ? sum : kNaN;
     if (r.hasAny) {
-        // Pairs (t, (t + floor(T/2)) mod T) over the dump's positions, both valid.
+        // Pairs (t, (t + floor(T/2)) mod T) over the dump's positions, both valid; the
+        // partners of a block of t are a block too, but for the one wrap around T.
         std::int64_t far = 0;
         const std::int64_t half = T / 2;
-        for (std::int64_t t = 0; t < T && half > 0; ++t) {
-            const std::int64_t u = (t + half) % T;
-            if (!c.valid[t] || !c.valid[u])
-                continue;
-            ++r.loadAwarePairs;
-            far += meets(t, u);
+        std::uint64_t other[kMaskBlock];
+        for (std::int64_t from = 0, end = 0; from < T && half > 0; from = end) {
+            const std::int64_t partner = from + half < T ? from + half : from + half - T;
+            end = std::min({from + kMaskBlock, T, from + (T - partner)}); // stop at the wrap
+            if (masks) {
+                masksOf(ids, k, from, end - from, block);
+                masksOf(ids, k, partner, end - from, other);
+            }
+            for (std::int64_t t = from; t < end; ++t) {
+                const std::int64_t u = partner + (t - from);
+                if (!valid[t] || !valid[u])
+                    continue;
+                ++r.loadAwarePairs;
+                far += masks ? (block[t - from] & other[t - from]) != 0 : marksMeet(t, u);
+            }
         }
         r.anyLoadAware = share(far, r.loadAwarePairs);
     } else {

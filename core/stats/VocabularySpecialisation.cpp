@@ -1,5 +1,7 @@
 #include "stats/VocabularySpecialisation.h"
 
+#include "common/ReusedBuffer.h"
+
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -106,13 +108,15 @@ private:
 };
 
 // The layer's ids narrowed to Id, in position order (a sequential pass): the rows the
-// gather below reads are then 4x (2x) smaller, so most of them stay in cache.
+// gather below reads are then 4x (2x) smaller, so most of them stay in cache. Into a
+// ReusedBuffer, not zeroed first (every element is written): a fresh array for every
+// layer was faulted in page by page.
 template <typename Id>
-std::vector<Id> narrowRows(const LayerChoices &c)
+const Id *narrowRows(const LayerChoices &c, ReusedBuffer &buffer)
 {
-    std::vector<Id> rows(c.ids.size());
+    Id *rows = static_cast<Id *>(buffer.reserve(c.ids.size() * sizeof(Id)));
     const std::int32_t *ids = c.ids.data();
-    for (std::size_t i = 0; i < rows.size(); ++i)
+    for (std::size_t i = 0; i < c.ids.size(); ++i)
         rows[i] = Id(ids[i]);
     return rows;
 }
@@ -139,7 +143,8 @@ void countIds(const LayerChoices &c, const TokenPositions &positions, std::int64
     constexpr std::size_t kBatch = 1 << 14; // tokens gathered at a time (128 KB of 8-bit rows at k = 8)
     const std::size_t k = std::size_t(c.topK);
     const std::int64_t T = c.numPositions();
-    const std::vector<Id> rows = narrowRows<Id>(c);
+    ReusedBuffer narrowed;
+    const Id *rows = narrowRows<Id>(c, narrowed);
     IdCounter<Id, K> counter(c.numExperts, c.topK);
     std::vector<Id> block;
     std::vector<std::uint8_t> ok;
@@ -165,7 +170,7 @@ void countIds(const LayerChoices &c, const TokenPositions &positions, std::int64
                 const bool valid = t >= 0 && t < T && c.valid[std::size_t(t)];
                 ok[j] = valid;
                 if (valid)
-                    copyRow<Id, K>(rows.data(), k, t, block.data() + j * k);
+                    copyRow<Id, K>(rows, k, t, block.data() + j * k);
                 else
                     std::fill_n(block.data() + j * k, k, Id(0)); // reset below like any row
                 ++j;

@@ -68,9 +68,10 @@ private slots:
         QVERIFY(std::abs(pass.zLoss - z) < 1e-6 * z);
     }
 
-    // float16 stored plainly is mapped in place, chunked float16 is read: the pass
-    // must not tell them apart, whatever the chunking (windows start mid-page).
-    void mappedAndReadHalvesAgree()
+    // float16 stored plainly is read straight from the file (pread), chunked float16
+    // is decoded: the pass must not tell them apart, whatever the chunking (reads
+    // start mid-page).
+    void plainAndChunkedHalvesAgree()
     {
         const DumpFixture f = randomFixture(1000, 64, 8, 1, 5);
         StorageOptions plain, chunked;
@@ -91,17 +92,16 @@ private slots:
         }
     }
 
-    // Another program truncating the dump while its mapped rows are in use: a
-    // DumpError that says so, not death by SIGBUS. The chunk in hand is read after the
-    // truncation, as a routing kernel would read it.
-    void truncatedWhileMappedIsAnError()
+    // Another program truncating the dump while the pass reads it: a DumpError that
+    // says so, not zeros taken for logits. The chunk in hand was read before; the one
+    // read ahead meanwhile may have been too, so the error comes after one or two.
+    void truncatedWhileReadIsAnError()
     {
         const DumpFixture f = randomFixture(4000, 64, 8, 1, 5);
         StorageOptions plain;
         plain.floatBits = 16;
         const TempDump file(f, plain);
         const RoutingDump dump(file.path());
-        QVERIFY(!dump.mapHalves(0, 0, 1).empty());
         int chunks = 0;
         std::string message;
         try {
@@ -122,7 +122,7 @@ private slots:
         }
         QVERIFY2(message.find("truncated while it was being read") != std::string::npos, message.c_str());
         QVERIFY2(message.find("/layers/") != std::string::npos, message.c_str());
-        QCOMPARE(chunks, 1);
+        QVERIFY(chunks == 1 || chunks == 2);
     }
 
     void reportUsesValidTokens()
