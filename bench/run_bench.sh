@@ -3,6 +3,8 @@
 #   bench/run_bench.sh [BUILD_DIR] [-- benchmark options: --data DIR --runs N --threads N --no-python]
 #   BENCH=compare bench/run_bench.sh [BUILD_DIR] [-- --data DIR --runs N]   compare of two checkpoints vs stats
 #   BENCH=import bench/run_bench.sh [BUILD_DIR] [-- --data DIR --runs N]    a 10 M-assignment Megatron trace import vs json.loads
+#   BENCH=scale bench/run_bench.sh [BUILD_DIR] [-- --data DIR --runs N --big]   DeepSeek-V3-shaped dumps: stats, the window
+#   BENCH=layer_stats bench/run_bench.sh [BUILD_DIR] [-- DUMP --layer L --runs N]  each statistic of one layer, CPU time
 #   BENCH=ui bench/run_bench.sh [BUILD_DIR] [-- DUMP]   the window at DeepSeek-V3 size: frames, GUI-thread blocks,
 #       token search (moescope_ui_shots DUMP --bench, offscreen; DUMP defaults to the scale benchmark's 1 M dump)
 # The benchmarks write 1 GB dumps under /tmp/moescope-bench the first time (reused after).
