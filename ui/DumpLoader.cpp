@@ -21,22 +21,59 @@ void DumpLoader::setUseCache(bool on)
     QSettings().setValue(QStringLiteral("cache/summaries"), on);
 }
 
+namespace {
+// The request the window analyses a dump with: the recorded routing, every layer. The
+// cache lookup before the open and the pass after it must key alike.
+AnalysisRequest overviewRequest(RoutingBackend *backend)
+{
+    AnalysisRequest request;
+    request.backend = backend;
+    return request;
+}
+} // namespace
+
 void DumpLoader::open(const QString &path)
 {
     m_pending = path;
     m_partial.reset();
+    m_shownFromCache = false;
     m_job->setLabel(tr("Opening %1").arg(QFileInfo(path).fileName()));
     using DumpPtr = std::shared_ptr<const RoutingDump>;
-    m_job->start<DumpPtr>(
-        [path](const Progress &progress) { return openDump(path.toStdString(), progress); },
+    // A dump seen before shows its overview from the summary cache at once, before the
+    // preflight and the open (which read every token id: seconds at 10 M tokens).
+    m_job->startStaged<DumpPtr, CachedSummary>(
+        [path, useCache = m_useCache](const Progress &progress,
+                                      const std::function<void(CachedSummary)> &post) -> DumpPtr {
+            const std::string file = path.toStdString();
+            const SummaryCache cache = useCache ? SummaryCache::standard() : SummaryCache{};
+            if (std::optional<CachedSummary> cached = cache.load(file, overviewRequest(nullptr)))
+                post(std::move(*cached));
+            return openDump(file, progress);
+        },
+        [this, path](CachedSummary cached) { showCached(path, std::move(cached)); },
         [this, path](DumpPtr dump) {
             emit opened(path, dump->info());
             analyse(path, std::move(dump));
         },
         [this, path](const QString &message) {
             m_pending.clear();
+            m_partial.reset();
             emit failed(path, message);
         });
+}
+
+void DumpLoader::showCached(const QString &path, CachedSummary cached)
+{
+    emit opened(path, cached.info);
+    auto partial = std::make_shared<DumpSnapshot>();
+    partial->path = path;
+    partial->partial = true;
+    partial->analysis.info = std::move(cached.info);
+    partial->analysis.report = std::move(cached.report);
+    partial->analysis.report.warnings = partial->analysis.info.warnings;
+    const int layers = partial->numLayers();
+    m_shownFromCache = true;
+    emit layerAnalysed(partial, layers, layers);
 }
 
 void DumpLoader::cancel()
@@ -69,17 +106,19 @@ void DumpLoader::analyse(const QString &path, std::shared_ptr<const RoutingDump>
     // summary cache (58 arrivals each redrawing the overview took seconds at 1 M tokens).
     using Layers = std::vector<LayerReport>;
     m_job->startStaged<DumpSnapshotPtr, Layers>(
-        [path, dump, backend, useCache = m_useCache](const Progress &progress,
-                                                     const std::function<void(Layers)> &post) -> DumpSnapshotPtr {
+        [path, dump, backend, useCache = m_useCache, shown = m_shownFromCache](
+            const Progress &progress, const std::function<void(Layers)> &post) -> DumpSnapshotPtr {
             auto snapshot = std::make_shared<DumpSnapshot>();
             snapshot->path = path;
-            AnalysisRequest request;
-            request.backend = backend.get();
+            const AnalysisRequest request = overviewRequest(backend.get());
             const SummaryCache cache = useCache ? SummaryCache::standard() : SummaryCache{};
             const std::string file = dump->info().path;
-            const std::optional<DumpReport> cached = cache.load(file, request);
-            if (cached) // the whole overview now; the pass below is for the other views
-                post(cached->layers);
+            std::optional<DumpReport> cached;
+            if (std::optional<CachedSummary> summary = cache.load(file, request)) {
+                cached = std::move(summary->report);
+                if (!shown) // the whole overview now; the pass below is for the other views
+                    post(cached->layers);
+            }
             if (cached && !LayerStore::allFit(dump->info(), layerMemoryBudget())) {
                 // Too large to keep its layers anyway: the cached report is the whole
                 // first pass, and the views read layers when they need them.
@@ -96,7 +135,7 @@ void DumpLoader::analyse(const QString &path, std::shared_ptr<const RoutingDump>
                 },
                 layerMemoryBudget());
             if (!cached)
-                cache.store(file, request, snapshot->analysis.report);
+                cache.store(file, request, dump->info(), snapshot->analysis.report);
             snapshot->dump = dump;
             snapshot->tokenPositions(); // indexed here, off the GUI thread
             return snapshot;

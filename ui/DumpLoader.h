@@ -5,9 +5,12 @@
 // overview paints the first layers while the rest load), then loaded() with the full
 // analysis, or failed() with the reader's message. Opening a second file while the
 // first is still loading abandons the first. A dump analysed before is in the summary
-// cache (core/analysis/SummaryCache.h): its whole overview comes at once (one
-// layerAnalysed() with every layer), before the choices are read for the other views.
+// cache (core/analysis/SummaryCache.h): opened() and its whole overview (one
+// layerAnalysed() with every layer) come from there at once, before the dump is even
+// opened; then opened() again from the dump itself, and the choices are read for the
+// other views.
 #include "DumpSnapshot.h"
+#include "analysis/SummaryCache.h"
 
 #include <QObject>
 
@@ -35,11 +38,13 @@ signals:
     void failed(const QString &path, const QString &message);
 
 private:
+    void showCached(const QString &path, CachedSummary cached);
     void analyse(const QString &path, std::shared_ptr<const RoutingDump> dump);
 
     JobSlot *m_job;
     QString m_pending;
     bool m_useCache = true;
+    bool m_shownFromCache = false; // this open's overview came from the cache already
     std::shared_ptr<const DumpSnapshot> m_partial; // the layers of the loading dump so far
 };
 

@@ -32,25 +32,24 @@ int statsCommand(const Words &words)
     const auto cf = args.number("capacity-factor");
     if (cf)
         checkCapacityFactor(*cf);
-    const auto opened = openDump(file);
-    const RoutingDump &dump = *opened;
     AnalysisRequest request;
     request.capacityFactor = cf;
     request.drops.policy = DropPolicy::TokenOrder;
-    // A dump seen before is answered from the summary cache (SummaryCache.h).
+    // A dump seen before is answered from the summary cache (SummaryCache.h) without
+    // being opened: the entry holds its info too.
     const SummaryCache cache = args.flag("no-cache") ? SummaryCache{} : SummaryCache::standard();
-    std::optional<DumpReport> cached = cache.load(file, request);
-    DumpReport report;
-    if (cached) {
-        report = std::move(*cached);
-        report.file = dump.info().path;
-        report.warnings = dump.info().warnings;
-    } else {
+    std::optional<CachedSummary> summary = cache.load(file, request);
+    if (!summary) {
+        const auto opened = openDump(file);
         TerminalProgress progress("stats");
-        report = buildReport(dump, request, progress.progress());
-        cache.store(file, request, report);
+        summary = CachedSummary{opened->info(), buildReport(*opened, request, progress.progress())};
+        cache.store(file, request, summary->info, summary->report);
     }
-    for (std::string &w : storedCountsWarnings(dump.info(), report))
+    const DumpInfo &info = summary->info;
+    DumpReport &report = summary->report;
+    report.file = info.path;
+    report.warnings = info.warnings;
+    for (std::string &w : storedCountsWarnings(info, report))
         report.warnings.push_back(std::move(w));
     printWarnings(report);
     std::cout << (args.flag("json") ? reportJson(report) : reportText(report));

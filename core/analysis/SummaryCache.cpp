@@ -22,7 +22,7 @@ namespace fs = std::filesystem;
 namespace {
 
 // Bump whenever DumpReport or its parts change: older entries then simply miss.
-constexpr const char *kFormat = "moescope-summary 3";
+constexpr const char *kFormat = "moescope-summary 4";
 
 std::uint64_t fnv1a(const void *data, std::size_t n, std::uint64_t h = 1469598103934665603ull)
 {
@@ -54,9 +54,9 @@ std::string contentKey(const std::string &path)
         mix(size / 17 * std::uint64_t(i), 4096);
     ::close(fd);
     char key[160];
-    std::snprintf(key, sizeof key, "size %llu mtime %lld.%09ld content %016llx", static_cast<unsigned long long>(size),
-                  static_cast<long long>(s.st_mtim.tv_sec), static_cast<long>(s.st_mtim.tv_nsec),
-                  static_cast<unsigned long long>(h));
+    std::snprintf(key, sizeof key, "size %llu mtime %lld.%09ld content %016llx",
+                  static_cast<unsigned long long>(size), static_cast<long long>(s.st_mtim.tv_sec),
+                  static_cast<long>(s.st_mtim.tv_nsec), static_cast<unsigned long long>(h));
     return key;
 }
 
@@ -78,18 +78,30 @@ std::string requestKey(const AnalysisRequest &r)
 
 struct Writer {
     std::string out;
-    template <typename T>
-    void raw(const T &v) { out.append(reinterpret_cast<const char *>(&v), sizeof v); }
-    void text(const std::string &s) { raw(std::uint64_t(s.size())); out += s; }
-    template <typename T>
-    void list(const std::vector<T> &v)
+    template <typename T> void raw(const T &v) { out.append(reinterpret_cast<const char *>(&v), sizeof v); }
+    void text(const std::string &s)
+    {
+        raw(std::uint64_t(s.size()));
+        out += s;
+    }
+    template <typename T> void list(const std::vector<T> &v)
     {
         raw(std::uint64_t(v.size()));
         if (!v.empty())
             out.append(reinterpret_cast<const char *>(v.data()), v.size() * sizeof(T));
     }
-    template <typename T>
-    void maybe(const std::optional<T> &v) { raw(std::uint8_t(v.has_value())); if (v) raw(*v); }
+    template <typename T> void maybe(const std::optional<T> &v)
+    {
+        raw(std::uint8_t(v.has_value()));
+        if (v)
+            raw(*v);
+    }
+    void texts(const std::vector<std::string> &v)
+    {
+        raw(std::uint64_t(v.size()));
+        for (const std::string &s : v)
+            text(s);
+    }
 };
 
 struct Corrupt : std::runtime_error {
@@ -99,9 +111,12 @@ struct Corrupt : std::runtime_error {
 struct Reader {
     const std::string &in;
     std::size_t at = 0;
-    void need(std::uint64_t n) const { if (n > in.size() - at) throw Corrupt(); }
-    template <typename T>
-    T raw()
+    void need(std::uint64_t n) const
+    {
+        if (n > in.size() - at)
+            throw Corrupt();
+    }
+    template <typename T> T raw()
     {
         need(sizeof(T));
         T v;
@@ -117,8 +132,7 @@ struct Reader {
         at += std::size_t(n);
         return s;
     }
-    template <typename T>
-    std::vector<T> list()
+    template <typename T> std::vector<T> list()
     {
         const auto n = raw<std::uint64_t>();
         if (n > (in.size() - at) / sizeof(T))
@@ -129,14 +143,113 @@ struct Reader {
         at += std::size_t(n) * sizeof(T);
         return v;
     }
-    template <typename T>
-    std::optional<T> maybe()
+    template <typename T> std::optional<T> maybe()
     {
         if (raw<std::uint8_t>())
             return raw<T>();
         return std::nullopt;
     }
+    std::vector<std::string> texts()
+    {
+        const auto n = raw<std::uint64_t>();
+        if (n > (in.size() - at) / sizeof(std::uint64_t)) // each text holds at least its length
+            throw Corrupt();
+        std::vector<std::string> v;
+        v.reserve(std::size_t(n));
+        for (std::uint64_t i = 0; i < n; ++i)
+            v.push_back(text());
+        return v;
+    }
+    bool flag() { return raw<std::uint8_t>() != 0; }
 };
+
+// The dump's info travels with its report, so a dump seen before is shown (and `stats`
+// answered) without opening it at all: no preflight, no HDF5, no token ids.
+void writeInfo(Writer &w, const DumpInfo &i)
+{
+    w.raw(i.formatVersion);
+    w.raw(i.numExperts);
+    w.raw(i.topK);
+    w.raw(int(i.scoring));
+    w.raw(std::uint8_t(i.normalizeTopK));
+    w.raw(i.numGroups);
+    w.raw(i.topKGroups);
+    w.raw(i.routedScalingFactor);
+    w.raw(i.capacityFactor);
+    w.text(i.model);
+    w.text(i.checkpoint);
+    w.maybe(i.checkpointStep);
+    w.raw(i.numTokens);
+    w.raw(std::uint8_t(i.hasTokens));
+    w.list(i.sequenceOffsets);
+    w.texts(i.sequenceLabels);
+    w.raw(i.vocabSize);
+    w.raw(std::uint64_t(i.layers.size()));
+    for (const LayerInfo &l : i.layers) {
+        w.text(l.name);
+        w.maybe(l.index);
+        for (bool b : {l.hasLogits, l.hasTopkIds, l.hasTopkWeights, l.hasExpertBias, l.logitsAreProbabilities,
+                       l.hasCounts})
+            w.raw(std::uint8_t(b));
+        w.raw(int(l.logitsType));
+        w.text(l.logitsStorage);
+        w.raw(l.logitsChunkRows);
+        w.raw(l.topkIdsChunkRows);
+        w.list(l.expertBias);
+        w.list(l.storedCounts);
+    }
+    w.raw(std::uint8_t(i.hasTraining));
+    w.texts(i.warnings);
+}
+
+DumpInfo readInfo(Reader &r)
+{
+    DumpInfo i;
+    i.formatVersion = r.raw<int>();
+    i.numExperts = r.raw<int>();
+    i.topK = r.raw<int>();
+    const int scoring = r.raw<int>();
+    if (scoring != int(Scoring::Softmax) && scoring != int(Scoring::Sigmoid))
+        throw Corrupt();
+    i.scoring = Scoring(scoring);
+    i.normalizeTopK = r.flag();
+    i.numGroups = r.raw<int>();
+    i.topKGroups = r.raw<int>();
+    i.routedScalingFactor = r.raw<double>();
+    i.capacityFactor = r.raw<double>();
+    i.model = r.text();
+    i.checkpoint = r.text();
+    i.checkpointStep = r.maybe<std::int64_t>();
+    i.numTokens = r.raw<std::int64_t>();
+    i.hasTokens = r.flag();
+    i.sequenceOffsets = r.list<std::int64_t>();
+    i.sequenceLabels = r.texts();
+    i.vocabSize = r.raw<std::int64_t>();
+    const auto layers = r.raw<std::uint64_t>();
+    if (layers > r.in.size())
+        throw Corrupt();
+    for (std::uint64_t n = 0; n < layers; ++n) {
+        LayerInfo l;
+        l.name = r.text();
+        l.index = r.maybe<std::int64_t>();
+        for (bool *b : {&l.hasLogits, &l.hasTopkIds, &l.hasTopkWeights, &l.hasExpertBias,
+                        &l.logitsAreProbabilities, &l.hasCounts})
+            *b = r.flag();
+        const int type = r.raw<int>();
+        if (type < int(LogitsType::Float16) || type > int(LogitsType::Float64))
+            throw Corrupt();
+        l.logitsType = LogitsType(type);
+        l.logitsStorage = r.text();
+        l.logitsChunkRows = r.raw<std::uint64_t>();
+        l.topkIdsChunkRows = r.raw<std::uint64_t>();
+        l.expertBias = r.list<double>();
+        l.storedCounts = r.list<double>();
+        i.layers.push_back(std::move(l));
+    }
+    i.hasTraining = r.flag();
+    i.warnings = r.texts();
+    return i;
+}
 
 void writeLayer(Writer &w, const LayerReport &l)
 {
@@ -247,7 +360,8 @@ LayerReport readLayer(Reader &r)
 std::string fileNameOf(const std::string &key)
 {
     char name[40];
-    std::snprintf(name, sizeof name, "%016llx.summary", static_cast<unsigned long long>(fnv1a(key.data(), key.size())));
+    std::snprintf(name, sizeof name, "%016llx.summary",
+                  static_cast<unsigned long long>(fnv1a(key.data(), key.size())));
     return name;
 }
 
@@ -295,7 +409,8 @@ bool cacheableRequest(const AnalysisRequest &r)
            !r.logitsLayersOnly && !r.compareWithRecorded && !r.recorded;
 }
 
-std::optional<DumpReport> SummaryCache::load(const std::string &dumpPath, const AnalysisRequest &request) const
+std::optional<CachedSummary> SummaryCache::load(const std::string &dumpPath,
+                                                const AnalysisRequest &request) const
 {
     if (!enabled() || !cacheableRequest(request))
         return std::nullopt;
@@ -316,7 +431,10 @@ std::optional<DumpReport> SummaryCache::load(const std::string &dumpPath, const 
         Reader r{data};
         if (r.text() != key) // another dump whose key hashed alike
             return std::nullopt;
-        DumpReport report;
+        CachedSummary summary;
+        summary.info = readInfo(r);
+        summary.info.path = dumpPath;
+        DumpReport &report = summary.report;
         report.tokens = r.raw<std::int64_t>();
         report.numExperts = r.raw<int>();
         report.topK = r.raw<int>();
@@ -330,13 +448,14 @@ std::optional<DumpReport> SummaryCache::load(const std::string &dumpPath, const 
             return std::nullopt;
         fs::last_write_time(file, fs::file_time_type::clock::now(), ec); // recently used: kept longest
         report.file = dumpPath;
-        return report;
+        return summary;
     } catch (const Corrupt &) {
         return std::nullopt;
     }
 }
 
-void SummaryCache::store(const std::string &dumpPath, const AnalysisRequest &request, const DumpReport &report) const
+void SummaryCache::store(const std::string &dumpPath, const AnalysisRequest &request, const DumpInfo &info,
+                         const DumpReport &report) const
 {
     if (!enabled() || !cacheableRequest(request))
         return;
@@ -346,6 +465,7 @@ void SummaryCache::store(const std::string &dumpPath, const AnalysisRequest &req
     const std::string key = std::string(kFormat) + "\n" + content + "\n" + requestKey(request);
     Writer w;
     w.text(key);
+    writeInfo(w, info);
     w.raw(report.tokens);
     w.raw(report.numExperts);
     w.raw(report.topK);

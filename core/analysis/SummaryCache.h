@@ -4,12 +4,15 @@
 // answers without reading the choices. Never inside the dump (dumps are opened
 // read-only).
 //
-// A report is served only for the same dump content: the key holds the file's size,
+// The entry holds the dump's info (DumpInfo) beside the report, so a hit needs nothing
+// from the dump itself: the window shows the overview and `stats` answers before, or
+// without, opening it. A report is served only for the same dump content: the key holds the file's size,
 // its modification time and a hash of its first 64 KiB and of 16 samples spread over
 // it, plus everything that changes the report (capacity factor, drop policy and
 // grouping, the vocabulary figures' minimum count) and the cache's format version. A
-// changed file misses, never hits stale. Every field of LayerReport is stored: a field
-// added there must be added to SummaryCache.cpp, with its format version raised.
+// changed file misses, never hits stale. Every field of DumpInfo and LayerReport is
+// stored: a field added there must be added to SummaryCache.cpp, with its format
+// version raised.
 // The directory is bounded (oldest entries go first); entries are written to a
 // temporary file and renamed, so a reader never sees half of one. Every failure
 // (unreadable, corrupt, full disk) is a miss, never an error: the cache only saves time.
@@ -22,6 +25,11 @@
 
 namespace moescope {
 
+struct CachedSummary {
+    DumpInfo info;     // its path is the one asked for
+    DumpReport report; // its file likewise; its warnings are empty (info.warnings has the dump's)
+};
+
 struct SummaryCache {
     std::string directory;                        // empty: the cache is off
     std::uint64_t maxBytes = std::uint64_t(64) << 20;
@@ -33,8 +41,9 @@ struct SummaryCache {
 
     // The report of `dumpPath` analysed with `request` (only capacity factor and drops
     // count; requests that re-route or replay are never cached), or nullopt.
-    std::optional<DumpReport> load(const std::string &dumpPath, const AnalysisRequest &request) const;
-    void store(const std::string &dumpPath, const AnalysisRequest &request, const DumpReport &report) const;
+    std::optional<CachedSummary> load(const std::string &dumpPath, const AnalysisRequest &request) const;
+    void store(const std::string &dumpPath, const AnalysisRequest &request, const DumpInfo &info,
+               const DumpReport &report) const;
 };
 
 // Whether `request` yields a report the cache may hold: the recorded routing, every

@@ -144,6 +144,15 @@ private slots:
         QCOMPARE(again.out, first.out);
         QCOMPARE(runMoescope({"stats", file.qpath()}).out, runMoescope({"stats", file.qpath(), "--no-cache"}).out);
         QCOMPARE(runMoescope({"stats", file.qpath(), "--json", "--no-cache"}).out, first.out);
+        // A hit opens nothing: without the preflight helper the answer is the same,
+        // and --no-cache, which must open the dump, says the helper is missing.
+        qputenv("MOESCOPE_PREFLIGHT_PROGRAM", QByteArray("/nonexistent/moescope-preflight"));
+        const Run unopened = runMoescope({"stats", file.qpath(), "--json"});
+        const Run opening = runMoescope({"stats", file.qpath(), "--json", "--no-cache"});
+        qunsetenv("MOESCOPE_PREFLIGHT_PROGRAM");
+        QCOMPARE(unopened.exitCode, 0);
+        QCOMPARE(unopened.out, first.out);
+        QVERIFY(opening.exitCode != 0);
         // Another capacity factor is another entry.
         runMoescope({"stats", file.qpath(), "--json", "--capacity-factor", "3"});
         QCOMPARE(QDir(cacheDir.path()).entryList({"*.summary"}).size(), 2);

@@ -277,6 +277,25 @@ private slots:
             QCOMPARE(last->analysis.report.layers[std::size_t(l)].drops.dropped,
                      full->analysis.report.layers[std::size_t(l)].drops.dropped);
         }
+        // The cached overview comes before the dump is opened: with no preflight helper
+        // to open it, the whole overview still arrives, then the open fails.
+        {
+            MainWindow third;
+            QSignalSpy early(third.loader(), &DumpLoader::layerAnalysed);
+            QSignalSpy opened(third.loader(), &DumpLoader::opened);
+            QSignalSpy failed(third.loader(), &DumpLoader::failed);
+            qputenv("MOESCOPE_PREFLIGHT_PROGRAM", QByteArray("/nonexistent/moescope-preflight"));
+            third.openFile(m_dump->qpath());
+            QVERIFY(failed.wait(20000));
+            qunsetenv("MOESCOPE_PREFLIGHT_PROGRAM");
+            QCOMPARE(early.count(), 1);
+            QCOMPARE(early.first().at(1).toInt(), full->numLayers());
+            QCOMPARE(opened.count(), 1); // the title, from the cached info
+            QCOMPARE(opened.first().at(1).value<DumpInfo>().numTokens, full->info().numTokens);
+            const auto cachedOverview = early.first().at(0).value<DumpSnapshotPtr>();
+            QCOMPARE(cachedOverview->analysis.report.layers.back().counts, full->analysis.report.layers.back().counts);
+            QCOMPARE(cachedOverview->info().layers.size(), full->info().layers.size());
+        }
         again.loader()->setUseCache(false);
         QVERIFY(test::showDump(again, m_other->qpath()));
         QCOMPARE(entries(), 1);

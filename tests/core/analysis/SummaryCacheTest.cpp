@@ -81,6 +81,47 @@ void compareReports(const DumpReport &a, const DumpReport &b)
     }
 }
 
+void compareInfos(const DumpInfo &a, const DumpInfo &b)
+{
+    QCOMPARE(a.formatVersion, b.formatVersion);
+    QCOMPARE(a.numExperts, b.numExperts);
+    QCOMPARE(a.topK, b.topK);
+    QCOMPARE(int(a.scoring), int(b.scoring));
+    QCOMPARE(a.normalizeTopK, b.normalizeTopK);
+    QCOMPARE(a.numGroups, b.numGroups);
+    QCOMPARE(a.topKGroups, b.topKGroups);
+    QCOMPARE(a.routedScalingFactor, b.routedScalingFactor);
+    QCOMPARE(a.capacityFactor, b.capacityFactor);
+    QCOMPARE(a.model, b.model);
+    QCOMPARE(a.checkpoint, b.checkpoint);
+    QCOMPARE(a.checkpointStep, b.checkpointStep);
+    QCOMPARE(a.numTokens, b.numTokens);
+    QCOMPARE(a.hasTokens, b.hasTokens);
+    QCOMPARE(a.sequenceOffsets, b.sequenceOffsets);
+    QCOMPARE(a.sequenceLabels, b.sequenceLabels);
+    QCOMPARE(a.vocabSize, b.vocabSize);
+    QCOMPARE(a.hasTraining, b.hasTraining);
+    QCOMPARE(a.warnings, b.warnings);
+    QCOMPARE(a.layers.size(), b.layers.size());
+    for (std::size_t l = 0; l < a.layers.size(); ++l) {
+        const LayerInfo &x = a.layers[l], &y = b.layers[l];
+        QCOMPARE(x.name, y.name);
+        QCOMPARE(x.index, y.index);
+        QCOMPARE(x.hasLogits, y.hasLogits);
+        QCOMPARE(x.hasTopkIds, y.hasTopkIds);
+        QCOMPARE(x.hasTopkWeights, y.hasTopkWeights);
+        QCOMPARE(x.hasExpertBias, y.hasExpertBias);
+        QCOMPARE(int(x.logitsType), int(y.logitsType));
+        QCOMPARE(x.logitsStorage, y.logitsStorage);
+        QCOMPARE(x.logitsChunkRows, y.logitsChunkRows);
+        QCOMPARE(x.topkIdsChunkRows, y.topkIdsChunkRows);
+        QCOMPARE(x.logitsAreProbabilities, y.logitsAreProbabilities);
+        QCOMPARE(x.expertBias, y.expertBias);
+        QCOMPARE(x.hasCounts, y.hasCounts);
+        QCOMPARE(x.storedCounts, y.storedCounts);
+    }
+}
+
 std::size_t entries(const QString &dir)
 {
     return std::size_t(QDir(dir).entryList({"*.summary"}, QDir::Files).size());
@@ -104,12 +145,57 @@ private slots:
         QVERIFY(!report.layers[0].labelShares.empty()); // the fixture has labels: they travel too
         QVERIFY(report.layers[0].vocabulary.has_value());
         QVERIFY(report.layers[0].locality.pairs > 0);
-        cache.store(file.path(), request, report);
+        cache.store(file.path(), request, dump.info(), report);
         QCOMPARE(entries(cacheDir.path()), std::size_t(1));
         const auto back = cache.load(file.path(), request);
         QVERIFY(back.has_value());
-        compareReports(*back, report);
-        QCOMPARE(back->file, file.path());
+        compareReports(back->report, report);
+        QCOMPARE(back->report.file, file.path());
+        compareInfos(back->info, dump.info());
+        QCOMPARE(back->info.path, file.path());
+    }
+
+    // The dump's info travels with the report (a hit opens nothing), every field of
+    // it: the fixture's own, and each one this fixture leaves at its default set too.
+    void theDumpsInfoComesBackWhole()
+    {
+        QTemporaryDir cacheDir;
+        test::TempDump file(test::uiFixture(300, 8, 2, 3));
+        const RoutingDump dump(file.path());
+        const SummaryCache cache{cacheDir.path().toStdString()};
+        DumpInfo info = dump.info();
+        info.formatVersion = 3;
+        info.scoring = Scoring::Sigmoid;
+        info.normalizeTopK = !info.normalizeTopK;
+        info.numGroups = 4;
+        info.topKGroups = 2;
+        info.routedScalingFactor = 2.5;
+        info.capacityFactor = 1.75;
+        info.model = "a model \xc3\xa9";
+        info.checkpoint = "ckpt-9";
+        info.checkpointStep = 123456789012;
+        info.hasTokens = false;
+        info.sequenceLabels = {"first", "", "third with spaces"};
+        info.vocabSize = 77;
+        info.hasTraining = !info.hasTraining;
+        info.warnings = {"one warning", "another"};
+        LayerInfo &layer = info.layers.back();
+        layer.index = -7;
+        layer.hasExpertBias = true;
+        layer.expertBias = {0.5, -0.25, 1e-9, 3.0, 0, 0, 0, 1};
+        layer.hasCounts = true;
+        layer.storedCounts = {1, 2, 3, 4, 5, 6, 7, 8};
+        layer.logitsType = LogitsType::Float64;
+        layer.logitsStorage = "chunked, deflate";
+        layer.logitsChunkRows = 4096;
+        layer.topkIdsChunkRows = 8192;
+        layer.logitsAreProbabilities = true;
+        const DumpReport report = buildReport(dump, plainRequest());
+        cache.store(file.path(), plainRequest(), info, report);
+        const auto back = cache.load(file.path(), plainRequest());
+        QVERIFY(back.has_value());
+        compareInfos(back->info, info);
+        compareReports(back->report, report);
     }
 
     void anotherRequestOrAChangedFileMisses()
@@ -120,7 +206,7 @@ private slots:
         AnalysisRequest request = plainRequest();
         {
             const RoutingDump dump(file.path());
-            cache.store(file.path(), request, buildReport(dump, request));
+            cache.store(file.path(), request, dump.info(), buildReport(dump, request));
         }
         QVERIFY(cache.load(file.path(), request));
         AnalysisRequest otherCf = request;
@@ -166,7 +252,7 @@ private slots:
         const SummaryCache cache{cacheDir.path().toStdString()};
         const AnalysisRequest request = plainRequest();
         const RoutingDump dump(file.path());
-        cache.store(file.path(), request, buildReport(dump, request));
+        cache.store(file.path(), request, dump.info(), buildReport(dump, request));
         const QString entry = cacheDir.path() + "/" + QDir(cacheDir.path()).entryList({"*.summary"}).at(0);
         QFile f(entry);
         QVERIFY(f.open(QIODevice::ReadWrite));
@@ -190,13 +276,13 @@ private slots:
             files.push_back(std::make_unique<test::TempDump>(test::uiFixture(200 + 10 * i, 8, 2, 2)));
             const RoutingDump dump(files.back()->path());
             if (i == 0) {
-                cache.store(files.back()->path(), request, buildReport(dump, request));
+                cache.store(files.back()->path(), request, dump.info(), buildReport(dump, request));
                 one = std::filesystem::file_size(
                     (cacheDir.path() + "/" + QDir(cacheDir.path()).entryList({"*.summary"}).at(0)).toStdString());
                 cache.maxBytes = one * 2 + one / 2; // room for two entries
                 continue;
             }
-            cache.store(files.back()->path(), request, buildReport(dump, request));
+            cache.store(files.back()->path(), request, dump.info(), buildReport(dump, request));
             QVERIFY(entries(cacheDir.path()) <= 2);
         }
         QCOMPARE(entries(cacheDir.path()), std::size_t(2));
@@ -210,7 +296,7 @@ private slots:
         const SummaryCache off;
         QVERIFY(!off.enabled());
         const RoutingDump dump(file.path());
-        off.store(file.path(), plainRequest(), buildReport(dump, plainRequest()));
+        off.store(file.path(), plainRequest(), dump.info(), buildReport(dump, plainRequest()));
         QVERIFY(!off.load(file.path(), plainRequest()));
         qputenv("MOESCOPE_NO_CACHE", "1");
         QVERIFY(!SummaryCache::standard().enabled());

@@ -46,12 +46,14 @@ class SummaryCacheWriteTest : public QObject {
     Q_OBJECT
 
     test::TempDump m_file{test::uiFixture(300, 8, 2, 2)};
+    DumpInfo m_info;
     DumpReport m_report;
 
 private slots:
     void initTestCase()
     {
         const RoutingDump dump(m_file.path());
+        m_info = dump.info();
         m_report = buildReport(dump, plainRequest());
     }
 
@@ -64,7 +66,7 @@ private slots:
         f.write("not a directory");
         f.close();
         const SummaryCache cache{path.toStdString()};
-        cache.store(m_file.path(), plainRequest(), m_report);
+        cache.store(m_file.path(), plainRequest(), m_info, m_report);
         QCOMPARE(bytesOf(path), QByteArray("not a directory"));
         QVERIFY(!cache.load(m_file.path(), plainRequest()));
         QCOMPARE(QDir(dir.path()).entryList(QDir::Files | QDir::Dirs | QDir::NoDotAndDotDot),
@@ -80,7 +82,7 @@ private slots:
         f.write("x");
         f.close();
         const SummaryCache cache{(file + "/summaries").toStdString()};
-        cache.store(m_file.path(), plainRequest(), m_report);
+        cache.store(m_file.path(), plainRequest(), m_info, m_report);
         QCOMPARE(bytesOf(file), QByteArray("x"));
         QVERIFY(!cache.load(m_file.path(), plainRequest()));
     }
@@ -93,7 +95,7 @@ private slots:
         QTemporaryDir dir;
         QVERIFY(QFile::setPermissions(dir.path(), QFile::ReadOwner | QFile::ExeOwner));
         const SummaryCache cache{dir.path().toStdString()};
-        cache.store(m_file.path(), plainRequest(), m_report);
+        cache.store(m_file.path(), plainRequest(), m_info, m_report);
         QVERIFY(QFile::setPermissions(dir.path(), QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner));
         QVERIFY(QDir(dir.path()).isEmpty(QDir::Files | QDir::Hidden));
     }
@@ -102,7 +104,7 @@ private slots:
     {
         QTemporaryDir dir;
         const SummaryCache cache{dir.path().toStdString()};
-        cache.store(m_file.path(), plainRequest(), m_report);
+        cache.store(m_file.path(), plainRequest(), m_info, m_report);
         const auto before = contents(dir.path());
         QCOMPARE(before.size(), 1);
         // Another report under the same key: on a working disk it would replace the entry.
@@ -110,15 +112,15 @@ private slots:
         other.capacityFactor += 1;
         {
             const test::FileSizeLimit full(64);
-            cache.store(m_file.path(), plainRequest(), other);
+            cache.store(m_file.path(), plainRequest(), m_info, other);
         }
         QCOMPARE(contents(dir.path()), before);
         const auto back = cache.load(m_file.path(), plainRequest());
         QVERIFY(back.has_value());
-        QCOMPARE(back->capacityFactor, m_report.capacityFactor);
+        QCOMPARE(back->report.capacityFactor, m_report.capacityFactor);
         // And the disk back: the new report replaces the entry whole.
-        cache.store(m_file.path(), plainRequest(), other);
-        QCOMPARE(cache.load(m_file.path(), plainRequest())->capacityFactor, other.capacityFactor);
+        cache.store(m_file.path(), plainRequest(), m_info, other);
+        QCOMPARE(cache.load(m_file.path(), plainRequest())->report.capacityFactor, other.capacityFactor);
         QCOMPARE(contents(dir.path()).size(), 1);
     }
 };
