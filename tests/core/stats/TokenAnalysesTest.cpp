@@ -128,25 +128,33 @@ private slots:
 
     void localityMatchesPlain_data()
     {
+        QTest::addColumn<int>("E");
         QTest::addColumn<int>("k");
         QTest::addColumn<double>("repeat");
-        QTest::newRow("top-1, strong repetition") << 1 << 0.6;
-        QTest::newRow("top-2, planted repetition") << 2 << 0.4;
-        QTest::newRow("top-4, none planted") << 4 << 0.0;
+        QTest::newRow("top-1, strong repetition") << 8 << 1 << 0.6;
+        QTest::newRow("top-2, planted repetition") << 8 << 2 << 0.4;
+        QTest::newRow("top-4, none planted") << 8 << 4 << 0.0;
+        // Above 64 experts the sets are compared otherwise: marks, or for k = 8 rows as
+        // vectors (DeepSeek-V3's 256 experts, top-8).
+        QTest::newRow("E 256 top-8, planted repetition") << 256 << 8 << 0.4;
+        QTest::newRow("E 256 top-8, none planted") << 256 << 8 << 0.0;
+        QTest::newRow("E 300 top-8, planted repetition") << 300 << 8 << 0.5;
+        QTest::newRow("E 100 top-4, planted repetition") << 100 << 4 << 0.4;
     }
 
     void localityMatchesPlain()
     {
+        QFETCH(int, E);
         QFETCH(int, k);
         QFETCH(double, repeat);
-        const LayerChoices c = planted(3001, 8, k, repeat, 5u + unsigned(k));
+        const LayerChoices c = planted(3001, E, k, repeat, 5u + unsigned(k) + unsigned(E));
         const std::vector<std::int64_t> offsets = {0, 100, 101, 1500, 3001};
         const TokenLocality got = tokenLocality(c, offsets);
         const PlainLocality want = plainLocality(c, offsets);
         QCOMPARE(got.pairs, std::int64_t(want.pairs));
         QVERIFY(std::fabs(got.first - want.first) < 1e-12);
         QVERIFY(std::fabs(got.firstLoadAware - want.firstLoad) < 1e-12);
-        QCOMPARE(got.firstUniform, 1.0 / 8);
+        QCOMPARE(got.firstUniform, 1.0 / E);
         QCOMPARE(got.hasAny, k >= 2);
         if (k >= 2) {
             QVERIFY(std::fabs(got.any - want.any) < 1e-12);
