@@ -69,20 +69,35 @@ public:
                 m_stamp[e] = m_row;
             }
         }
+        // An id with more choices than experts (the frequent ones, which hold most
+        // tokens) is picked and reset over the E counts, not over its rows again.
+        const bool overExperts = n * k > m1.size();
         if (occurrences > 0 && occurrences >= minCount) {
             std::size_t best1 = 0, bestK = 0;
             std::int64_t most1 = 0, mostK = 0;
-            for (std::size_t j = 0; j < n; ++j) {
-                if (!ok[j])
-                    continue;
-                const Id *row = rows + j * k;
-                pick(m1, std::size_t(row[0]), best1, most1);
-                for (std::size_t i = 0; i < k; ++i)
-                    pick(mk, std::size_t(row[i]), bestK, mostK);
+            if (overExperts) {
+                for (std::size_t e = 0; e < m1.size(); ++e) { // ascending: a tie keeps the lower id
+                    pick(m1, e, best1, most1);
+                    pick(mk, e, bestK, mostK);
+                }
+            } else {
+                for (std::size_t j = 0; j < n; ++j) {
+                    if (!ok[j])
+                        continue;
+                    const Id *row = rows + j * k;
+                    pick(m1, std::size_t(row[0]), best1, most1);
+                    for (std::size_t i = 0; i < k; ++i)
+                        pick(mk, std::size_t(row[i]), bestK, mostK);
+                }
             }
             ++r.ids;
             first.add(best1, double(most1) / double(occurrences));
             any.add(bestK, double(mostK) / double(occurrences));
+        }
+        if (overExperts) {
+            std::fill(m1.begin(), m1.end(), 0);
+            std::fill(mk.begin(), mk.end(), 0);
+            return;
         }
         for (std::size_t j = 0; j < n; ++j) {
             const Id *row = rows + j * k;
@@ -116,7 +131,8 @@ const Id *narrowRows(const LayerChoices &c, ReusedBuffer &buffer)
 {
     Id *rows = static_cast<Id *>(buffer.reserve(c.ids.size() * sizeof(Id)));
     const std::int32_t *ids = c.ids.data();
-    for (std::size_t i = 0; i < c.ids.size(); ++i)
+    const std::size_t n = c.ids.size(); // a local bound: the byte stores could alias the vector's own
+    for (std::size_t i = 0; i < n; ++i)
         rows[i] = Id(ids[i]);
     return rows;
 }
@@ -164,10 +180,17 @@ void countIds(const LayerChoices &c, const TokenPositions &positions, std::int64
         }
         block.resize(n * k);
         ok.resize(n);
+        // The rows are fetched a few positions ahead: each is a cache miss of its own.
+        constexpr std::size_t kAhead = 16;
+        const std::span<const std::int64_t> all = positions.allPositions();
+        const std::uint8_t *validOf = c.valid.data();
         std::size_t j = 0;
         for (std::size_t g : batch)
             for (const std::int64_t t : positions.group(g)) {
-                const bool valid = t >= 0 && t < T && c.valid[std::size_t(t)];
+                const std::size_t at = std::size_t(&t - all.data()) + kAhead;
+                if (at < all.size() && all[at] >= 0 && all[at] < T)
+                    __builtin_prefetch(rows + std::size_t(all[at]) * k);
+                const bool valid = t >= 0 && t < T && validOf[std::size_t(t)];
                 ok[j] = valid;
                 if (valid)
                     copyRow<Id, K>(rows, k, t, block.data() + j * k);
