@@ -10,14 +10,13 @@
 // its modification time and a hash of its first 64 KiB and of 16 samples spread over
 // it, plus everything that changes the report (capacity factor, drop policy and
 // grouping, the vocabulary figures' minimum count) and the cache's format version. A
-// changed file misses, never hits stale. Every field of DumpInfo and LayerReport is
-// stored: a field added there must be added to SummaryCache.cpp, with its format
-// version raised.
+// changed file misses, never hits stale. The bytes of an entry are SummaryEntry.h's.
 // The directory is bounded (oldest entries go first); entries are written to a
 // temporary file and renamed, so a reader never sees half of one. Every failure
 // (unreadable, corrupt, full disk) is a miss, never an error: the cache only saves time.
 #include "analysis/AnalysisPipeline.h"
 #include "analysis/DumpReport.h"
+#include "analysis/SummaryEntry.h"
 
 #include <cstdint>
 #include <optional>
@@ -25,13 +24,8 @@
 
 namespace moescope {
 
-struct CachedSummary {
-    DumpInfo info;     // its path is the one asked for
-    DumpReport report; // its file likewise; its warnings are empty (info.warnings has the dump's)
-};
-
 struct SummaryCache {
-    std::string directory;                        // empty: the cache is off
+    std::string directory; // empty: the cache is off
     std::uint64_t maxBytes = std::uint64_t(64) << 20;
 
     // $MOESCOPE_CACHE_DIR, else $XDG_CACHE_HOME/moescope/summaries, else

@@ -249,60 +249,6 @@ private slots:
         QCOMPARE(window.overview()->healthModel()->rowCount(), L);
     }
 
-    // The window keeps each dump's overview in the summary cache; opened again, the
-    // overview comes from there (the same reports as the full analysis), and with the
-    // setting off nothing is kept.
-    void overviewComesFromTheSummaryCache()
-    {
-        QTemporaryDir cacheDir;
-        qputenv("MOESCOPE_CACHE_DIR", cacheDir.path().toUtf8());
-        auto entries = [&] { return QDir(cacheDir.path()).entryList({"*.summary"}).size(); };
-        {
-            MainWindow window;
-            window.loader()->setUseCache(true);
-            QVERIFY(test::showDump(window, m_dump->qpath()));
-        }
-        QCOMPARE(entries(), 1);
-        MainWindow again;
-        QVERIFY(again.loader()->usesCache()); // remembered
-        QSignalSpy partials(again.loader(), &DumpLoader::layerAnalysed);
-        QVERIFY(test::showDump(again, m_dump->qpath()));
-        QCOMPARE(entries(), 1);
-        const DumpSnapshotPtr full = again.snapshot();
-        QCOMPARE(partials.count(), 1); // every layer at once: one redraw of the overview
-        QCOMPARE(partials.last().at(1).toInt(), full->numLayers());
-        const auto last = partials.last().at(0).value<DumpSnapshotPtr>();
-        for (int l = 0; l < full->numLayers(); ++l) {
-            QCOMPARE(last->analysis.report.layers[std::size_t(l)].counts, full->analysis.report.layers[std::size_t(l)].counts);
-            QCOMPARE(last->analysis.report.layers[std::size_t(l)].drops.dropped,
-                     full->analysis.report.layers[std::size_t(l)].drops.dropped);
-        }
-        // The cached overview comes before the dump is opened: with no preflight helper
-        // to open it, the whole overview still arrives, then the open fails.
-        {
-            MainWindow third;
-            QSignalSpy early(third.loader(), &DumpLoader::layerAnalysed);
-            QSignalSpy opened(third.loader(), &DumpLoader::opened);
-            QSignalSpy failed(third.loader(), &DumpLoader::failed);
-            qputenv("MOESCOPE_PREFLIGHT_PROGRAM", QByteArray("/nonexistent/moescope-preflight"));
-            third.openFile(m_dump->qpath());
-            QVERIFY(failed.wait(20000));
-            qunsetenv("MOESCOPE_PREFLIGHT_PROGRAM");
-            QCOMPARE(early.count(), 1);
-            QCOMPARE(early.first().at(1).toInt(), full->numLayers());
-            QCOMPARE(opened.count(), 1); // the title, from the cached info
-            QCOMPARE(opened.first().at(1).value<DumpInfo>().numTokens, full->info().numTokens);
-            const auto cachedOverview = early.first().at(0).value<DumpSnapshotPtr>();
-            QCOMPARE(cachedOverview->analysis.report.layers.back().counts, full->analysis.report.layers.back().counts);
-            QCOMPARE(cachedOverview->info().layers.size(), full->info().layers.size());
-        }
-        again.loader()->setUseCache(false);
-        QVERIFY(test::showDump(again, m_other->qpath()));
-        QCOMPARE(entries(), 1);
-        again.loader()->setUseCache(true);
-        qunsetenv("MOESCOPE_CACHE_DIR");
-    }
-
     // While a dump loads, the overview shows its first layers but every other view
     // still shows the dump before it: a click on the loading dump's layers (a row of
     // the table, a cell of the heatmap) selects nothing, since that layer or expert
