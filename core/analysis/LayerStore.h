@@ -65,7 +65,7 @@ public:
     // whole (pass()). Nothing is visited for a load-only layer. Throws as pass() does.
     using RowsVisitor =
         std::function<void(std::size_t first, std::size_t n, const std::int32_t *ids, const std::uint8_t *valid)>;
-    static constexpr std::size_t kRowsBandBytes = std::size_t(16) << 20;
+    static constexpr std::size_t kRowsBandBytes = std::size_t(8) << 20;
     void rowsAt(std::size_t layer, std::span<const std::int64_t> positions, const RowsVisitor &visit,
                 const Progress &progress = {}) const;
     // Hands the store a pass computed elsewhere (the window's first analysis).

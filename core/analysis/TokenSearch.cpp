@@ -9,6 +9,9 @@
 namespace moescope {
 
 namespace {
+// Each thread holds a few bands of rows while it reads (LayerStore::rowsAt).
+constexpr unsigned kMaxThreads = 8;
+
 // Every wanted id's positions in one ascending list, with the place in `wanted` each
 // belongs to: one pass over a layer's rows serves all the ids.
 struct MergedPositions {
@@ -98,7 +101,7 @@ std::vector<std::vector<std::vector<TokenShare>>> routingOfTokensAtEveryLayer(co
             failed = true;
         }
     };
-    const unsigned cores = threads ? threads : std::max(1u, std::thread::hardware_concurrency());
+    const unsigned cores = threads ? threads : std::clamp(std::thread::hardware_concurrency(), 1u, kMaxThreads);
     std::vector<std::thread> helpers;
     for (unsigned h = 1; h < std::min<std::size_t>(cores, order.size()); ++h)
         helpers.emplace_back(work, false);

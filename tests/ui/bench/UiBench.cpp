@@ -27,7 +27,6 @@
 #include <cstdio>
 #include <functional>
 #include <map>
-#include <ctime>
 #include <span>
 #include <thread>
 #include <vector>
@@ -365,14 +364,6 @@ void benchPairs(MainWindow &window, Phase &phase)
     phase.blocks("worst GUI-thread block while switching layers");
 }
 
-// CPU time of the whole process (every thread), in milliseconds.
-double processCpuMs()
-{
-    timespec t{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return double(t.tv_sec) * 1e3 + double(t.tv_nsec) / 1e6;
-}
-
 // Where a search's time goes: matching the query with the vocabulary, then at every
 // layer the token's rows, gathered from the layers in memory and read from the dump
 // (only the stored chunks that hold the token) for the others. Each part on one
@@ -409,9 +400,9 @@ void searchCosts(const DumpSnapshot &snapshot, const QString &query)
     const double readMs = timed(absent, readCpu);
     // The whole search as the view runs it, with the CPU of all its threads.
     clock.restart();
-    const double process0 = processCpuMs();
+    const qint64 process0 = processCpuNs();
     const std::size_t routes = routesOfTokens(snapshot, ids).size();
-    const double wholeCpu = processCpuMs() - process0, wholeMs = msSince(clock);
+    const double wholeCpu = double(processCpuNs() - process0) / 1e6, wholeMs = msSince(clock);
     info("  where a search's time goes",
          QStringLiteral("\"%1\" at %2 positions; matching the vocabulary: %3 ms; gathering its rows from the %4 "
                         "layers in memory: %5 ms (CPU %6); reading them for the other %7 layers: %8 ms (CPU %9) "
