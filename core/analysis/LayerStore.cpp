@@ -105,6 +105,75 @@ LayerChoices LayerStore::slice(std::size_t layer, std::int64_t begin, std::int64
     return c;
 }
 
+void LayerStore::rowsAt(std::size_t layer, std::span<const std::int64_t> positions, const RowsVisitor &visit,
+                        const Progress &progress) const
+{
+    const DumpInfo &info = m_dump->info();
+    const LayerInfo &li = info.layers.at(layer);
+    if (!positions.empty() && (positions.front() < 0 || positions.back() >= info.numTokens))
+        throw std::out_of_range("LayerStore::rowsAt: positions beyond the dump");
+    if (li.loadOnly() || positions.empty())
+        return;
+    const std::size_t k = std::size_t(info.topK);
+    std::vector<std::int32_t> ids;
+    std::vector<std::uint8_t> valid;
+    LayerPassPtr whole = resident(layer);
+    if (!whole && !li.hasTopkIds)
+        whole = pass(layer, progress);
+    if (whole) {
+        // Gathered a few thousand rows at a time, so the visitor sees one shape of input.
+        const LayerChoices &from = whole->choices;
+        constexpr std::size_t kBand = 4096;
+        for (std::size_t first = 0; first < positions.size(); first += kBand) {
+            const std::size_t n = std::min(kBand, positions.size() - first);
+            ids.resize(n * k);
+            valid.resize(n);
+            for (std::size_t j = 0; j < n; ++j) {
+                const std::size_t t = std::size_t(positions[first + j]);
+                std::copy_n(from.ids.begin() + std::ptrdiff_t(t * k), k, ids.begin() + std::ptrdiff_t(j * k));
+                valid[j] = from.valid[t];
+            }
+            visit(first, n, ids.data(), valid.data());
+        }
+        return;
+    }
+    // Stretches of whole chunks: a stretch grows while the next position lies in its
+    // last chunk or the one after, up to the band's size; a chunk holding none of the
+    // positions ends it, so it is never read. Contiguous data reads as 4096-row chunks.
+    const std::uint64_t chunk = li.topkIdsChunkRows > 0 ? li.topkIdsChunkRows : 4096;
+    const std::uint64_t bandRows = std::max<std::uint64_t>(chunk, kRowsBandBytes / (std::max<std::size_t>(k, 1) * 4));
+    std::vector<std::int32_t> rows;
+    valid.assign(positions.size() > 0 ? std::min<std::size_t>(positions.size(), bandRows) : 0, 1);
+    std::size_t first = 0;
+    while (first < positions.size()) {
+        progress.checkCancelled();
+        const std::uint64_t firstChunk = std::uint64_t(positions[first]) / chunk;
+        std::uint64_t lastChunk = firstChunk;
+        std::size_t end = first + 1;
+        for (; end < positions.size(); ++end) {
+            const std::uint64_t c = std::uint64_t(positions[end]) / chunk;
+            if (c != lastChunk && (c != lastChunk + 1 || (c - firstChunk + 1) * chunk > bandRows))
+                break;
+            lastChunk = c;
+        }
+        const std::uint64_t begin = std::uint64_t(positions[first]);
+        const std::uint64_t count = std::uint64_t(positions[end - 1]) - begin + 1;
+        rows.resize(std::size_t(count) * k);
+        m_dump->readTopkIds(layer, begin, count, rows.data());
+        const std::size_t n = end - first;
+        ids.resize(n * k);
+        for (std::size_t j = 0; j < n; ++j)
+            std::copy_n(rows.begin() + std::ptrdiff_t((std::uint64_t(positions[first + j]) - begin) * k), k,
+                        ids.begin() + std::ptrdiff_t(j * k));
+        // Recorded choices are valid for every token (dump-format.md), as in runLayerPass.
+        if (valid.size() < n)
+            valid.assign(n, 1);
+        visit(first, n, ids.data(), valid.data());
+        progress.report(double(end) / double(positions.size()));
+        first = end;
+    }
+}
+
 void LayerStore::adopt(std::size_t layer, LayerPass pass) const
 {
     auto p = std::make_shared<const LayerPass>(std::move(pass));

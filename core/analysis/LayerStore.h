@@ -13,7 +13,9 @@
 #include "io/RoutingDump.h"
 
 #include <cstddef>
+#include <functional>
 #include <list>
+#include <span>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -53,6 +55,19 @@ public:
     // reads kilobytes rather than every layer. A layer routed from its logits is
     // routed whole (pass()). Empty for a load-only layer. Throws as pass() does.
     LayerChoices slice(std::size_t layer, std::int64_t begin, std::int64_t count, const Progress &progress = {}) const;
+    // The choices of some positions of a layer (`positions` ascending, within the dump),
+    // handed to `visit` a band at a time: visit(first, n, ids, valid) gets positions
+    // [first, first + n) of the list, row j of ids (k wide) and valid[j] holding
+    // positions[first + j]. From the pass in memory; else, for recorded choices, read
+    // from the dump for the stretches of whole stored chunks that hold the positions
+    // (each chunk decoded once, chunks without any skipped, at most kRowsBandBytes of
+    // rows held at a time), nothing kept; a layer routed from its logits is routed
+    // whole (pass()). Nothing is visited for a load-only layer. Throws as pass() does.
+    using RowsVisitor =
+        std::function<void(std::size_t first, std::size_t n, const std::int32_t *ids, const std::uint8_t *valid)>;
+    static constexpr std::size_t kRowsBandBytes = std::size_t(8) << 20;
+    void rowsAt(std::size_t layer, std::span<const std::int64_t> positions, const RowsVisitor &visit,
+                const Progress &progress = {}) const;
     // Hands the store a pass computed elsewhere (the window's first analysis).
     void adopt(std::size_t layer, LayerPass pass) const;
 

@@ -25,6 +25,14 @@ public:
         if (m_cancel && m_cancel->load(std::memory_order_relaxed))
             throw Cancelled();
     }
+    // The same cancel flag with no reporting: for helper threads, whose reports would
+    // interleave with the caller's.
+    Progress quiet() const
+    {
+        Progress p;
+        p.m_cancel = m_cancel;
+        return p;
+    }
     // The part [begin, end] of this call's range, for a sub-step.
     Progress part(double begin, double end) const
     {

@@ -3,6 +3,7 @@
 // The one place share and lift are computed: the profile table, the reverse search,
 // the `profile` command and every export call these functions.
 #include "stats/LayerChoices.h"
+#include "stats/TokenPositions.h"
 
 #include <cstdint>
 #include <vector>
@@ -42,5 +43,36 @@ std::vector<TokenShare> routingOfToken(const LayerChoices &choices, const std::v
 std::vector<std::vector<TokenShare>> routingOfTokens(const LayerChoices &choices,
                                                      const std::vector<std::int64_t> &tokenIds,
                                                      const std::vector<std::int64_t> &wanted);
+
+// The same answer from the positions of the wanted ids alone (`positions` indexes the
+// dump's token ids), O(occurrences x k) instead of a scan over all T rows: what the
+// reverse search runs at every layer. `counts` (c[e]) and `validTokens` (T) are the
+// layer's own, e.g. from its report, so nothing here walks the whole layer.
+std::vector<std::vector<TokenShare>> routingOfTokensAt(const LayerChoices &choices, const TokenPositions &positions,
+                                                       const std::vector<std::int64_t> &wanted,
+                                                       const std::vector<std::int64_t> &counts,
+                                                       std::int64_t validTokens);
+
+// What the reverse search adds up, one occurrence at a time, whichever way the rows
+// arrive (a scan, a gather from memory, rows read from the dump).
+class TokenRouteTally {
+public:
+    TokenRouteTally(int numExperts, int topK, std::size_t numWanted);
+    // One occurrence of wanted[slot] with its row of k choices; an invalid token's row
+    // is not looked at. A repeated id in one row counts once, as in LayerChoices::counts.
+    void add(std::size_t slot, const std::int32_t *row, bool valid);
+    // routingOfTokens' answer from the layer's c[e] and T.
+    std::vector<std::vector<TokenShare>> answers(const std::vector<std::int64_t> &counts,
+                                                 std::int64_t validTokens) const;
+
+private:
+    std::size_t m_experts, m_k;
+    std::vector<std::int64_t> m_routed;      // [numWanted * E]
+    std::vector<std::int64_t> m_occurrences; // [numWanted], valid ones
+};
+
+// The place that answers each wanted id: its first place, or -1 for a later repeat
+// (answered at its first place only, as routingOfTokens does).
+std::vector<std::ptrdiff_t> firstPlaces(const std::vector<std::int64_t> &wanted);
 
 } // namespace moescope

@@ -1,6 +1,7 @@
 #include "TokenRoutingModel.h"
 
 #include "Format.h"
+#include "analysis/TokenSearch.h"
 
 
 namespace moescope::ui {
@@ -110,23 +111,12 @@ std::vector<std::int64_t> tokenIdsMatching(const DumpSnapshot &snapshot, const Q
 std::vector<TokenRoute> routesOfTokens(const DumpSnapshot &snapshot, const std::vector<std::int64_t> &tokenIds,
                                        const Progress &progress)
 {
-    const auto &a = snapshot.analysis;
-    const std::size_t L = a.numLayers();
-    std::vector<std::vector<TokenRoute>> perLayer(L); // layers in memory first (LayerStore)
-    const std::vector<std::size_t> order = a.layers->residentFirst();
-    for (std::size_t i = 0; i < order.size(); ++i) {
-        progress.checkCancelled();
-        const std::size_t l = order[i];
-        const LayerPassPtr pass = a.pass(l, progress.part(double(i) / double(L), double(i + 1) / double(L)));
-        const auto answers = routingOfTokens(pass->choices, a.tokenIds, tokenIds);
-        for (std::size_t t = 0; t < tokenIds.size(); ++t)
-            for (const TokenShare &s : answers[t])
-                perLayer[l].push_back({tokenIds[t], int(l), s});
-        progress.report(double(i + 1) / double(L));
-    }
+    const auto answers = routingOfTokensAtEveryLayer(snapshot.analysis, snapshot.tokenPositions(), tokenIds, progress);
     std::vector<TokenRoute> routes;
-    for (const auto &layer : perLayer)
-        routes.insert(routes.end(), layer.begin(), layer.end());
+    for (std::size_t l = 0; l < answers.size(); ++l)
+        for (std::size_t t = 0; t < tokenIds.size(); ++t)
+            for (const TokenShare &s : answers[l][t])
+                routes.push_back({tokenIds[t], int(l), s});
     return routes;
 }
 

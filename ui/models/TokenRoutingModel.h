@@ -41,9 +41,10 @@ private:
 // case-sensitive first; case-insensitive when nothing matches exactly), at most
 // `limit` of them.
 std::vector<std::int64_t> tokenIdsMatching(const DumpSnapshot &snapshot, const QString &query, int limit = 16);
-// Every (layer, expert) each token goes to, from the kept choices: core's
-// routingOfTokens for each layer (layers in order, then the ids as given, experts
-// ascending). Pure compute; call from a background job on big dumps.
+// Every (layer, expert) each token goes to: core's routingOfTokensAtEveryLayer, from
+// the tokens' positions (layers in order, then the ids as given, experts ascending).
+// Reads the stretches of layers not in memory that hold the tokens; call from a
+// background job on big dumps.
 std::vector<TokenRoute> routesOfTokens(const DumpSnapshot &snapshot, const std::vector<std::int64_t> &tokenIds,
                                        const Progress &progress = {});
 

@@ -23,6 +23,8 @@ struct SlowEvent {
 
 // CPU time of the calling thread, in nanoseconds.
 qint64 threadCpuNs();
+// CPU time of the whole process (every thread), in nanoseconds.
+qint64 processCpuNs();
 
 class TimedApplication : public QApplication {
 public:

@@ -27,6 +27,8 @@
 #include <cstdio>
 #include <functional>
 #include <map>
+#include <span>
+#include <thread>
 #include <vector>
 
 namespace moescope::ui::bench {
@@ -362,43 +364,62 @@ void benchPairs(MainWindow &window, Phase &phase)
     phase.blocks("worst GUI-thread block while switching layers");
 }
 
-// Where a search's time goes: it answers at every layer, scanning each layer's choices
-// for the token's positions, and reads from the dump the layers not in memory.
+// Where a search's time goes: matching the query with the vocabulary, then at every
+// layer the token's rows, gathered from the layers in memory and read from the dump
+// (only the stored chunks that hold the token) for the others. Each part on one
+// thread here, with its CPU time; the search itself spreads the layers over the cores.
 void searchCosts(const DumpSnapshot &snapshot, const QString &query)
 {
     const auto &a = snapshot.analysis;
+    QElapsedTimer clock;
+    clock.start();
     const std::vector<std::int64_t> ids = tokenIdsMatching(snapshot, query);
+    const double matchMs = msSince(clock);
     if (ids.empty() || !a.layers)
         return;
     const std::size_t L = a.numLayers();
     std::vector<std::size_t> resident, absent;
     for (std::size_t l = 0; l < L; ++l)
         (a.layers->resident(l) ? resident : absent).push_back(l);
-    double scanMs = 0, readMs = 0;
-    if (!resident.empty()) {
-        const LayerPassPtr pass = a.layers->resident(resident.front());
-        QElapsedTimer clock;
-        clock.start();
-        routingOfTokens(pass->choices, a.tokenIds, ids);
-        scanMs = msSince(clock);
-    }
-    if (!absent.empty()) {
-        QElapsedTimer clock;
-        clock.start();
-        const LayerPassPtr pass = a.pass(absent.front());
-        readMs = msSince(clock);
-    }
+    const std::span<const std::int64_t> positions = snapshot.tokenPositions().of(ids.front());
+    std::int64_t rows = 0;
+    const auto visit = [&rows](std::size_t, std::size_t n, const std::int32_t *, const std::uint8_t *) {
+        rows += std::int64_t(n);
+    };
+    const auto timed = [&](const std::vector<std::size_t> &layers, double &cpuMs) {
+        QElapsedTimer wall;
+        wall.start();
+        const qint64 cpu0 = threadCpuNs();
+        for (const std::size_t l : layers)
+            a.layers->rowsAt(l, positions, visit);
+        cpuMs = double(threadCpuNs() - cpu0) / 1e6;
+        return msSince(wall);
+    };
+    double gatherCpu = 0, readCpu = 0;
+    const double gatherMs = timed(resident, gatherCpu);
+    const double readMs = timed(absent, readCpu);
+    // The whole search as the view runs it, with the CPU of all its threads.
+    clock.restart();
+    const qint64 process0 = processCpuNs();
+    const std::size_t routes = routesOfTokens(snapshot, ids).size();
+    const double wholeCpu = double(processCpuNs() - process0) / 1e6, wholeMs = msSince(clock);
     info("  where a search's time goes",
-         QStringLiteral(
-             "%1 of %2 layers in memory; scanning one for \"%3\": %4 ms; reading one from the dump: %5 ms "
-             "(%2 x scan + %6 x read = %7 ms)")
-             .arg(resident.size())
-             .arg(L)
+         QStringLiteral("\"%1\" at %2 positions; matching the vocabulary: %3 ms; gathering its rows from the %4 "
+                        "layers in memory: %5 ms (CPU %6); reading them for the other %7 layers: %8 ms (CPU %9) "
+                        "(one thread each); the whole search, %10 threads: %11 ms (CPU %12), %13 routes")
              .arg(query)
-             .arg(scanMs, 0, 'f', 1)
-             .arg(readMs, 0, 'f', 1)
+             .arg(positions.size())
+             .arg(matchMs, 0, 'f', 1)
+             .arg(resident.size())
+             .arg(gatherMs, 0, 'f', 1)
+             .arg(gatherCpu, 0, 'f', 1)
              .arg(absent.size())
-             .arg(double(L) * scanMs + double(absent.size()) * readMs, 0, 'f', 0));
+             .arg(readMs, 0, 'f', 1)
+             .arg(readCpu, 0, 'f', 1)
+             .arg(std::max(1u, std::thread::hardware_concurrency()))
+             .arg(wholeMs, 0, 'f', 1)
+             .arg(wholeCpu, 0, 'f', 1)
+             .arg(routes));
 }
 
 void benchSearch(MainWindow &window, Phase &phase)
