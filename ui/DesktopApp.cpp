@@ -1,5 +1,7 @@
 #include "DesktopApp.h"
 
+#include "Engines.h"
+
 #include "DumpLoader.h"
 #include "MainWindow.h"
 #include "SamplePaths.h"
@@ -117,28 +119,33 @@ int runDesktopApp(int argc, char **argv)
     else if (QFileInfo::exists(balancedSamplePath()))
         path = balancedSamplePath();
 
-    MainWindow window;
-    std::unique_ptr<PaintTimer> timer;
-    if (qEnvironmentVariableIsSet("MOESCOPE_TIMING")) {
-        timer = std::make_unique<PaintTimer>(&window, clock);
-        app.installEventFilter(timer.get());
-        QObject::connect(&window, &MainWindow::dumpShown, &window, [&timer] { timer->dumpShown(); });
-        QObject::connect(window.loader(), &DumpLoader::layerAnalysed, &window,
-                         [&timer, first = true](const DumpSnapshotPtr &, int done, int all) mutable {
-            if (first) // one layer, or all of them at once from the summary cache
-                timer->firstLayerShown();
-            first = false;
-            if (done == all)
-                timer->allLayersShown();
-        });
-        if (!path.isEmpty()) // which file is timed (a sample: which copy of it)
-            std::cerr << "moescope timing: opening " << path.toStdString() << "\n";
-    }
-    window.show();
-    // Open once the window is up, so it paints before any file work starts.
-    if (!path.isEmpty())
-        QTimer::singleShot(0, &window, [&window, path] { window.openFile(path); });
-    return app.exec();
+    int status = 0;
+    {
+        MainWindow window;
+        std::unique_ptr<PaintTimer> timer;
+        if (qEnvironmentVariableIsSet("MOESCOPE_TIMING")) {
+            timer = std::make_unique<PaintTimer>(&window, clock);
+            app.installEventFilter(timer.get());
+            QObject::connect(&window, &MainWindow::dumpShown, &window, [&timer] { timer->dumpShown(); });
+            QObject::connect(window.loader(), &DumpLoader::layerAnalysed, &window,
+                             [&timer, first = true](const DumpSnapshotPtr &, int done, int all) mutable {
+                if (first) // one layer, or all of them at once from the summary cache
+                    timer->firstLayerShown();
+                first = false;
+                if (done == all)
+                    timer->allLayersShown();
+            });
+            if (!path.isEmpty()) // which file is timed (a sample: which copy of it)
+                std::cerr << "moescope timing: opening " << path.toStdString() << "\n";
+        }
+        window.show();
+        // Open once the window is up, so it paints before any file work starts.
+        if (!path.isEmpty())
+            QTimer::singleShot(0, &window, [&window, path] { window.openFile(path); });
+        status = app.exec();
+    } // the window goes, and every job it started is told to stop
+    Engines::finishJobs();
+    return status;
 }
 
 } // namespace moescope::ui

@@ -22,6 +22,12 @@ Engines::Engines()
     m_jobs.setMaxThreadCount(std::max(4, QThread::idealThreadCount()));
 }
 
+void Engines::finishJobs()
+{
+    instance().m_jobs.waitForDone();
+    QThreadPool::globalInstance()->waitForDone(); // the import dialog's worker
+}
+
 std::shared_ptr<RoutingBackend> Engines::backend(Device device, std::string &notice)
 {
     const std::lock_guard lock(m_mutex);

@@ -21,6 +21,11 @@ public:
     static Engines &instance();
 
     QThreadPool *jobs() { return &m_jobs; }
+    // Waits for the jobs still running (stopped ones finish at their next check). Call
+    // before leaving main(), once the windows that started them are gone: HDF5 closes
+    // itself at exit, before this pool's own destructor would wait, and a job still
+    // reading a dump then met a closed library ("not a valid dataset identifier").
+    static void finishJobs();
 
     // The backend for `device`, made on first use (makeBackend's rules: gpu throws when
     // OpenCL has no working device, auto falls back to the CPU). `notice` receives

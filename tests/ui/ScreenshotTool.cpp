@@ -8,6 +8,7 @@
 // and searching, each beside its target.
 // moescope_ui_shots --follow RUN.h5 OUTDIR [SECONDS]: follows a run log for SECONDS
 // (default 5) and saves the window as follow.png.
+#include "Engines.h"
 #include "MainWindow.h"
 #include "SelectionModel.h"
 #include "bench/GuiBlockWatch.h"
@@ -49,10 +50,9 @@ void raise(MainWindow &window, const char *dockName)
 }
 } // namespace
 
-int main(int argc, char **argv)
+namespace {
+int shots(int argc, char **argv)
 {
-    moescope::ui::bench::TimedApplication app(argc, argv); // times events for --bench
-    QApplication::setOrganizationName(QStringLiteral("MoEScopeShots"));
     if (argc < 3) {
         std::cerr
             << "usage: moescope_ui_shots DUMP OUTDIR | DUMP --bench | --follow RUN.h5 OUTDIR [SECONDS]\n";
@@ -150,4 +150,14 @@ int main(int argc, char **argv)
         save(dock, out.filePath(QStringLiteral("9-placement.png")));
     }
     return 0;
+}
+} // namespace
+
+int main(int argc, char **argv)
+{
+    moescope::ui::bench::TimedApplication app(argc, argv); // times events for --bench
+    QApplication::setOrganizationName(QStringLiteral("MoEScopeShots"));
+    const int status = shots(argc, argv); // its windows are gone when it returns
+    moescope::ui::Engines::finishJobs();  // their jobs end while HDF5 is still open
+    return status;
 }
