@@ -142,13 +142,14 @@ std::int64_t JsonLine::integerRows(std::vector<std::int32_t> &out, std::int64_t 
                 std::int64_t v = 0;
                 int digits = 0;
                 while (p < end && unsigned(*p - '0') <= 9) {
+                    if (++digits > 9) { // refused before it can overflow, however long the number
+                        m_p = p;
+                        fail("integer too large");
+                    }
                     v = v * 10 + (*p - '0');
                     ++p;
-                    ++digits;
                 }
                 m_p = p;
-                if (digits > 9)
-                    fail("integer too large");
                 out.push_back(std::int32_t(negative ? -v : v));
                 ++n;
                 while (p < end && *p == ' ')

@@ -128,6 +128,15 @@ private slots:
         writeTpeLog(wider.path().toStdString(), lines);
         QVERIFY(refused("megatron-tpe", wider.path(), {"rank3.jsonl", "line 1", "ranks disagree on E"}, options));
 
+        // A count of 20 digits is refused by its length, before it can overflow (found
+        // by fuzzing: the digits were summed first and checked after).
+        QTemporaryDir huge;
+        QFile rank0(huge.path() + "/rank0.jsonl");
+        QVERIFY(rank0.open(QIODevice::WriteOnly));
+        rank0.write("{\"iter\": 1, \"block\": \"decoder\", \"layer\": 0, \"tpe\": [[92233720368547758070, 8]]}\n");
+        rank0.close();
+        QVERIFY(refused("megatron-tpe", huge.path(), {"rank0.jsonl", "line 1", "integer too large"}));
+
         // Several ranks and no --ep-size: a usage error, not a guess.
         bool usage = false;
         try {
