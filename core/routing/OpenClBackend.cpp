@@ -1,5 +1,6 @@
 #include "routing/OpenClBackend.h"
 
+#include "routing/OpenClPairs.h"
 #include "routing/OpenClRuntime.h"
 
 #include <algorithm>
@@ -20,8 +21,9 @@ namespace {
 // the two sides cannot drift apart; RoutingKernels.cl refuses to build without them.
 constexpr int kMaxTopK = 32;      // KMAX: larger k route on the CPU
 constexpr int kMaxGroups = 64;    // GMAX: more expert groups route on the CPU
-constexpr int kMaxPairTopK = 32;  // PAIR_KMAX: co-activation of larger k counts on the CPU
-constexpr int kMaxExperts = 4096; // the host's alone: E per launch (the histograms are sized by the host)
+using opencl::kMaxExperts;   // E per launch (OpenClPairs.h)
+using opencl::kMaxPairTopK;  // PAIR_KMAX: co-activation of larger k counts on the CPU
+using opencl::PairCounter;
 enum KernelFlags {
     FlagSigmoid = 1,
     FlagProbabilities = 2,
@@ -54,33 +56,6 @@ std::string kernelBuildOptions()
 constexpr std::size_t kWorkGroup = 64;
 constexpr std::size_t kSweepFactorsPerLaunch = 1024;
 
-// The pair kernels: work-groups of 256 spread a local histogram's clearing and adding
-// over many tokens, and every vendor's GPU takes them; four groups per compute unit
-// keep the units busy while the tokens stride through them. At most 4M tokens per
-// launch keeps the device buffers modest whatever the dump's length.
-constexpr std::size_t kPairWorkGroup = 256;
-constexpr std::size_t kPairGroupsPerUnit = 4;
-constexpr std::size_t kPairBatchTokens = std::size_t(1) << 22;
-
-// Whether the pair kernels take positions [0, T) of `c` with k <= maxK: every count
-// and token index stays below 2^32 (a device uint), and the ids are all there.
-bool pairsFit(const LayerChoices &c, std::int64_t T, int maxK)
-{
-    return c.numExperts >= 1 && c.numExperts <= kMaxExperts && c.topK >= 1 && c.topK <= maxK && T >= 1 &&
-           T <= std::int64_t(UINT_MAX) && c.ids.size() / std::size_t(c.topK) >= std::size_t(T);
-}
-
-// The E x E matrix of co_activation's packed upper triangle (row by row, lo <= hi).
-std::vector<std::int64_t> mirroredTriangle(const std::vector<cl_uint> &bins, std::size_t E)
-{
-    std::vector<std::int64_t> a(E * E);
-    std::size_t bin = 0;
-    for (std::size_t lo = 0; lo < E; ++lo)
-        for (std::size_t hi = lo; hi < E; ++hi)
-            a[lo * E + hi] = a[hi * E + lo] = bins[bin++];
-    return a;
-}
-
 // Rows per batch: up to 8M logits (32 MB of float) and at most 16384 rows, a multiple
 // of the work-group size.
 std::size_t batchRowsFor(int E)
@@ -103,17 +78,14 @@ class OpenClBackend final : public RoutingBackend {
 public:
     OpenClBackend(std::shared_ptr<const opencl::Runtime> rt, bool fallbackOnError, const OpenClTestHooks &hooks)
         : m_rt(std::move(rt)), m_fallback(fallbackOnError), m_cpu(makeCpuBackend()),
-          m_pairBatchTokens(hooks.pairBatchTokens), m_pairPath(hooks.pairPath), m_routePath(hooks.routePath)
+          m_pairs(*m_rt, hooks), m_pairPath(hooks.pairPath), m_routePath(hooks.routePath)
     {
         for (auto &q : m_queues)
             q = cl::CommandQueue(m_rt->context, m_rt->device);
         m_routeHalf = cl::Kernel(m_rt->program, "route_half");
         m_routeFloat = cl::Kernel(m_rt->program, "route_float");
         m_sweep = cl::Kernel(m_rt->program, "sweep_capacity");
-        m_coActivation = cl::Kernel(m_rt->program, "co_activation");
-        m_transitions = cl::Kernel(m_rt->program, "layer_transitions");
         m_noBias = cl::Buffer(m_rt->context, CL_MEM_READ_ONLY, sizeof(float));
-        preparePairs(hooks);
     }
 
     ~OpenClBackend() override
@@ -183,10 +155,10 @@ public:
 
     std::vector<std::int64_t> coActivation(const LayerChoices &c) override
     {
-        if (m_failed || !pairsFit(c, c.numPositions(), kMaxPairTopK))
+        if (m_failed || !PairCounter::fits(c, c.numPositions(), kMaxPairTopK))
             return coActivationOnCpu(c);
         std::optional<std::vector<std::int64_t>> counts;
-        if (doneOnDevice([&] { return (counts = coActivationOnDevice(c)).has_value(); }))
+        if (doneOnDevice([&] { return (counts = m_pairs.coActivation(c, m_queues[0])).has_value(); }))
             return *std::move(counts);
         return coActivationOnCpu(c);
     }
@@ -195,10 +167,11 @@ public:
     {
         const std::int64_t T = std::min(from.numPositions(), to.numPositions());
         // Only the first id of a token is read: any k will do.
-        if (m_failed || !pairsFit(from, T, INT_MAX) || !pairsFit(to, T, INT_MAX))
+        if (m_failed || !PairCounter::fits(from, T, INT_MAX) || !PairCounter::fits(to, T, INT_MAX))
             return layerTransitionsOnCpu(from, to);
         std::optional<std::vector<std::int64_t>> counts;
-        if (doneOnDevice([&] { return (counts = layerTransitionsOnDevice(from, to, std::size_t(T))).has_value(); }))
+        if (doneOnDevice(
+                [&] { return (counts = m_pairs.layerTransitions(from, to, std::size_t(T), m_queues[0])).has_value(); }))
             return *std::move(counts);
         return layerTransitionsOnCpu(from, to);
     }
@@ -456,28 +429,6 @@ private:
         return r;
     }
 
-    // What the pair kernels need of the device, asked once.
-    void preparePairs(const OpenClTestHooks &hooks)
-    {
-        const cl::Device &d = m_rt->device;
-        const std::size_t kernelLimit = std::min(m_coActivation.getWorkGroupInfo<CL_KERNEL_WORK_GROUP_SIZE>(d),
-                                                 m_transitions.getWorkGroupInfo<CL_KERNEL_WORK_GROUP_SIZE>(d));
-        m_pairWorkGroup = std::clamp<std::size_t>(kernelLimit, 1, kPairWorkGroup);
-        m_pairGroups = std::max<std::size_t>(1, d.getInfo<CL_DEVICE_MAX_COMPUTE_UNITS>()) * kPairGroupsPerUnit;
-        m_maxAlloc = d.getInfo<CL_DEVICE_MAX_MEM_ALLOC_SIZE>();
-        if (hooks.pairLocalBytes) {
-            m_pairLocalBytes = hooks.pairLocalBytes;
-            return;
-        }
-        // What the kernels take themselves (before any local argument), and an eighth of
-        // the rest left alone: some drivers keep local memory they do not report, and a
-        // launch asking for all of it would fail there.
-        const cl_ulong local = d.getInfo<CL_DEVICE_LOCAL_MEM_SIZE>();
-        const cl_ulong own = std::max(m_coActivation.getWorkGroupInfo<CL_KERNEL_LOCAL_MEM_SIZE>(d),
-                                      m_transitions.getWorkGroupInfo<CL_KERNEL_LOCAL_MEM_SIZE>(d));
-        m_pairLocalBytes = local > own ? std::size_t((local - own) / 8 * 7) : 0;
-    }
-
     static void notePath(std::string *where, const char *path)
     {
         if (where)
@@ -497,105 +448,13 @@ private:
         return m_cpu->layerTransitions(from, to);
     }
 
-    // Nothing when an id lies outside [0, E) (or k is beyond the kernel's limit): the CPU
-    // then counts as the reference does.
-    std::optional<std::vector<std::int64_t>> coActivationOnDevice(const LayerChoices &c)
-    {
-        const std::size_t E = std::size_t(c.numExperts);
-        std::vector<cl_uint> bins;
-        if (!countPairs(m_coActivation, {&c}, std::size_t(c.numPositions()), E, E * (E + 1) / 2, bins))
-            return std::nullopt;
-        return mirroredTriangle(bins, E);
-    }
-
-    std::optional<std::vector<std::int64_t>> layerTransitionsOnDevice(const LayerChoices &from, const LayerChoices &to,
-                                                                      std::size_t T)
-    {
-        const std::size_t E = std::size_t(from.numExperts);
-        std::vector<cl_uint> bins;
-        if (!countPairs(m_transitions, {&from, &to}, T, E, E * E, bins))
-            return std::nullopt;
-        return std::vector<std::int64_t>(bins.begin(), bins.end());
-    }
-
-    // Runs a pair kernel over positions [0, T) of `layers` (its ids, k and validity
-    // arguments, in order) in batches of tokens, into `bins` counters read back into
-    // `out`. False when the kernel met an id outside [0, E).
-    bool countPairs(cl::Kernel &kernel, std::initializer_list<const LayerChoices *> layers, std::size_t T,
-                    std::size_t E, std::size_t bins, std::vector<cl_uint> &out)
-    {
-        const bool local = bins * sizeof(cl_uint) <= m_pairLocalBytes;
-        notePairPath(local ? "local" : "global");
-        std::size_t widest = 1;
-        for (const LayerChoices *c : layers)
-            widest = std::max(widest, std::size_t(c->topK));
-        std::size_t batch = m_pairBatchTokens;
-        if (!batch)
-            batch = std::clamp<std::size_t>(std::size_t(m_maxAlloc / (widest * sizeof(cl_int))), 1, kPairBatchTokens);
-        batch = std::min(batch, T);
-
-        const cl::Context &context = m_rt->context;
-        cl::CommandQueue &q = m_queues[0];
-        const cl::Buffer pairs(context, CL_MEM_READ_WRITE, bins * sizeof(cl_uint));
-        const cl::Buffer bad(context, CL_MEM_READ_WRITE, sizeof(cl_uint));
-        q.enqueueFillBuffer(pairs, cl_uint(0), 0, bins * sizeof(cl_uint));
-        q.enqueueFillBuffer(bad, cl_uint(0), 0, sizeof(cl_uint));
-        cl_uint arg = 0;
-        kernel.setArg(arg++, cl_uint(0)); // tokens: set per batch
-        kernel.setArg(arg++, cl_int(E));
-        kernel.setArg(arg++, cl_int(local));
-        kernel.setArg(arg++, pairs);
-        kernel.setArg(arg++, bad);
-        kernel.setArg(arg++, cl::Local(local ? bins * sizeof(cl_uint) : sizeof(cl_uint))); // never 0 bytes
-        std::vector<cl::Buffer> ids, valid;
-        for (const LayerChoices *c : layers) {
-            ids.emplace_back(context, CL_MEM_READ_ONLY, batch * std::size_t(c->topK) * sizeof(cl_int));
-            valid.emplace_back(context, CL_MEM_READ_ONLY, batch);
-            kernel.setArg(arg++, ids.back());
-            kernel.setArg(arg++, cl_int(c->topK));
-            kernel.setArg(arg++, valid.back());
-        }
-        try {
-            for (std::size_t first = 0; first < T; first += batch) {
-                const std::size_t n = std::min(batch, T - first);
-                std::size_t i = 0;
-                for (const LayerChoices *c : layers) {
-                    const std::size_t k = std::size_t(c->topK);
-                    q.enqueueWriteBuffer(ids[i], CL_FALSE, 0, n * k * sizeof(cl_int), c->ids.data() + first * k);
-                    q.enqueueWriteBuffer(valid[i], CL_FALSE, 0, n, c->valid.data() + first);
-                    ++i;
-                }
-                kernel.setArg(0, cl_uint(n));
-                const std::size_t groups = std::min(m_pairGroups, (n + m_pairWorkGroup - 1) / m_pairWorkGroup);
-                q.enqueueNDRangeKernel(kernel, cl::NullRange, cl::NDRange(groups * m_pairWorkGroup),
-                                       cl::NDRange(m_pairWorkGroup));
-            }
-        } catch (...) {
-            // Writes already queued read the caller's choices: they end before we do.
-            try {
-                q.finish();
-            } catch (const cl::Error &) {
-            }
-            throw;
-        }
-        // Blocking reads: nothing is left writing into this frame if a later call throws.
-        cl_uint badIds = 0;
-        q.enqueueReadBuffer(bad, CL_TRUE, 0, sizeof(cl_uint), &badIds);
-        if (badIds)
-            return false;
-        out.resize(bins);
-        q.enqueueReadBuffer(pairs, CL_TRUE, 0, bins * sizeof(cl_uint), out.data());
-        return true;
-    }
-
     std::shared_ptr<const opencl::Runtime> m_rt;
     bool m_fallback;
     bool m_failed = false;
     std::unique_ptr<RoutingBackend> m_cpu; // what the kernels do not cover, and the fallback
     cl::CommandQueue m_queues[2];
-    cl::Kernel m_routeHalf, m_routeFloat, m_sweep, m_coActivation, m_transitions;
-    std::size_t m_pairWorkGroup = 1, m_pairGroups = 1, m_pairLocalBytes = 0, m_pairBatchTokens;
-    cl_ulong m_maxAlloc = 0;
+    cl::Kernel m_routeHalf, m_routeFloat, m_sweep;
+    PairCounter m_pairs; // the expert-pair matrices
     std::string *m_pairPath, *m_routePath;
     cl::Buffer m_noBias;
     Slot m_slots[2];

@@ -25,6 +25,7 @@ target_sources(core PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/OpenClLoader.cpp
   ${CMAKE_CURRENT_LIST_DIR}/OpenClRuntime.cpp
   ${CMAKE_CURRENT_LIST_DIR}/OpenClBackend.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/OpenClPairs.cpp
 )
 target_include_directories(core PUBLIC ${OpenCL_INCLUDE_DIRS})
 target_link_libraries(core PUBLIC ${CMAKE_DL_LIBS})
