@@ -36,7 +36,7 @@ void DumpLoader::open(const QString &path)
 {
     m_pending = path;
     m_partial.reset();
-    m_shownFromCache = false;
+    m_cached.reset();
     m_job->setLabel(tr("Opening %1").arg(QFileInfo(path).fileName()));
     using DumpPtr = std::shared_ptr<const RoutingDump>;
     // A dump seen before shows its overview from the summary cache at once, before the
@@ -71,8 +71,8 @@ void DumpLoader::showCached(const QString &path, CachedSummary cached)
     partial->analysis.info = std::move(cached.info);
     partial->analysis.report = std::move(cached.report);
     partial->analysis.report.warnings = partial->analysis.info.warnings;
+    m_cached = std::shared_ptr<const DumpReport>(partial, &partial->analysis.report); // analyse() starts from it
     const int layers = partial->numLayers();
-    m_shownFromCache = true;
     emit layerAnalysed(partial, layers, layers);
 }
 
@@ -106,19 +106,16 @@ void DumpLoader::analyse(const QString &path, std::shared_ptr<const RoutingDump>
     // summary cache (58 arrivals each redrawing the overview took seconds at 1 M tokens).
     using Layers = std::vector<LayerReport>;
     m_job->startStaged<DumpSnapshotPtr, Layers>(
-        [path, dump, backend, useCache = m_useCache, shown = m_shownFromCache](
+        [path, dump, backend, useCache = m_useCache, early = m_cached](
             const Progress &progress, const std::function<void(Layers)> &post) -> DumpSnapshotPtr {
             auto snapshot = std::make_shared<DumpSnapshot>();
             snapshot->path = path;
             const AnalysisRequest request = overviewRequest(backend.get());
             const SummaryCache cache = useCache ? SummaryCache::standard() : SummaryCache{};
             const std::string file = dump->info().path;
-            std::optional<DumpReport> cached;
-            if (std::optional<CachedSummary> summary = cache.load(file, request)) {
-                cached = std::move(summary->report);
-                if (!shown) // the whole overview now; the pass below is for the other views
-                    post(cached->layers);
-            }
+            // The cached report open() found and showed is the whole overview already;
+            // the pass below is for the other views.
+            const DumpReport *cached = early.get();
             if (cached && !LayerStore::allFit(dump->info(), layerMemoryBudget())) {
                 // Too large to keep its layers anyway: the cached report is the whole
                 // first pass, and the views read layers when they need them.

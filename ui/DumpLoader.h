@@ -44,7 +44,7 @@ private:
     JobSlot *m_job;
     QString m_pending;
     bool m_useCache = true;
-    bool m_shownFromCache = false; // this open's overview came from the cache already
+    std::shared_ptr<const DumpReport> m_cached; // this open's overview, when the cache had it
     std::shared_ptr<const DumpSnapshot> m_partial; // the layers of the loading dump so far
 };
 
