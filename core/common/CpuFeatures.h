@@ -6,6 +6,14 @@
 
 namespace moescope {
 
+// AVX2: CPUID leaf 7 (sub-leaf 0), EBX bit 5. (The operating system's saving of the
+// YMM registers is taken as given: every system this runs on does.)
+inline bool cpuHasAvx2()
+{
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & bit_AVX2) != 0;
+}
+
 // F16C: CPUID leaf 1, ECX bit 29.
 inline bool cpuHasF16c()
 {

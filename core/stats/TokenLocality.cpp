@@ -4,6 +4,8 @@
 #include <limits>
 
 #if defined(__x86_64__) || defined(__i386__)
+#include "common/CpuFeatures.h"
+
 #include <immintrin.h>
 #define MOESCOPE_LOCALITY_AVX2 1
 #endif
@@ -58,7 +60,7 @@ constexpr std::int64_t kMaskBlock = 1024;
 // memory in between. The marks below cost a store and a dependent load per choice.
 bool processorHasAvx2()
 {
-    return __builtin_cpu_supports("avx2");
+    return cpuHasAvx2();
 }
 
 // Over t in [from, end), the pairs (t, t + gap) with both tokens valid, and those of

@@ -1,11 +1,17 @@
 #include "stats/VocabularySpecialisation.h"
 
 #include "common/ReusedBuffer.h"
+#include "stats/BitPlaneCounts.h"
 
 #include <algorithm>
 #include <cstring>
 #include <limits>
 #include <span>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include "common/CpuFeatures.h"
+#define MOESCOPE_VOCABULARY_AVX2 1
+#endif
 
 namespace moescope {
 
@@ -122,6 +128,99 @@ private:
     std::int64_t m_row = 0;
 };
 
+// Adds the valid rows among rows[j * k ...], j < n, to `first` (their first choices)
+// and `any` (their sets); returns how many were valid. The four low planes of each
+// stay in registers for the whole group.
+template <int K> // K > 0: k known when compiled
+[[gnu::always_inline]] inline std::int64_t addRows(const std::uint8_t *rows, const std::uint8_t *ok, std::size_t n,
+                                                  std::size_t k, bitplanes::Counts &first, bitplanes::Counts &any)
+{
+    using bitplanes::Lanes;
+    const Lanes *oneHot = bitplanes::oneHot().of;
+    const std::size_t kk = K > 0 ? std::size_t(K) : k;
+    Lanes f0 = first.low[0], f1 = first.low[1], f2 = first.low[2], f3 = first.low[3];
+    Lanes a0 = any.low[0], a1 = any.low[1], a2 = any.low[2], a3 = any.low[3];
+    std::int64_t valid = 0;
+    for (std::size_t j = 0; j < n; ++j) {
+        if (!ok[j])
+            continue;
+        ++valid;
+        const std::uint8_t *row = rows + j * kk;
+        const Lanes top = oneHot[row[0]];
+        Lanes set = top;
+        for (std::size_t i = 1; i < kk; ++i)
+            set |= oneHot[row[i]];
+        first.add(top, f0, f1, f2, f3);
+        any.add(set, a0, a1, a2, a3);
+    }
+    first.low[0] = f0, first.low[1] = f1, first.low[2] = f2, first.low[3] = f3;
+    any.low[0] = a0, any.low[1] = a1, any.low[2] = a2, any.low[3] = a3;
+    return valid;
+}
+
+using AddRows = std::int64_t (*)(const std::uint8_t *, const std::uint8_t *, std::size_t, std::size_t,
+                                 bitplanes::Counts &, bitplanes::Counts &);
+
+template <int K>
+std::int64_t addRowsPlain(const std::uint8_t *rows, const std::uint8_t *ok, std::size_t n, std::size_t k,
+                          bitplanes::Counts &first, bitplanes::Counts &any)
+{
+    return addRows<K>(rows, ok, n, k, first, any);
+}
+
+#ifdef MOESCOPE_VOCABULARY_AVX2
+template <int K>
+__attribute__((target("avx2"))) std::int64_t addRowsAvx2(const std::uint8_t *rows, const std::uint8_t *ok,
+                                                         std::size_t n, std::size_t k, bitplanes::Counts &first,
+                                                         bitplanes::Counts &any)
+{
+    return addRows<K>(rows, ok, n, k, first, any);
+}
+#endif
+
+template <int K>
+AddRows addRowsFor()
+{
+#ifdef MOESCOPE_VOCABULARY_AVX2
+    if (cpuHasAvx2())
+        return addRowsAvx2<K>;
+#endif
+    return addRowsPlain<K>;
+}
+
+// IdCounter's job for E <= 256 (8-bit rows), on bit-plane counts (BitPlaneCounts.h):
+// no stamps for repeated ids, no second pass over the rows to pick the best expert,
+// no third to reset. Over half the time of the layer's vocabulary figure went there.
+template <typename Id, int K> // as IdCounter's; Id is 8 bits, k is looked at when made
+class LaneCounter {
+    static_assert(sizeof(Id) == 1);
+
+public:
+    LaneCounter(int, int k) : m_k(std::size_t(k)), m_add(k == 8 ? addRowsFor<8>() : addRowsFor<0>()) {}
+
+    void count(const std::uint8_t *rows, const std::uint8_t *ok, std::size_t n, std::int64_t minCount,
+               VocabularySpecialisation &r, Means &first, Means &any)
+    {
+        const std::int64_t occurrences = m_add(rows, ok, n, m_k, m_first, m_any);
+        if (occurrences > 0 && occurrences >= minCount) {
+            std::size_t best1 = 0, bestK = 0;
+            std::int64_t most1 = 0, mostK = 0;
+            m_first.most(best1, most1);
+            m_any.most(bestK, mostK);
+            ++r.ids;
+            first.add(best1, double(most1) / double(occurrences));
+            any.add(bestK, double(mostK) / double(occurrences));
+        }
+        m_first.reset();
+        m_any.reset();
+    }
+
+private:
+    std::size_t m_k;
+    AddRows m_add;
+    bitplanes::Counts m_first, m_any;
+};
+
 // The layer's ids narrowed to Id, in position order (a sequential pass): the rows the
 // gather below reads are then 4x (2x) smaller, so most of them stay in cache. Into a
 // ReusedBuffer, not zeroed first (every element is written): a fresh array for every
@@ -152,7 +251,7 @@ inline void copyRow(const Id *rows, std::size_t k, std::int64_t t, Id *to)
 // lies, in a chain of dependent cache misses per token, the rows of a batch of ids are
 // first gathered (narrowed) into one small block, loads the processor overlaps, then
 // counted in a sequential pass over the block.
-template <typename Id, int K>
+template <typename Id, int K, template <typename, int> class Counter>
 void countIds(const LayerChoices &c, const TokenPositions &positions, std::int64_t minCount,
               VocabularySpecialisation &r, Means &first, Means &any)
 {
@@ -161,7 +260,7 @@ void countIds(const LayerChoices &c, const TokenPositions &positions, std::int64
     const std::int64_t T = c.numPositions();
     ReusedBuffer narrowed;
     const Id *rows = narrowRows<Id>(c, narrowed);
-    IdCounter<Id, K> counter(c.numExperts, c.topK);
+    Counter<Id, K> counter(c.numExperts, c.topK);
     std::vector<Id> block;
     std::vector<std::uint8_t> ok;
     std::vector<std::size_t> batch; // the ids (group indices) in the block
@@ -207,14 +306,14 @@ void countIds(const LayerChoices &c, const TokenPositions &positions, std::int64
     }
 }
 
-template <typename Id>
+template <typename Id, template <typename, int> class Counter>
 void countIdsOf(const LayerChoices &c, const TokenPositions &positions, std::int64_t minCount,
                 VocabularySpecialisation &r, Means &first, Means &any)
 {
     if (c.topK == 8)
-        countIds<Id, 8>(c, positions, minCount, r, first, any);
+        countIds<Id, 8, Counter>(c, positions, minCount, r, first, any);
     else
-        countIds<Id, 0>(c, positions, minCount, r, first, any);
+        countIds<Id, 0, Counter>(c, positions, minCount, r, first, any);
 }
 
 } // namespace
@@ -227,11 +326,11 @@ VocabularySpecialisation vocabularySpecialisation(const LayerChoices &c, const T
     r.minCount = minCount;
     Means first(E), any(E);
     if (E <= 256)
-        countIdsOf<std::uint8_t>(c, positions, minCount, r, first, any);
+        countIdsOf<std::uint8_t, LaneCounter>(c, positions, minCount, r, first, any);
     else if (E <= 65536)
-        countIdsOf<std::uint16_t>(c, positions, minCount, r, first, any);
+        countIdsOf<std::uint16_t, IdCounter>(c, positions, minCount, r, first, any);
     else
-        countIdsOf<std::int32_t>(c, positions, minCount, r, first, any);
+        countIdsOf<std::int32_t, IdCounter>(c, positions, minCount, r, first, any);
     r.top1 = first.figures();
     r.topK = any.figures();
     return r;
