@@ -33,8 +33,12 @@ LayerReport layerReport(const DumpInfo &info, std::size_t position, const LayerP
     CapacityRequest drops = request.drops;
     drops.capacityFactor = request.capacityFactor;
     const LayerChoices &c = pass.choices;
-    std::future<DropReport> dropped =
-        std::async(std::launch::async, [&] { return simulateDrops(c, info.sequenceOffsets, drops); });
+    // The counts come with the drops (one pass over the choices) unless the routing
+    // pass counted them already.
+    std::vector<std::int64_t> counted;
+    std::vector<std::int64_t> *countsOut = pass.routedCounts.empty() ? &counted : nullptr;
+    std::future<DropReport> dropped = std::async(
+        std::launch::async, [&] { return simulateDrops(c, info.sequenceOffsets, drops, countsOut); });
     std::future<TokenLocality> locality =
         std::async(std::launch::async, [&] { return tokenLocality(c, info.sequenceOffsets); });
     std::future<VocabularySpecialisation> vocabulary;
@@ -43,7 +47,6 @@ LayerReport layerReport(const DumpInfo &info, std::size_t position, const LayerP
             return vocabularySpecialisation(c, *request.tokenPositions, request.vocabularyMinCount);
         });
     try {
-        r.counts = pass.routedCounts.empty() ? c.counts() : pass.routedCounts;
         if (!info.sequenceLabels.empty())
             r.labelShares = labelShares(c, info.sequenceOffsets, info.sequenceLabels);
     } catch (...) {
@@ -54,6 +57,7 @@ LayerReport layerReport(const DumpInfo &info, std::size_t position, const LayerP
         throw;
     }
     r.drops = dropped.get();
+    r.counts = pass.routedCounts.empty() ? std::move(counted) : pass.routedCounts;
     r.drops.stragglerFactor = stragglerFactor(r.counts, r.drops.assignments);
     r.locality = locality.get();
     if (vocabulary.valid())

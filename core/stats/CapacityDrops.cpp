@@ -7,6 +7,13 @@
 #include <numeric>
 #include <stdexcept>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include "common/CpuFeatures.h"
+
+#include <immintrin.h>
+#define MOESCOPE_DROPS_AVX2 1
+#endif
+
 namespace moescope {
 
 const char *dropPolicyName(DropPolicy p)
@@ -75,12 +82,15 @@ void lostInTokenOrder(const std::int32_t *ids, const std::uint8_t *valid, std::i
 }
 
 // Adds the valid tokens' assignments in [begin, end) per (slot, expert) to
-// count[s * E + e]. Neighbouring tokens often pick the same expert in a slot, and
-// increments of one counter wait on each other through memory: four tables (token t
-// adds to table t % 4) let four of them run at once.
-template <int K>
-void countSlots(const std::int32_t *ids, const std::uint8_t *valid, std::int64_t begin, std::int64_t end,
-                std::size_t k, std::size_t E, std::int64_t *count)
+// count[s * E + e]; with `repeats`, also a row's second, third, ... naming of an expert
+// to repeats[e] (the expert counts c[e] are then the slot counts less those). Neighbouring
+// tokens often pick the same expert in a slot, and increments of one counter wait on
+// each other through memory: four tables (token t adds to table t % 4) let four of them
+// run at once.
+template <int K, typename Repeated, bool WithRepeats>
+[[gnu::always_inline]] inline void countSlotsWith(const std::int32_t *ids, const std::uint8_t *valid,
+                                                  std::int64_t begin, std::int64_t end, std::size_t k, std::size_t E,
+                                                  std::int64_t *count, std::int64_t *repeats)
 {
     constexpr std::size_t kTables = 4;
     const std::size_t kk = K > 0 ? std::size_t(K) : k, n = kk * E;
@@ -95,10 +105,66 @@ void countSlots(const std::int32_t *ids, const std::uint8_t *valid, std::int64_t
         std::int64_t *c = table[std::size_t(t) % kTables];
         for (std::size_t s = 0; s < kk; ++s)
             ++c[s * E + std::size_t(row[s])];
+        if constexpr (WithRepeats)
+            if (Repeated::in(row, kk)) [[unlikely]]
+                for (std::size_t i = 1; i < kk; ++i)
+                    repeats[row[i]] += std::find(row, row + i, row[i]) != row + i;
     }
     for (std::size_t i = 0; i < kTables; ++i)
         for (std::size_t j = 0; j < n; ++j)
             count[j] += table[i][j];
+}
+
+// Whether a row names an expert twice.
+struct RepeatedPlain {
+    static bool in(const std::int32_t *row, std::size_t k)
+    {
+        for (std::size_t i = 1; i < k; ++i)
+            if (std::find(row, row + i, row[i]) != row + i)
+                return true;
+        return false;
+    }
+};
+
+#ifdef MOESCOPE_DROPS_AVX2
+// A row of 8 against its rotations by 1 to 4: every pair of its slots meets once.
+struct RepeatedAvx2 {
+    __attribute__((target("avx2"))) static bool in(const std::int32_t *row, std::size_t)
+    {
+        const __m256i r = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(row));
+        const __m256i same =
+            _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi32(r, rotated(r, 1)), _mm256_cmpeq_epi32(r, rotated(r, 2))),
+                            _mm256_or_si256(_mm256_cmpeq_epi32(r, rotated(r, 3)), _mm256_cmpeq_epi32(r, rotated(r, 4))));
+        return !_mm256_testz_si256(same, same);
+    }
+    __attribute__((target("avx2"))) static __m256i rotated(__m256i r, int by)
+    {
+        return _mm256_permutevar8x32_epi32(r, _mm256_setr_epi32(by & 7, (1 + by) & 7, (2 + by) & 7, (3 + by) & 7,
+                                                                (4 + by) & 7, (5 + by) & 7, (6 + by) & 7, (7 + by) & 7));
+    }
+};
+
+__attribute__((target("avx2"))) void countSlots8Avx2(const std::int32_t *ids, const std::uint8_t *valid,
+                                                     std::int64_t begin, std::int64_t end, std::size_t E,
+                                                     std::int64_t *count, std::int64_t *repeats)
+{
+    countSlotsWith<8, RepeatedAvx2, true>(ids, valid, begin, end, 8, E, count, repeats);
+}
+#endif
+
+template <int K>
+void countSlots(const std::int32_t *ids, const std::uint8_t *valid, std::int64_t begin, std::int64_t end,
+                std::size_t k, std::size_t E, std::int64_t *count, std::int64_t *repeats)
+{
+#ifdef MOESCOPE_DROPS_AVX2
+    static const bool avx2 = cpuHasAvx2();
+    if (K == 8 && repeats && avx2)
+        return countSlots8Avx2(ids, valid, begin, end, E, count, repeats);
+#endif
+    if (repeats)
+        countSlotsWith<K, RepeatedPlain, true>(ids, valid, begin, end, k, E, count, repeats);
+    else
+        countSlotsWith<K, RepeatedPlain, false>(ids, valid, begin, end, k, E, count, repeats);
 }
 
 // Token order without building the order. Expert e's queue holds every slot-0
@@ -106,26 +172,34 @@ void countSlots(const std::int32_t *ids, const std::uint8_t *valid, std::int64_t
 // assignment is admitted iff fewer than C - (slot < s assignments to e) slot-s ones to
 // e came before it. One pass counts per (slot, expert); the drops per expert follow
 // from the counts; a second pass (only when anything drops) finds the tokens.
+// With `counts`, also adds the group's c[e] to counts[e] (slot counts less repeats).
 void admitInTokenOrder(const LayerChoices &c, std::int64_t begin, std::int64_t end, std::int64_t capacity,
-                       std::uint16_t *dropsOfToken, DropReport &r)
+                       std::uint16_t *dropsOfToken, DropReport &r, std::vector<std::int64_t> *counts)
 {
     const std::size_t k = std::size_t(c.topK), E = std::size_t(c.numExperts);
-    std::vector<std::int64_t> roomOf(k * E, 0);
+    std::vector<std::int64_t> roomOf(k * E, 0), repeatsOf(counts ? E : 0, 0);
     // Plain pointers and local sums: byte stores could alias anything else.
     const std::int32_t *ids = c.ids.data();
     const std::uint8_t *valid = c.valid.data();
     std::int64_t *room = roomOf.data();
+    std::int64_t *repeats = counts ? repeatsOf.data() : nullptr;
     std::uint16_t *lost = dropsOfToken;
     if (k == 8)
-        countSlots<8>(ids, valid, begin, end, k, E, room);
+        countSlots<8>(ids, valid, begin, end, k, E, room, repeats);
     else if (k == 2)
-        countSlots<2>(ids, valid, begin, end, k, E, room);
+        countSlots<2>(ids, valid, begin, end, k, E, room, repeats);
     else
-        countSlots<0>(ids, valid, begin, end, k, E, room);
+        countSlots<0>(ids, valid, begin, end, k, E, room, repeats);
     std::vector<std::uint8_t> stateOf(k * E);
     std::int64_t total = 0;
     for (std::size_t e = 0; e < E; ++e) { // counts -> room left for each slot
         std::int64_t left = capacity, droppedHere = 0;
+        if (counts) {
+            std::int64_t named = -repeats[e];
+            for (std::size_t s = 0; s < k; ++s)
+                named += room[s * E + e];
+            (*counts)[e] += named;
+        }
         for (std::size_t s = 0; s < k; ++s) {
             const std::int64_t n = room[s * E + e];
             room[s * E + e] = left;
@@ -193,10 +267,18 @@ DropReport simulateCapacity(const LayerChoices &c, const std::vector<std::int64_
 }
 
 DropReport simulateDrops(const LayerChoices &c, const std::vector<std::int64_t> &sequenceOffsets,
-                         const CapacityRequest &request)
+                         const CapacityRequest &request, std::vector<std::int64_t> *counts)
 {
     const std::vector<std::int64_t> offsets =
         sequenceOffsets.size() >= 2 ? sequenceOffsets : std::vector<std::int64_t>{0, c.numPositions()};
+    // Token order counts per (slot, expert) anyway: c[e] comes with it, one pass over
+    // the choices instead of two, where its groups cover every position. Otherwise
+    // they are counted on their own.
+    const bool countsAlong = counts && request.policy == DropPolicy::TokenOrder &&
+                             (request.group == CapacityGroup::Dump ||
+                              (offsets.front() == 0 && offsets.back() == c.numPositions()));
+    if (counts)
+        *counts = countsAlong ? std::vector<std::int64_t>(std::size_t(c.numExperts), 0) : c.counts();
     DropReport r;
     const std::int64_t T = c.validTokens();
     r.assignments = std::int64_t(c.topK) * T;
@@ -229,7 +311,7 @@ DropReport simulateDrops(const LayerChoices &c, const std::vector<std::int64_t> 
         const std::int64_t capacity = expertCapacity(request.capacityFactor, c.topK, groupTokens, c.numExperts);
         r.capacity = std::max(r.capacity, capacity);
         if (request.policy == DropPolicy::TokenOrder) {
-            admitInTokenOrder(c, begin, end, capacity, dropsOfToken, r);
+            admitInTokenOrder(c, begin, end, capacity, dropsOfToken, r, countsAlong ? counts : nullptr);
         } else {
             admissionOrder(c, begin, end, request.policy, order);
             admit(c, order, capacity, fill, dropsOfToken, r);

@@ -54,9 +54,10 @@ std::int64_t expertCapacity(double capacityFactor, int topK, std::int64_t groupT
 DropReport simulateCapacity(const LayerChoices &choices, const std::vector<std::int64_t> &sequenceOffsets,
                             const CapacityRequest &request, const std::vector<std::int64_t> *counts = nullptr);
 // The same without the straggler factor, which alone needs the counts: a caller that
-// counts on another thread sets it after with stragglerFactor.
+// counts on another thread sets it after with stragglerFactor. `counts`, when given,
+// receives c[e] (choices.counts()), counted in the same pass under token order.
 DropReport simulateDrops(const LayerChoices &choices, const std::vector<std::int64_t> &sequenceOffsets,
-                         const CapacityRequest &request);
+                         const CapacityRequest &request, std::vector<std::int64_t> *counts = nullptr);
 // max c[e] / (k T / E); 0 without assignments.
 double stragglerFactor(const std::vector<std::int64_t> &counts, std::int64_t assignments);
 

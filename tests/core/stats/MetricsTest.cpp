@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 
 using namespace moescope;
 
@@ -217,6 +218,56 @@ private slots:
         const DropReport r = simulateCapacity(c, {0, 4}, {1.0, DropPolicy::TokenOrder, CapacityGroup::Dump});
         QCOMPARE(r.dropped, 1);
         QCOMPARE(r.droppedFraction, 1.0 / 3.0);
+    }
+
+    void countsComeWithTheDrops_data()
+    {
+        QTest::addColumn<int>("E");
+        QTest::addColumn<int>("k");
+        QTest::newRow("E 6, top-1") << 6 << 1;
+        QTest::newRow("E 6, top-2") << 6 << 2;
+        QTest::newRow("E 9, top-3") << 9 << 3;
+        QTest::newRow("E 256, top-8") << 256 << 8; // the vector check for repeats
+        QTest::newRow("E 12, top-8") << 12 << 8;   // repeats in most rows
+    }
+
+    // simulateDrops hands back c[e] (a repeated expert once per row, invalid rows left
+    // out) under every policy and grouping, and its drops do not change for it.
+    void countsComeWithTheDrops()
+    {
+        QFETCH(int, E);
+        QFETCH(int, k);
+        const int T = 3000;
+        std::mt19937 rng(std::uint32_t(E * 10 + k));
+        std::vector<std::int32_t> ids(std::size_t(T * k));
+        std::vector<std::uint8_t> valid(std::size_t(T), 1);
+        for (int t = 0; t < T; ++t) {
+            for (int i = 0; i < k; ++i) // skewed, so that the hot experts drop
+                ids[std::size_t(t * k + i)] = std::int32_t(std::pow(double(rng() % 1000) / 1000.0, 2.0) * E);
+            if (t % 13 == 4 && k >= 2) // the first choice named twice
+                ids[std::size_t(t * k + k - 1)] = ids[std::size_t(t * k)];
+            valid[std::size_t(t)] = t % 17 != 6;
+        }
+        LayerChoices c = choices(E, k, ids, valid);
+        c.gateProbs.resize(c.ids.size());
+        for (float &p : c.gateProbs)
+            p = float(rng() % 1000) / 1000.0f;
+        const std::vector<std::int64_t> want = c.counts();
+        const std::vector<std::int64_t> offsets = {0, 700, 701, 2400, T};
+        for (const DropPolicy policy : {DropPolicy::TokenOrder, DropPolicy::ScorePriority, DropPolicy::None})
+            for (const CapacityGroup group : {CapacityGroup::Dump, CapacityGroup::Sequence}) {
+                const CapacityRequest request{1.0, policy, group};
+                std::vector<std::int64_t> counted;
+                const DropReport with = simulateDrops(c, offsets, request, &counted);
+                const DropReport without = simulateDrops(c, offsets, request);
+                QCOMPARE(counted, want);
+                QCOMPARE(with.dropped, without.dropped);
+                QCOMPARE(with.fullyDropped, without.fullyDropped);
+                QCOMPARE(with.droppedPerExpert, without.droppedPerExpert);
+                QCOMPARE(with.dropsByPosition, without.dropsByPosition);
+                if (policy != DropPolicy::None)
+                    QVERIFY(with.dropped > 0);
+            }
     }
 
     void capacityRounding()
