@@ -51,12 +51,14 @@ void admit(const LayerChoices &c, const std::vector<Assignment> &order, std::int
     }
 }
 
-// The second pass of admitInTokenOrder: drops per token. state[s * E + e] says how
-// the slot-s assignments to e fare: 0 all admitted, 1 all dropped, 2 the first
-// room[s * E + e] admitted and the rest dropped (at most one such slot per expert).
+// The second pass of admitInTokenOrder: drops per token. room[s * E + e] starts as how
+// many slot-s assignments to e are admitted; each one takes one and is dropped once none
+// is left. No branch on how an expert fares: the processor cannot predict it for the
+// experts that fill up part-way through a slot, and their share is large in a layer
+// that drops much.
 template <int K>
 void lostInTokenOrder(const std::int32_t *ids, const std::uint8_t *valid, std::int64_t begin, std::int64_t end,
-                      std::size_t k, std::size_t E, const std::uint8_t *state, std::int64_t *room, std::uint16_t *lost)
+                      std::size_t k, std::size_t E, std::int64_t *room, std::uint16_t *lost)
 {
     const std::size_t kk = K > 0 ? std::size_t(K) : k;
     for (std::int64_t t = begin; t < end; ++t) {
@@ -65,17 +67,9 @@ void lostInTokenOrder(const std::int32_t *ids, const std::uint8_t *valid, std::i
         const std::int32_t *row = ids + std::size_t(t) * kk;
         int lostHere = 0;
         for (std::size_t s = 0; s < kk; ++s) {
-            const std::size_t at = s * E + std::size_t(row[s]);
-            const int how = state[at];
-            if (how == 2) {
-                std::int64_t &left = room[at];
-                if (left > 0)
-                    --left;
-                else
-                    ++lostHere;
-            } else {
-                lostHere += how;
-            }
+            std::int64_t &left = room[s * E + std::size_t(row[s])];
+            lostHere += left <= 0;
+            --left;
         }
         lost[t] = std::uint16_t(lost[t] + lostHere);
     }
@@ -93,26 +87,33 @@ template <int K, typename Repeated, bool WithRepeats>
                                                   std::int64_t *count, std::int64_t *repeats)
 {
     constexpr std::size_t kTables = 4;
+    // 32-bit tables (at E 256, k 8 the four fit the first-level cache; 64-bit ones do
+    // not), added to `count` every 2^31 positions, before one could overflow.
+    constexpr std::int64_t kSpan = std::int64_t(1) << 31;
     const std::size_t kk = K > 0 ? std::size_t(K) : k, n = kk * E;
-    std::vector<std::int64_t> tables(kTables * n, 0);
-    std::int64_t *table[kTables];
+    std::vector<std::uint32_t> tables(kTables * n);
+    std::uint32_t *table[kTables];
     for (std::size_t i = 0; i < kTables; ++i)
         table[i] = tables.data() + i * n;
-    for (std::int64_t t = begin; t < end; ++t) {
-        if (!valid[t])
-            continue;
-        const std::int32_t *row = ids + std::size_t(t) * kk;
-        std::int64_t *c = table[std::size_t(t) % kTables];
-        for (std::size_t s = 0; s < kk; ++s)
-            ++c[s * E + std::size_t(row[s])];
-        if constexpr (WithRepeats)
-            if (Repeated::in(row, kk)) [[unlikely]]
-                for (std::size_t i = 1; i < kk; ++i)
-                    repeats[row[i]] += std::find(row, row + i, row[i]) != row + i;
+    for (std::int64_t from = begin; from < end; from += kSpan) {
+        std::fill(tables.begin(), tables.end(), 0u);
+        const std::int64_t to = std::min(end, from + kSpan);
+        for (std::int64_t t = from; t < to; ++t) {
+            if (!valid[t])
+                continue;
+            const std::int32_t *row = ids + std::size_t(t) * kk;
+            std::uint32_t *c = table[std::size_t(t) % kTables];
+            for (std::size_t s = 0; s < kk; ++s)
+                ++c[s * E + std::size_t(row[s])];
+            if constexpr (WithRepeats)
+                if (Repeated::in(row, kk)) [[unlikely]]
+                    for (std::size_t i = 1; i < kk; ++i)
+                        repeats[row[i]] += std::find(row, row + i, row[i]) != row + i;
+        }
+        for (std::size_t i = 0; i < kTables; ++i)
+            for (std::size_t j = 0; j < n; ++j)
+                count[j] += table[i][j];
     }
-    for (std::size_t i = 0; i < kTables; ++i)
-        for (std::size_t j = 0; j < n; ++j)
-            count[j] += table[i][j];
 }
 
 // Whether a row names an expert twice.
@@ -190,7 +191,6 @@ void admitInTokenOrder(const LayerChoices &c, std::int64_t begin, std::int64_t e
         countSlots<2>(ids, valid, begin, end, k, E, room, repeats);
     else
         countSlots<0>(ids, valid, begin, end, k, E, room, repeats);
-    std::vector<std::uint8_t> stateOf(k * E);
     std::int64_t total = 0;
     for (std::size_t e = 0; e < E; ++e) { // counts -> room left for each slot
         std::int64_t left = capacity, droppedHere = 0;
@@ -203,7 +203,6 @@ void admitInTokenOrder(const LayerChoices &c, std::int64_t begin, std::int64_t e
         for (std::size_t s = 0; s < k; ++s) {
             const std::int64_t n = room[s * E + e];
             room[s * E + e] = left;
-            stateOf[s * E + e] = left >= n ? 0 : left == 0 ? 1 : 2;
             droppedHere += std::max<std::int64_t>(0, n - left);
             left = std::max<std::int64_t>(0, left - n);
         }
@@ -213,15 +212,14 @@ void admitInTokenOrder(const LayerChoices &c, std::int64_t begin, std::int64_t e
     r.dropped += total;
     if (total == 0)
         return;
-    const std::uint8_t *state = stateOf.data();
     if (k == 8)
-        lostInTokenOrder<8>(ids, valid, begin, end, k, E, state, room, lost);
+        lostInTokenOrder<8>(ids, valid, begin, end, k, E, room, lost);
     else if (k == 2)
-        lostInTokenOrder<2>(ids, valid, begin, end, k, E, state, room, lost);
+        lostInTokenOrder<2>(ids, valid, begin, end, k, E, room, lost);
     else if (k == 1)
-        lostInTokenOrder<1>(ids, valid, begin, end, k, E, state, room, lost);
+        lostInTokenOrder<1>(ids, valid, begin, end, k, E, room, lost);
     else
-        lostInTokenOrder<0>(ids, valid, begin, end, k, E, state, room, lost);
+        lostInTokenOrder<0>(ids, valid, begin, end, k, E, room, lost);
 }
 
 } // namespace
