@@ -89,7 +89,7 @@ bool decode(const ChunkLayout &layout, std::uint32_t skipped, Bytes &a, Bytes &b
 }
 
 // Copies the part of a decoded chunk that lies in rows [begin, begin + count).
-void place(const ChunkLayout &layout, const RawChunk &chunk, const unsigned char *values, std::uint64_t begin,
+void copyRows(const ChunkLayout &layout, const RawChunk &chunk, const unsigned char *values, std::uint64_t begin,
            std::uint64_t count, void *out)
 {
     const std::size_t s = layout.elementSize;
@@ -158,10 +158,11 @@ std::optional<ChunkLayout> compressedLayout(hid_t dataset)
 
 namespace {
 
-// Decodes `chunks` on up to `workers` threads and places them; false when one does not
-// decode or the work cannot run (no thread, no memory): the caller asks HDF5 instead.
-bool decodeAll(const ChunkLayout &layout, std::vector<RawChunk> &chunks, std::size_t workers, std::uint64_t begin,
-               std::uint64_t count, void *out)
+// Decodes `chunks` on up to `workers` threads and hands each to place(chunk, values);
+// false when one does not decode or the work cannot run (no thread, no memory): the
+// caller asks HDF5 instead.
+template <typename Place>
+bool decodeAll(const ChunkLayout &layout, std::vector<RawChunk> &chunks, std::size_t workers, const Place &place)
 {
     std::atomic<bool> ok = true;
     auto work = [&](std::size_t w) noexcept {
@@ -177,7 +178,7 @@ bool decodeAll(const ChunkLayout &layout, std::vector<RawChunk> &chunks, std::si
                     ok = false;
                     return;
                 }
-                place(layout, c, c.bytes.data.get(), begin, count, out);
+                place(c, c.bytes.data.get());
                 c.bytes = {}; // its memory goes back as soon as it is placed
             }
         } catch (...) { // bad_alloc: let HDF5 try with less
@@ -256,8 +257,13 @@ std::string storageSummary(hid_t dataset, bool inflatedHere)
     return out;
 }
 
-bool readCompressedRows(hid_t dataset, const ChunkLayout &layout, std::uint64_t begin, std::uint64_t count,
-                        void *out, std::size_t batchBytes)
+namespace {
+
+// The chunks holding rows [begin, begin + count), fetched batch by batch and decoded,
+// each handed to place(chunk, values) on a decoding thread.
+template <typename Place>
+bool forEachChunk(hid_t dataset, const ChunkLayout &layout, std::uint64_t begin, std::uint64_t count,
+                  std::size_t batchBytes, const Place &place)
 {
     if (count == 0)
         return true;
@@ -298,10 +304,34 @@ bool readCompressedRows(hid_t dataset, const ChunkLayout &layout, std::uint64_t 
         } catch (const std::bad_alloc &) {
             return false;
         }
-        if (!decodeAll(layout, batch, std::min(workers, batch.size()), begin, count, out))
+        if (!decodeAll(layout, batch, std::min(workers, batch.size()), place))
             return false;
     }
     return true;
+}
+
+} // namespace
+
+bool readCompressedRows(hid_t dataset, const ChunkLayout &layout, std::uint64_t begin, std::uint64_t count,
+                        void *out, std::size_t batchBytes)
+{
+    return forEachChunk(dataset, layout, begin, count, batchBytes, [&](const RawChunk &c, const unsigned char *values) {
+        copyRows(layout, c, values, begin, count, out);
+    });
+}
+
+bool readCompressedRows(hid_t dataset, const ChunkLayout &layout, std::uint64_t begin, std::uint64_t count,
+                        const RowsReady &use, std::size_t batchBytes)
+{
+    if (layout.chunkColumns != layout.columns)
+        return false; // a chunk's rows are not whole rows of the dataset
+    return forEachChunk(dataset, layout, begin, count, batchBytes, [&](const RawChunk &c, const unsigned char *values) {
+        const std::uint64_t first = std::max<std::uint64_t>(begin, c.row);
+        const std::uint64_t last = std::min<std::uint64_t>({begin + count, c.row + layout.chunkRows, layout.rows});
+        if (first < last)
+            use(values + std::size_t(first - c.row) * std::size_t(layout.columns) * layout.elementSize, first,
+                last - first);
+    });
 }
 
 } // namespace moescope::io

@@ -8,6 +8,7 @@
 #include "io/Hdf5Door.h"
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,5 +51,14 @@ bool decodeChunk(const ChunkLayout &layout, std::uint32_t skipped, const unsigne
 inline constexpr std::size_t kChunkBatchBytes = std::size_t(32) << 20;
 bool readCompressedRows(hid_t dataset, const ChunkLayout &layout, std::uint64_t begin, std::uint64_t count,
                         void *out, std::size_t batchBytes = kChunkBatchBytes);
+
+// The same rows handed over chunk by chunk, as they are decoded, instead of copied
+// into one buffer: use(values, first, rows) gets rows [first, first + rows) as stored,
+// row-major, on one of the decoding threads (so a conversion the caller needs runs
+// on every core too), the chunks in no particular order. Only for chunks of whole
+// rows (chunkColumns == columns); false otherwise, and as above.
+using RowsReady = std::function<void(const unsigned char *values, std::uint64_t first, std::uint64_t rows)>;
+bool readCompressedRows(hid_t dataset, const ChunkLayout &layout, std::uint64_t begin, std::uint64_t count,
+                        const RowsReady &use, std::size_t batchBytes = kChunkBatchBytes);
 
 } // namespace moescope::io

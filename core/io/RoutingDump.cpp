@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cfloat>
 #include <cerrno>
 #include <cmath>
@@ -292,6 +293,22 @@ std::int64_t widenIds(const void *raw, std::size_t n, std::int64_t E, std::int32
     return -1;
 }
 
+// widenIds for ids of `width` bytes, signed or not.
+std::int64_t widenIdsOf(std::size_t width, bool isSigned, const void *raw, std::size_t n, std::int64_t E,
+                        std::int32_t *out)
+{
+    switch (width * 2 + (isSigned ? 1 : 0)) {
+    case 2: return widenIds<std::uint8_t>(raw, n, E, out);
+    case 3: return widenIds<std::int8_t>(raw, n, E, out);
+    case 4: return widenIds<std::uint16_t>(raw, n, E, out);
+    case 5: return widenIds<std::int16_t>(raw, n, E, out);
+    case 8: return widenIds<std::uint32_t>(raw, n, E, out);
+    case 9: return widenIds<std::int32_t>(raw, n, E, out);
+    case 16: return widenIds<std::uint64_t>(raw, n, E, out);
+    default: return widenIds<std::int64_t>(raw, n, E, out);
+    }
+}
+
 hid_t nativeInteger(std::size_t width, bool isSigned)
 {
     switch (width) {
@@ -314,6 +331,19 @@ void RoutingDump::readTopkIds(std::size_t layer, std::uint64_t begin, std::uint6
     if (!d->info.layers[layer].hasTopkIds)
         h.idsSite.fail("is missing; this layer has no recorded choices");
     const std::size_t k = d->info.topK, n = count * k, width = h.idsWidth;
+    const std::int64_t E = d->info.numExperts;
+    // Widened chunk by chunk on the threads that inflate them, straight into `out`:
+    // no buffer of the stored bytes, no pass over them on this thread alone. Ids
+    // outside [0, E) are then looked for again below, to name the first.
+    if (h.idsChunks && (width == 1 || hostOrder(h.idsOrder))) {
+        std::atomic<bool> clean = true;
+        auto widen = [&](const unsigned char *values, std::uint64_t first, std::uint64_t rows) {
+            if (widenIdsOf(width, h.idsSigned, values, rows * k, E, out + (first - begin) * k) >= 0)
+                clean = false;
+        };
+        if (io::readCompressedRows(h.topkIds.get(), *h.idsChunks, begin, count, widen) && clean)
+            return;
+    }
     const std::unique_ptr<unsigned char[]> bytes(new unsigned char[n * width]); // every byte is written
     unsigned char *const raw = bytes.get();
     if (h.idsChunks && io::readCompressedRows(h.topkIds.get(), *h.idsChunks, begin, count, raw)) {
@@ -323,18 +353,7 @@ void RoutingDump::readTopkIds(std::size_t layer, std::uint64_t begin, std::uint6
         auto lock = io::hdf5Lock();
         io::readRows(h.topkIds.get(), h.idsSite, nativeInteger(width, h.idsSigned), begin, count, raw);
     }
-    const std::int64_t E = d->info.numExperts;
-    std::int64_t bad = -1;
-    switch (width * 2 + (h.idsSigned ? 1 : 0)) {
-    case 2: bad = widenIds<std::uint8_t>(raw, n, E, out); break;
-    case 3: bad = widenIds<std::int8_t>(raw, n, E, out); break;
-    case 4: bad = widenIds<std::uint16_t>(raw, n, E, out); break;
-    case 5: bad = widenIds<std::int16_t>(raw, n, E, out); break;
-    case 8: bad = widenIds<std::uint32_t>(raw, n, E, out); break;
-    case 9: bad = widenIds<std::int32_t>(raw, n, E, out); break;
-    case 16: bad = widenIds<std::uint64_t>(raw, n, E, out); break;
-    default: bad = widenIds<std::int64_t>(raw, n, E, out); break;
-    }
+    const std::int64_t bad = widenIdsOf(width, h.idsSigned, raw, n, E, out);
     if (bad >= 0) {
         const std::uint64_t row = begin + std::uint64_t(bad) / k;
         std::string value;

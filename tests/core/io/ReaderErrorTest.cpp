@@ -88,6 +88,26 @@ private slots:
         QVERIFY2(message.startsWith(file.qpath() + ": "), qPrintable(message));
     }
 
+    // Compressed ids are widened chunk by chunk on several threads; the message still
+    // names the first id outside [0, E), whichever chunk was done first.
+    void compressedBadIdNamesTheFirst()
+    {
+        DumpFixture f = randomFixture(40, 3, 2, 1, 12);
+        f.layers[0].topkIds.assign(40 * 2, 1);
+        f.layers[0].topkIds[2 * 30 + 1] = 7;  // row 30, in the fifth 7-row chunk
+        f.layers[0].topkIds[2 * 9] = 5;       // row 9, in the second
+        StorageOptions gzip;
+        gzip.idBits = 16;
+        gzip.deflate = true;
+        gzip.shuffle = true;
+        const TempDump file(f, gzip);
+        const auto error = refusal(file.path());
+        QVERIFY2(error.has_value(), "the dump was not refused");
+        const QString message = error->what();
+        QCOMPARE(QString::fromStdString(error->object()), QString("/layers/layer0/topk_ids"));
+        QVERIFY2(message.contains("expert id 5 at row 9 is outside [0, 3)"), qPrintable(message));
+    }
+
     void notHdf5_data()
     {
         QTest::addColumn<QByteArray>("content");
