@@ -38,6 +38,7 @@ void printUsage()
                  "  moescope import SOURCE -o OUT.h5 [--format megatron|megatron-tpe] [--num-experts E]\n"
                  "                 [--step S] [--ranks LIST] [--ep-size EP] [--top-k K]\n"
                  "                 another tool's routing record as a dump (see docs/importers.md)\n"
+                 "  moescope --version\n"
                  "Exit codes: 0 success, 1 a file refused, 2 bad arguments, 3 watch's collapse alert.\n";
 }
 
@@ -65,6 +66,10 @@ int main(int argc, char **argv)
     const std::string first = argv[1];
     if (first == "--help" || first == "-h") {
         printUsage();
+        return 0;
+    }
+    if (first == "--version") { // otherwise an option for Qt, and the window would start
+        std::cout << "moescope " << MOESCOPE_VERSION << "\n";
         return 0;
     }
     if (moescope::cli::isHeadlessCommand(first))

@@ -104,7 +104,7 @@ LayerPass runLayerPass(const RoutingDump &dump, std::size_t layer, const LayerPa
     if (li.hasTopkIds) {
         LargeVector<std::int32_t> &target = route ? recorded : c.ids;
         target.resize(T * std::size_t(info.topK));
-        const std::uint64_t blockRows = wholeChunks(std::uint64_t(1) << 18, li.topkIdsChunkRows);
+        const std::uint64_t blockRows = wholeChunks(std::uint64_t(1) << 21, li.topkIdsChunkRows);
         for (std::uint64_t begin = 0; begin < T; begin += blockRows) {
             progress.checkCancelled();
             const std::uint64_t rows = std::min(blockRows, T - begin);

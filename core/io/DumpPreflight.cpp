@@ -143,7 +143,9 @@ void preflight(const std::string &path, const Progress &progress, bool runLog)
     ChildGuard child{spawnHelper(program, path, runLog)};
     const auto start = std::chrono::steady_clock::now();
     int status = 0;
-    for (auto pause = std::chrono::milliseconds(1);; pause = std::min(pause * 2, std::chrono::milliseconds(20))) {
+    // Looked at every few milliseconds: the helper takes a fifth of a second on a large
+    // dump, and each millisecond after it ended is added to the open.
+    for (auto pause = std::chrono::milliseconds(1);; pause = std::min(pause * 2, std::chrono::milliseconds(4))) {
         const pid_t done = waitpid(child.pid, &status, WNOHANG);
         if (done == child.pid) {
             child.pid = -1;

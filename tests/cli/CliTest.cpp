@@ -271,6 +271,13 @@ private slots:
         QVERIFY(r.out.isEmpty());
     }
 
+    void versionIsPrinted()
+    {
+        const Run r = runMoescope({"--version"});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY2(QRegularExpression("^moescope \\d+\\.\\d+\\.\\d+\n$").match(QString(r.out)).hasMatch(), r.out.constData());
+    }
+
     void damagedFileThatCrashesOrHangsHdf5()
     {
         const TempDump file(smallFixture());
