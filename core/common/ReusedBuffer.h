@@ -7,7 +7,7 @@
 //
 // The contents are not initialised: the user writes every byte it reads. Buffers of
 // 4 MB or more get huge pages where the system allows (LargeBuffer.h). The pool keeps
-// 64 MB at most; what does not fit is freed. Thread-safe.
+// 192 MB at most; what does not fit is freed. Thread-safe.
 #include <cstddef>
 
 namespace moescope {

@@ -1,7 +1,6 @@
 #include "io/IntegerColumn.h"
 
 #include <cstring>
-#include <memory>
 
 namespace moescope::io {
 
@@ -53,23 +52,26 @@ void readIntegerColumn(const IntegerColumn &column, const Site &site, std::uint6
     if (count == 0)
         return;
     if (column.chunks && column.chunks->columns == 1) {
-        const std::size_t n = std::size_t(count);
-        const std::unique_ptr<unsigned char[]> raw(new unsigned char[n * column.width]);
-        if (readCompressedRows(column.dataset, *column.chunks, begin, count, raw.get())) {
-            const bool swap = (column.order == H5T_ORDER_LE) != littleEndianHost();
-            const unsigned char *p = raw.get();
+        // Widened chunk by chunk on the threads that inflate them, straight into `out`:
+        // no buffer of the stored bytes (a fresh one per call was faulted in page by
+        // page, most of the time of reading 10 M token ids).
+        const bool swap = (column.order == H5T_ORDER_LE) != littleEndianHost();
+        const auto widenRows = [&](const unsigned char *p, std::uint64_t first, std::uint64_t rows) {
+            std::int64_t *to = out + (first - begin);
+            const std::size_t n = std::size_t(rows);
             switch (column.width * 2 + (column.isSigned ? 1 : 0)) {
-            case 2: widen<std::uint8_t>(p, n, swap, out); break;
-            case 3: widen<std::int8_t>(p, n, swap, out); break;
-            case 4: widen<std::uint16_t>(p, n, swap, out); break;
-            case 5: widen<std::int16_t>(p, n, swap, out); break;
-            case 8: widen<std::uint32_t>(p, n, swap, out); break;
-            case 9: widen<std::int32_t>(p, n, swap, out); break;
-            case 16: widen<std::uint64_t>(p, n, swap, out); break;
-            default: widen<std::int64_t>(p, n, swap, out); break;
+            case 2: widen<std::uint8_t>(p, n, swap, to); break;
+            case 3: widen<std::int8_t>(p, n, swap, to); break;
+            case 4: widen<std::uint16_t>(p, n, swap, to); break;
+            case 5: widen<std::int16_t>(p, n, swap, to); break;
+            case 8: widen<std::uint32_t>(p, n, swap, to); break;
+            case 9: widen<std::int32_t>(p, n, swap, to); break;
+            case 16: widen<std::uint64_t>(p, n, swap, to); break;
+            default: widen<std::int64_t>(p, n, swap, to); break;
             }
+        };
+        if (readCompressedRows(column.dataset, *column.chunks, begin, count, widenRows))
             return;
-        }
     }
     readRows(column.dataset, site, H5T_NATIVE_INT64, begin, count, out);
 }
