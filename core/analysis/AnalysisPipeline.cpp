@@ -114,33 +114,40 @@ AnalysisResult runAnalysis(const RoutingDump &dump, const AnalysisRequest &reque
     report.capacityFactor = cf;
     report.warnings = info.warnings;
 
-    constexpr double kTokensPart = 0.04, kTrainingPart = 0.02;
-    const double layersFrom = request.readTokens ? kTokensPart : 0.0;
+    constexpr double kTrainingPart = 0.02;
     const double layersTo = request.readTokens ? 1.0 - kTrainingPart : 1.0;
     progress.checkCancelled();
-    if (request.readTokens) {
-        result.tokenIds = dump.readTokenIds(0, std::uint64_t(info.numTokens));
-        result.vocab = dump.readVocab();
-        progress.report(kTokensPart);
-    }
 
-    // The token ids indexed once for every layer's vocabulary specialisation, while the
-    // first layer is read (at 10 M tokens each takes about half a second); the first
-    // report waits for it.
+    // The token ids and vocabulary (for the result), and the ids indexed once for every
+    // layer's vocabulary specialisation, while the first layer is read: at 10 M tokens
+    // they take a second. The first report waits for the index; the rest is joined
+    // before the result goes out.
     TokenPositions tokenPositions;
-    std::future<TokenPositions> positionsReady;
-    if (request.vocabulary && request.vocabularyMinCount >= 1) {
-        positionsReady = std::async(std::launch::async, [&] {
+    const bool vocabulary = request.vocabulary && request.vocabularyMinCount >= 1;
+    std::future<TokenPositions> tokensReady;
+    if (request.readTokens || vocabulary)
+        tokensReady = std::async(std::launch::async, [&] {
+            if (request.readTokens) {
+                result.tokenIds = dump.readTokenIds(0, std::uint64_t(info.numTokens));
+                result.vocab = dump.readVocab();
+            }
+            if (!vocabulary)
+                return TokenPositions();
             return request.readTokens ? TokenPositions(result.tokenIds)
                                       : TokenPositions(dump.readTokenIds(0, std::uint64_t(info.numTokens)));
         });
+    if (vocabulary) {
         reportRequest.tokenPositions = &tokenPositions;
         reportRequest.vocabularyMinCount = request.vocabularyMinCount;
     }
+    auto tokensRead = [&] {
+        if (tokensReady.valid())
+            tokenPositions = tokensReady.get();
+    };
 
     const std::vector<std::size_t> positions = analysedLayers(info, request);
     const LayerWeights weights = weightsOf(request);
-    const Progress layers = progress.part(layersFrom, layersTo);
+    const Progress layers = progress.part(0.0, layersTo);
 
     // A layer's statistics (single-threaded) run while the next layer is routed (on
     // the backend's threads); its results go out once they are done.
@@ -215,8 +222,7 @@ AnalysisResult runAnalysis(const RoutingDump &dump, const AnalysisRequest &reque
             }
         }
         progress.checkCancelled();
-        if (positionsReady.valid())
-            tokenPositions = positionsReady.get();
+        tokensRead();
         current->pass = std::move(pass);
         const LayerPass *done = &*current->pass;
         pending = std::move(current);
@@ -225,6 +231,7 @@ AnalysisResult runAnalysis(const RoutingDump &dump, const AnalysisRequest &reque
         });
     }
     deliver();
+    tokensRead();
 
     if (request.readTokens && info.hasTraining)
         result.training = dump.readTraining();
