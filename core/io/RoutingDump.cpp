@@ -14,6 +14,8 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
+#include <limits>
 
 namespace moescope {
 
@@ -279,11 +281,15 @@ template <typename S>
 std::int64_t widenIds(const void *raw, std::size_t n, std::int64_t E, std::int32_t *out)
 {
     const S *in = static_cast<const S *>(raw);
-    bool bad = false;
+    // One unsigned compare finds negative ids (they wrap to large values) and ids >= E
+    // alike, in 32 bits for ids of up to 32: then the loop vectorises (with 64-bit
+    // compares of a sign test and a bound it did not, and was 7 % of opening a dump).
+    using Wide = std::conditional_t<(sizeof(S) <= 4), std::uint32_t, std::uint64_t>;
+    const Wide limit = Wide(std::clamp<std::int64_t>(E, 0, std::int64_t(std::numeric_limits<std::int32_t>::max())));
+    unsigned bad = 0;
     for (std::size_t i = 0; i < n; ++i) { // no early exit: the loop vectorises
-        const auto v = static_cast<std::int64_t>(in[i]);
-        bad |= v < 0 || v >= E;
-        out[i] = static_cast<std::int32_t>(v);
+        bad |= unsigned(Wide(in[i]) >= limit);
+        out[i] = static_cast<std::int32_t>(in[i]);
     }
     if (!bad)
         return -1;

@@ -88,24 +88,43 @@ private slots:
         QVERIFY2(message.startsWith(file.qpath() + ": "), qPrintable(message));
     }
 
-    // Compressed ids are widened chunk by chunk on several threads; the message still
-    // names the first id outside [0, E), whichever chunk was done first.
-    void compressedBadIdNamesTheFirst()
+    void badIdNamesTheFirst_data()
     {
+        QTest::addColumn<int>("bits");
+        QTest::addColumn<bool>("isUnsigned");
+        QTest::addColumn<bool>("compressed");
+        QTest::addColumn<int>("firstBad");
+        for (const int bits : {8, 16, 32, 64})
+            for (const bool isUnsigned : {false, true})
+                for (const bool compressed : {false, true})
+                    QTest::addRow("%s%d%s", isUnsigned ? "uint" : "int", bits, compressed ? ", gzip" : "")
+                        << bits << isUnsigned << compressed << (isUnsigned ? 3 : -1); // E itself, or negative
+    }
+
+    // Ids of every width, signed or not, plain or compressed (then widened chunk by
+    // chunk on several threads): the message names the first id outside [0, E),
+    // whichever chunk was done first.
+    void badIdNamesTheFirst()
+    {
+        QFETCH(int, bits);
+        QFETCH(bool, isUnsigned);
+        QFETCH(bool, compressed);
+        QFETCH(int, firstBad);
         DumpFixture f = randomFixture(40, 3, 2, 1, 12);
         f.layers[0].topkIds.assign(40 * 2, 1);
-        f.layers[0].topkIds[2 * 30 + 1] = 7;  // row 30, in the fifth 7-row chunk
-        f.layers[0].topkIds[2 * 9] = 5;       // row 9, in the second
-        StorageOptions gzip;
-        gzip.idBits = 16;
-        gzip.deflate = true;
-        gzip.shuffle = true;
-        const TempDump file(f, gzip);
+        f.layers[0].topkIds[2 * 30 + 1] = 7;     // row 30, in the fifth 7-row chunk
+        f.layers[0].topkIds[2 * 9] = firstBad;   // row 9, in the second
+        StorageOptions storage;
+        storage.idBits = bits;
+        storage.idsUnsigned = isUnsigned;
+        storage.deflate = compressed;
+        storage.shuffle = compressed;
+        const TempDump file(f, storage);
         const auto error = refusal(file.path());
         QVERIFY2(error.has_value(), "the dump was not refused");
         const QString message = error->what();
         QCOMPARE(QString::fromStdString(error->object()), QString("/layers/layer0/topk_ids"));
-        QVERIFY2(message.contains("expert id 5 at row 9 is outside [0, 3)"), qPrintable(message));
+        QVERIFY2(message.contains(QString("expert id %1 at row 9 is outside [0, 3)").arg(firstBad)), qPrintable(message));
     }
 
     void notHdf5_data()
