@@ -340,8 +340,10 @@ void RoutingDump::readTopkIds(std::size_t layer, std::uint64_t begin, std::uint6
     const std::int64_t E = d->info.numExperts;
     // Widened chunk by chunk on the threads that inflate them, straight into `out`:
     // no buffer of the stored bytes, no pass over them on this thread alone. Ids
-    // outside [0, E) are then looked for again below, to name the first.
-    if (h.idsChunks && (width == 1 || hostOrder(h.idsOrder))) {
+    // outside [0, E) are then looked for again below, through HDF5, to name the first;
+    // so is everything when a chunk does not inflate (not a second time here).
+    const bool widenWhileInflating = h.idsChunks && (width == 1 || hostOrder(h.idsOrder));
+    if (widenWhileInflating) {
         std::atomic<bool> clean = true;
         auto widen = [&](const unsigned char *values, std::uint64_t first, std::uint64_t rows) {
             if (widenIdsOf(width, h.idsSigned, values, rows * k, E, out + (first - begin) * k) >= 0)
@@ -352,7 +354,8 @@ void RoutingDump::readTopkIds(std::size_t layer, std::uint64_t begin, std::uint6
     }
     const std::unique_ptr<unsigned char[]> bytes(new unsigned char[n * width]); // every byte is written
     unsigned char *const raw = bytes.get();
-    if (h.idsChunks && io::readCompressedRows(h.topkIds.get(), *h.idsChunks, begin, count, raw)) {
+    if (h.idsChunks && !widenWhileInflating &&
+        io::readCompressedRows(h.topkIds.get(), *h.idsChunks, begin, count, raw)) {
         if (width > 1 && !hostOrder(h.idsOrder))
             swapBytes(raw, n, width);
     } else {
