@@ -7,10 +7,12 @@
 
 #include <QFileInfo>
 #include <QSettings>
+#include <QThread>
 
 namespace moescope::ui {
 
-DumpLoader::DumpLoader(QObject *parent) : QObject(parent), m_job(new JobSlot(tr("Opening"), this))
+DumpLoader::DumpLoader(QObject *parent)
+    : QObject(parent), m_job(new JobSlot(tr("Opening"), this)), m_keep(new JobSlot(tr("Keeping layers"), this))
 {
     m_useCache = QSettings().value(QStringLiteral("cache/summaries"), true).toBool();
 }
@@ -34,6 +36,7 @@ AnalysisRequest overviewRequest(RoutingBackend *backend)
 
 void DumpLoader::open(const QString &path)
 {
+    m_keep->discard();
     m_pending = path;
     m_partial.reset();
     m_cached.reset();
@@ -81,6 +84,31 @@ void DumpLoader::cancel()
     m_pending.clear();
     m_partial.reset();
     m_job->discard();
+    m_keep->discard();
+}
+
+void DumpLoader::keepLayers(const DumpSnapshotPtr &snapshot)
+{
+    // Quietly, once the dump is shown: every layer that fits the memory budget compact
+    // (LayerStore::keepCompact), so the token search and the views need not read it
+    // again. A layer it cannot read is left to the view that needs it to report.
+    const std::shared_ptr<const LayerStore> store = snapshot ? snapshot->analysis.layers : nullptr;
+    if (!store)
+        return;
+    m_keep->start<std::size_t>(
+        [store](const Progress &progress) {
+            // At idle priority: the views' first jobs and the GUI thread go first.
+            QThread *thread = QThread::currentThread();
+            const QThread::Priority before = thread->priority();
+            thread->setPriority(QThread::IdlePriority);
+            struct Restore {
+                QThread *thread;
+                QThread::Priority priority;
+                ~Restore() { thread->setPriority(priority); }
+            } restore{thread, before};
+            return store->keepCompact(progress);
+        },
+        [](std::size_t) {}, [](const QString &) {});
 }
 
 void DumpLoader::analyse(const QString &path, std::shared_ptr<const RoutingDump> dump)
@@ -150,6 +178,7 @@ void DumpLoader::analyse(const QString &path, std::shared_ptr<const RoutingDump>
             m_pending.clear();
             m_partial.reset();
             emit loaded(snapshot);
+            keepLayers(snapshot);
         },
         [this, path](const QString &message) {
             m_pending.clear();

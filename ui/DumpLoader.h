@@ -40,8 +40,10 @@ signals:
 private:
     void showCached(const QString &path, CachedSummary cached);
     void analyse(const QString &path, std::shared_ptr<const RoutingDump> dump);
+    void keepLayers(const DumpSnapshotPtr &snapshot);
 
     JobSlot *m_job;
+    JobSlot *m_keep; // reads the layers into memory in the background once a dump is shown
     QString m_pending;
     bool m_useCache = true;
     std::shared_ptr<const DumpReport> m_cached; // this open's overview, when the cache had it

@@ -23,13 +23,7 @@ std::int64_t DumpAnalysis::sequenceOf(std::int64_t position) const
 
 int DumpAnalysis::bestExpert(std::size_t layer, std::int64_t position) const
 {
-    const LayerPassPtr p = layers ? layers->resident(layer) : nullptr;
-    if (!p)
-        return -1;
-    const LayerChoices &c = p->choices;
-    if (position < 0 || position >= c.numPositions() || !c.valid[std::size_t(position)]) // load-only: none
-        return -1;
-    return c.ids[std::size_t(position) * std::size_t(c.topK)];
+    return layers ? layers->firstChoice(layer, position) : -1;
 }
 
 LayerPassPtr DumpAnalysis::pass(std::size_t layer, const Progress &progress) const

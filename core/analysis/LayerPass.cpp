@@ -59,6 +59,28 @@ double agreementOf(const LayerChoices &routed, const LargeVector<std::int32_t> &
 
 } // namespace
 
+CompactPass compactPass(const LayerPass &p)
+{
+    CompactPass small;
+    // Every figure but the choices (a copy of those would be the whole layer).
+    small.figures.choicesRecorded = p.choicesRecorded;
+    small.figures.hasLosses = p.hasLosses;
+    small.figures.routedCounts = p.routedCounts;
+    small.figures.meanProb = p.meanProb;
+    small.figures.zLoss = p.zLoss;
+    small.figures.invalidTokens = p.invalidTokens;
+    small.figures.agreement = p.agreement;
+    small.choices = compactChoices(p.choices);
+    return small;
+}
+
+LayerPass widenPass(const CompactPass &p)
+{
+    LayerPass wide = p.figures; // its choices are empty: a copy of the figures alone
+    wide.choices = widenChoices(p.choices);
+    return wide;
+}
+
 LayerPass runLayerPass(const RoutingDump &dump, std::size_t layer, const LayerPassRequest &request,
                        const Progress &progress)
 {

@@ -4,7 +4,7 @@
 #include "io/Progress.h"
 #include "io/RoutingDump.h"
 #include "routing/RoutingBackend.h"
-#include "stats/LayerChoices.h"
+#include "stats/CompactChoices.h"
 
 #include <optional>
 
@@ -32,6 +32,17 @@ struct LayerPass {
     std::int64_t invalidTokens = 0;    // rows of logits with NaN or infinity
     std::optional<double> agreement;   // re-routed set == recorded set, over valid tokens
 };
+
+// A pass held small (analysis/LayerStore.h): its figures as they are, its choices
+// compact (stats/CompactChoices.h).
+struct CompactPass {
+    LayerPass figures; // figures.choices is empty
+    CompactChoices choices;
+};
+// The pass held small; compactIdBytes(p.choices) must not be 0.
+CompactPass compactPass(const LayerPass &p);
+// The pass again, its choices widened to 32-bit ids.
+LayerPass widenPass(const CompactPass &p);
 
 LayerPass runLayerPass(const RoutingDump &dump, std::size_t layer, const LayerPassRequest &request,
                        const Progress &progress = {});

@@ -11,10 +11,16 @@ std::size_t bytesOf(const LayerPass &p)
     const LayerChoices &c = p.choices;
     return c.ids.size() * sizeof(std::int32_t) + c.valid.size() + c.gateProbs.size() * sizeof(float);
 }
+
+std::size_t bytesOf(const CompactPass &p)
+{
+    return p.choices.bytes();
+}
 } // namespace
 
 LayerStore::LayerStore(std::shared_ptr<const RoutingDump> dump, std::size_t budgetBytes)
-    : m_dump(std::move(dump)), m_budget(budgetBytes), m_resident(m_dump->info().layers.size())
+    : m_dump(std::move(dump)), m_budget(budgetBytes), m_resident(m_dump->info().layers.size()),
+      m_compact(m_dump->info().layers.size())
 {
 }
 
@@ -25,6 +31,16 @@ std::size_t LayerStore::passBytes(const LayerInfo &layer, std::int64_t numTokens
     return std::size_t(std::max<std::int64_t>(0, numTokens)) * (std::size_t(std::max(0, topK)) * 4 + 1);
 }
 
+std::size_t LayerStore::compactBytes(const LayerInfo &layer, std::int64_t numTokens, int topK, int numExperts)
+{
+    if (numExperts > 65536)
+        return passBytes(layer, numTokens, topK);
+    if (layer.loadOnly())
+        return 0;
+    const std::size_t idBytes = numExperts <= 256 ? 1 : 2;
+    return std::size_t(std::max<std::int64_t>(0, numTokens)) * (std::size_t(std::max(0, topK)) * idBytes + 1);
+}
+
 bool LayerStore::allFit(const DumpInfo &info, std::size_t budgetBytes)
 {
     std::size_t total = 0;
@@ -33,15 +49,60 @@ bool LayerStore::allFit(const DumpInfo &info, std::size_t budgetBytes)
     return total <= budgetBytes;
 }
 
+bool LayerStore::allFitCompact(const DumpInfo &info, std::size_t budgetBytes)
+{
+    std::size_t total = 0;
+    for (const LayerInfo &l : info.layers)
+        total += compactBytes(l, info.numTokens, info.topK, info.numExperts);
+    return total <= budgetBytes;
+}
+
+void LayerStore::touch(std::size_t layer) const
+{
+    m_recent.remove(layer);
+    m_recent.push_front(layer);
+}
+
+LayerStore::CompactPassPtr LayerStore::compactOf(std::size_t layer) const
+{
+    const std::lock_guard lock(m_mutex);
+    CompactPassPtr p = m_compact.at(layer);
+    if (p)
+        touch(layer);
+    return p;
+}
+
 LayerPassPtr LayerStore::resident(std::size_t layer) const
 {
     const std::lock_guard lock(m_mutex);
     const LayerPassPtr p = m_resident.at(layer);
-    if (p) {
-        m_recent.remove(layer);
-        m_recent.push_front(layer);
-    }
+    if (p)
+        touch(layer);
     return p;
+}
+
+bool LayerStore::inMemory(std::size_t layer) const
+{
+    const std::lock_guard lock(m_mutex);
+    return m_resident.at(layer) || m_compact.at(layer);
+}
+
+int LayerStore::firstChoice(std::size_t layer, std::int64_t position) const
+{
+    const std::lock_guard lock(m_mutex);
+    if (const LayerPassPtr &p = m_resident.at(layer)) {
+        const LayerChoices &c = p->choices;
+        if (position < 0 || position >= c.numPositions() || !c.valid[std::size_t(position)]) // load-only: none
+            return -1;
+        return c.ids[std::size_t(position) * std::size_t(c.topK)];
+    }
+    if (const CompactPassPtr &p = m_compact.at(layer)) {
+        const CompactChoices &c = p->choices;
+        if (position < 0 || position >= c.numPositions() || !c.valid[std::size_t(position)])
+            return -1;
+        return c.id(position, 0);
+    }
+    return -1;
 }
 
 bool LayerStore::allResident() const
@@ -64,11 +125,13 @@ LayerPassPtr LayerStore::pass(std::size_t layer, const Progress &progress) const
 {
     if (LayerPassPtr p = resident(layer))
         return p;
-    // Read outside the lock: other layers stay available meanwhile. Two threads asking
-    // for the same layer at once both read it; the second copy replaces the first.
-    auto p = std::make_shared<const LayerPass>(runLayerPass(*m_dump, layer, {}, progress));
+    // Widened or read outside the lock: other layers stay available meanwhile. Two
+    // threads asking for the same layer at once both make it; the second replaces the first.
+    const CompactPassPtr compact = compactOf(layer);
+    auto p = std::make_shared<const LayerPass>(compact ? widenPass(*compact)
+                                                       : runLayerPass(*m_dump, layer, {}, progress));
     const std::lock_guard lock(m_mutex);
-    keep(layer, p);
+    keep(layer, p, nullptr);
     return p;
 }
 
@@ -85,6 +148,16 @@ LayerChoices LayerStore::slice(std::size_t layer, std::int64_t begin, std::int64
     if (li.loadOnly())
         return c;
     LayerPassPtr whole = resident(layer);
+    if (!whole) {
+        if (const CompactPassPtr compact = compactOf(layer)) {
+            const CompactChoices &from = compact->choices;
+            c.topK = from.topK;
+            c.ids.resize(std::size_t(count) * std::size_t(c.topK)); // every element written below
+            from.widenRows(begin, count, c.ids.data());
+            c.valid.assign(from.valid.begin() + begin, from.valid.begin() + begin + count);
+            return c;
+        }
+    }
     if (!whole && !li.hasTopkIds)
         whole = pass(layer, progress);
     if (whole) {
@@ -117,12 +190,9 @@ void LayerStore::rowsAt(std::size_t layer, std::span<const std::int64_t> positio
     const std::size_t k = std::size_t(info.topK);
     std::vector<std::int32_t> ids;
     std::vector<std::uint8_t> valid;
-    LayerPassPtr whole = resident(layer);
-    if (!whole && !li.hasTopkIds)
-        whole = pass(layer, progress);
-    if (whole) {
-        // Gathered a few thousand rows at a time, so the visitor sees one shape of input.
-        const LayerChoices &from = whole->choices;
+    // Gathered a few thousand rows at a time, so the visitor sees one shape of input;
+    // `copyRow(t, to)` puts position t's row at `to`.
+    const auto gather = [&](const LargeVector<std::uint8_t> &validOf, const auto &copyRow) {
         constexpr std::size_t kBand = 4096;
         for (std::size_t first = 0; first < positions.size(); first += kBand) {
             const std::size_t n = std::min(kBand, positions.size() - first);
@@ -130,11 +200,25 @@ void LayerStore::rowsAt(std::size_t layer, std::span<const std::int64_t> positio
             valid.resize(n);
             for (std::size_t j = 0; j < n; ++j) {
                 const std::size_t t = std::size_t(positions[first + j]);
-                std::copy_n(from.ids.begin() + std::ptrdiff_t(t * k), k, ids.begin() + std::ptrdiff_t(j * k));
-                valid[j] = from.valid[t];
+                copyRow(t, ids.data() + j * k);
+                valid[j] = validOf[t];
             }
             visit(first, n, ids.data(), valid.data());
         }
+    };
+    LayerPassPtr whole = resident(layer);
+    if (!whole) {
+        if (const CompactPassPtr compact = compactOf(layer)) {
+            const CompactChoices &from = compact->choices;
+            gather(from.valid, [&](std::size_t t, std::int32_t *to) { from.widenRows(std::int64_t(t), 1, to); });
+            return;
+        }
+    }
+    if (!whole && !li.hasTopkIds)
+        whole = pass(layer, progress);
+    if (whole) {
+        const LayerChoices &from = whole->choices;
+        gather(from.valid, [&](std::size_t t, std::int32_t *to) { std::copy_n(from.ids.data() + t * k, k, to); });
         return;
     }
     // Stretches of whole chunks: a stretch grows while the next position lies in its
@@ -178,25 +262,101 @@ void LayerStore::adopt(std::size_t layer, LayerPass pass) const
 {
     auto p = std::make_shared<const LayerPass>(std::move(pass));
     const std::lock_guard lock(m_mutex);
-    keep(layer, std::move(p));
+    keep(layer, std::move(p), nullptr);
 }
 
-void LayerStore::keep(std::size_t layer, LayerPassPtr pass) const
+void LayerStore::adopt(std::size_t layer, CompactPass pass) const
 {
-    if (const LayerPassPtr &old = m_resident.at(layer)) {
+    auto p = std::make_shared<const CompactPass>(std::move(pass));
+    const std::lock_guard lock(m_mutex);
+    keep(layer, nullptr, std::move(p));
+}
+
+void LayerStore::keep(std::size_t layer, LayerPassPtr pass, CompactPassPtr compact) const
+{
+    if (const LayerPassPtr &old = m_resident.at(layer))
         m_bytes -= bytesOf(*old);
-        m_recent.remove(layer);
-    }
-    m_bytes += bytesOf(*pass);
+    if (const CompactPassPtr &old = m_compact.at(layer))
+        m_bytes -= bytesOf(*old);
+    m_bytes += pass ? bytesOf(*pass) : 0;
+    m_bytes += compact ? bytesOf(*compact) : 0;
     m_resident[layer] = std::move(pass);
-    m_recent.push_front(layer);
-    // The least recently used layers go first; the one just kept always stays.
-    while (m_bytes > m_budget && m_recent.size() > 1) {
-        const std::size_t oldest = m_recent.back();
-        m_recent.pop_back();
-        m_bytes -= bytesOf(*m_resident[oldest]);
-        m_resident[oldest].reset();
+    m_compact[layer] = std::move(compact);
+    touch(layer);
+    makeRoom(layer);
+}
+
+bool LayerStore::compactFor(std::size_t wanted, std::size_t keptLayer) const
+{
+    // A holder of a pass made compact keeps its own copy.
+    for (auto it = m_recent.rbegin(); m_bytes + wanted > m_budget && it != m_recent.rend(); ++it) {
+        const std::size_t l = *it;
+        const LayerPassPtr wide = m_resident[l];
+        if (l == keptLayer || !wide || compactIdBytes(wide->choices) == 0)
+            continue;
+        auto small = std::make_shared<const CompactPass>(compactPass(*wide));
+        m_bytes += bytesOf(*small);
+        m_bytes -= bytesOf(*wide);
+        m_compact[l] = std::move(small);
+        m_resident[l].reset();
     }
+    return m_bytes + wanted <= m_budget;
+}
+
+void LayerStore::makeRoom(std::size_t keptLayer) const
+{
+    // First the least recently used passes are made compact, then the least recently
+    // used layers go, in either form; the one just kept stays.
+    compactFor(0, keptLayer);
+    while (m_bytes > m_budget && m_recent.size() > 1) {
+        auto oldest = std::prev(m_recent.end());
+        if (*oldest == keptLayer)
+            --oldest;
+        const std::size_t l = *oldest;
+        m_recent.erase(oldest);
+        if (m_resident[l])
+            m_bytes -= bytesOf(*m_resident[l]);
+        if (m_compact[l])
+            m_bytes -= bytesOf(*m_compact[l]);
+        m_resident[l].reset();
+        m_compact[l].reset();
+    }
+}
+
+std::size_t LayerStore::keepCompact(const Progress &progress) const
+{
+    const DumpInfo &info = m_dump->info();
+    const std::size_t none = m_resident.size(); // no layer is "just kept"
+    std::size_t kept = 0;
+    for (std::size_t l = 0; l < info.layers.size(); ++l) {
+        progress.checkCancelled();
+        const LayerInfo &li = info.layers[l];
+        const std::size_t bytes = compactBytes(li, info.numTokens, info.topK, info.numExperts);
+        if (li.loadOnly() || inMemory(l) || bytes >= passBytes(li, info.numTokens, info.topK))
+            continue;
+        {
+            const std::lock_guard lock(m_mutex);
+            if (!compactFor(bytes, none))
+                break;
+        }
+        LayerPass pass = runLayerPass(*m_dump, l, {}, progress.quiet());
+        if (compactIdBytes(pass.choices) == 0)
+            continue;
+        auto small = std::make_shared<const CompactPass>(compactPass(pass));
+        pass = LayerPass(); // its 32-bit ids go before the next layer's are read
+        const std::lock_guard lock(m_mutex);
+        if (m_resident[l] || m_compact[l])
+            continue; // a view read it meanwhile
+        if (!compactFor(bytesOf(*small), none))
+            break;
+        m_bytes += bytesOf(*small);
+        m_compact[l] = std::move(small);
+        m_recent.push_back(l); // the least recently used: the views' own layers stay ahead of it
+        ++kept;
+        progress.report(double(l + 1) / double(info.layers.size()));
+    }
+    progress.report(1.0);
+    return kept;
 }
 
 } // namespace moescope

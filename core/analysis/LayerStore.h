@@ -6,6 +6,12 @@
 // token dump could not be opened at all; here memory stays within the budget whatever
 // T, and a view that needs a layer that is not in memory waits for one layer's pass.
 //
+// A layer is held in one of two forms: as its pass (32-bit ids, what the views use),
+// or compact (8 or 16-bit ids, stats/CompactChoices.h), a quarter of the size at
+// E <= 256. When the budget runs out, the least recently used passes are made compact
+// first, and only then are layers dropped. Rows and slices are cut from a compact
+// layer directly; pass() widens it (milliseconds per million tokens, no reading).
+//
 // Thread-safety: every member may be called from any thread. A pass handed out stays
 // valid while its holder keeps the pointer, even after the store drops it.
 #include "analysis/LayerPass.h"
@@ -36,16 +42,26 @@ public:
     std::size_t budget() const { return m_budget; }
     // What a layer's pass takes in memory (ids, flags), from the dump's shape.
     static std::size_t passBytes(const LayerInfo &layer, std::int64_t numTokens, int topK);
-    // Whether every layer's pass fits the budget at once.
+    // The same held compact (as passBytes above 65536 experts).
+    static std::size_t compactBytes(const LayerInfo &layer, std::int64_t numTokens, int topK, int numExperts);
+    // Whether every layer's pass fits the budget at once; held compact.
     static bool allFit(const DumpInfo &info, std::size_t budgetBytes = kDefaultBudget);
+    static bool allFitCompact(const DumpInfo &info, std::size_t budgetBytes = kDefaultBudget);
 
     // Layer `layer`'s pass: from memory, or read (and routed) from the dump now on the
     // calling thread. Throws what runLayerPass throws (DumpError, Cancelled).
     LayerPassPtr pass(std::size_t layer, const Progress &progress = {}) const;
-    // The pass when it is in memory, else null (never reads: for the GUI thread).
+    // The pass when it is in memory as a pass, else null (never reads nor widens: for
+    // the GUI thread).
     LayerPassPtr resident(std::size_t layer) const;
+    // Whether every layer is in memory as a pass.
     bool allResident() const;
-    // Every layer, those in memory first: a loop over all layers in this order reads
+    // Whether the layer is in memory in either form.
+    bool inMemory(std::size_t layer) const;
+    // Its first choice at `position` when the layer is in memory in either form and the
+    // position valid, else -1 (never reads: for the GUI thread).
+    int firstChoice(std::size_t layer, std::int64_t position) const;
+    // Every layer, those in memory (in either form) first: a loop over all layers in this order reads
     // only the missing ones, where plain order would have each read evict the layer
     // needed next (the least recently used is the next one in line).
     std::vector<std::size_t> residentFirst() const;
@@ -68,17 +84,37 @@ public:
     static constexpr std::size_t kRowsBandBytes = std::size_t(8) << 20;
     void rowsAt(std::size_t layer, std::span<const std::int64_t> positions, const RowsVisitor &visit,
                 const Progress &progress = {}) const;
-    // Hands the store a pass computed elsewhere (the window's first analysis).
+    // Reads each layer that is not in memory and keeps it compact, in layer order, while
+    // it fits the budget without dropping a layer (passes are made compact to make
+    // room); returns how many it kept. The window runs it in the background once a dump
+    // is shown, so the token search and the views find every layer in memory that fits
+    // (all of a million-token DeepSeek-V3 dump). Not during the first analysis: on a
+    // 2-core machine the 0.5 GB of fresh memory cost the overview a quarter of a second.
+    // Throws what runLayerPass throws (DumpError, Cancelled).
+    std::size_t keepCompact(const Progress &progress = {}) const;
+    // Hands the store a pass computed elsewhere (the window's first analysis), as it is
+    // or compact.
     void adopt(std::size_t layer, LayerPass pass) const;
+    void adopt(std::size_t layer, CompactPass pass) const;
 
 private:
-    void keep(std::size_t layer, LayerPassPtr pass) const; // under m_mutex
+    using CompactPassPtr = std::shared_ptr<const CompactPass>;
+    // Under m_mutex: holds the layer in one form (the other, null, is dropped), then
+    // makes room.
+    void keep(std::size_t layer, LayerPassPtr pass, CompactPassPtr compact) const;
+    void makeRoom(std::size_t keptLayer) const;
+    // Makes passes other than keptLayer compact, least recently used first, until
+    // `wanted` more bytes fit the budget or none is left; whether they fit.
+    bool compactFor(std::size_t wanted, std::size_t keptLayer) const;
+    void touch(std::size_t layer) const;        // most recently used now
+    CompactPassPtr compactOf(std::size_t layer) const; // touches it when there
 
     std::shared_ptr<const RoutingDump> m_dump;
     std::size_t m_budget;
     mutable std::mutex m_mutex;
-    mutable std::vector<LayerPassPtr> m_resident; // [L]; null: not in memory
-    mutable std::list<std::size_t> m_recent;      // most recently used first
+    mutable std::vector<LayerPassPtr> m_resident; // [L]; null: not in memory as a pass
+    mutable std::vector<CompactPassPtr> m_compact; // [L]; null: not in memory compact
+    mutable std::list<std::size_t> m_recent;      // in memory in either form, most recently used first
     mutable std::size_t m_bytes = 0;
 };
 

@@ -57,7 +57,7 @@ std::vector<std::vector<std::vector<TokenShare>>> routingOfTokensAtEveryLayer(co
     // Layers to read first: they take longest, and the cheap ones in memory fill in.
     std::vector<std::size_t> order;
     for (std::size_t l = 0; l < L; ++l)
-        if (!a.layers->resident(l))
+        if (!a.layers->inMemory(l))
             order.push_back(l);
     for (std::size_t l = 0; l < L; ++l)
         if (std::find(order.begin(), order.end(), l) == order.end())

@@ -2,6 +2,7 @@
 
 #include "common/ReusedBuffer.h"
 #include "stats/BitPlaneCounts.h"
+#include "stats/CompactChoices.h"
 
 #include <algorithm>
 #include <cstring>
@@ -229,10 +230,7 @@ template <typename Id>
 const Id *narrowRows(const LayerChoices &c, ReusedBuffer &buffer)
 {
     Id *rows = static_cast<Id *>(buffer.reserve(c.ids.size() * sizeof(Id)));
-    const std::int32_t *ids = c.ids.data();
-    const std::size_t n = c.ids.size(); // a local bound: the byte stores could alias the vector's own
-    for (std::size_t i = 0; i < n; ++i)
-        rows[i] = Id(ids[i]);
+    narrowIds(c.ids.data(), c.ids.size(), rows);
     return rows;
 }
 

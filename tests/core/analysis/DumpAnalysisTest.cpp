@@ -50,7 +50,11 @@ private slots:
         const std::size_t oneLayer = LayerStore::passBytes(dump->info().layers[0], 500, dump->info().topK);
         QCOMPARE(oneLayer, std::size_t(500 * (2 * 4 + 1)));
         QVERIFY(!LayerStore::allFit(dump->info(), 2 * oneLayer));
-        const DumpAnalysis some = analyzeDump(dump, {}, {}, {}, oneLayer + oneLayer / 2);
+        // Not even compact (8-bit ids: 500 x 3 bytes a layer) do the three layers fit.
+        const std::size_t oneCompact = LayerStore::compactBytes(dump->info().layers[0], 500, 2, 8);
+        QCOMPARE(oneCompact, std::size_t(500 * 3));
+        QVERIFY(!LayerStore::allFitCompact(dump->info(), 2 * oneCompact));
+        const DumpAnalysis some = analyzeDump(dump, {}, {}, {}, 2 * oneCompact);
         QCOMPARE(some.report.layers.size(), all.report.layers.size());
         for (std::size_t l = 0; l < 3; ++l)
             QCOMPARE(some.report.layers[l].counts, all.report.layers[l].counts);
@@ -71,6 +75,82 @@ private slots:
         some.pass(1);
         QVERIFY(!some.layers->resident(0));
         QCOMPARE(held->choices.numPositions(), std::int64_t(500));
+    }
+
+    // A dump whose layers fit the budget only compact: none kept by the first pass,
+    // every layer kept compact by keepCompact and answering as the passes do; a pass
+    // asked for is widened and held as a pass while the budget allows, the older ones
+    // made compact again.
+    void layersThatFitOnlyCompactAreKeptCompact()
+    {
+        test::TempDump file(test::uiFixture(500, 8, 2, 3));
+        const auto dump = std::make_shared<const RoutingDump>(file.path());
+        const DumpAnalysis all = analyzeDump(dump, {});
+        const std::size_t oneLayer = LayerStore::passBytes(dump->info().layers[0], 500, 2);
+        const std::size_t oneCompact = LayerStore::compactBytes(dump->info().layers[0], 500, 2, 8);
+        const std::size_t budget = oneLayer + 2 * oneCompact; // one pass and two compact layers, not two passes
+        QVERIFY(!LayerStore::allFit(dump->info(), budget));
+        QVERIFY(LayerStore::allFitCompact(dump->info(), budget));
+        const DumpAnalysis some = analyzeDump(dump, {}, {}, {}, budget);
+        QVERIFY(!some.layers->inMemory(0));
+        QCOMPARE(some.layers->keepCompact(), std::size_t(3));
+        QCOMPARE(some.layers->keepCompact(), std::size_t(0)); // nothing left to read
+        for (std::size_t l = 0; l < 3; ++l) {
+            QVERIFY(some.layers->inMemory(l));
+            QVERIFY(!some.layers->resident(l));
+            for (std::int64_t t : {0, 10, 499})
+                QCOMPARE(some.bestExpert(l, t), all.bestExpert(l, t));
+            const std::vector<std::int64_t> positions{0, 3, 250, 499};
+            std::vector<std::int32_t> rows;
+            some.layers->rowsAt(l, positions, [&](std::size_t, std::size_t n, const std::int32_t *ids, const std::uint8_t *) {
+                rows.insert(rows.end(), ids, ids + n * 2);
+            });
+            const LayerChoices &theirs = all.pass(l)->choices;
+            for (std::size_t j = 0; j < positions.size(); ++j)
+                for (std::size_t i = 0; i < 2; ++i)
+                    QCOMPARE(rows[j * 2 + i], theirs.ids[std::size_t(positions[j]) * 2 + i]);
+        }
+        for (std::size_t l = 0; l < 3; ++l) {
+            const LayerPassPtr mine = some.pass(l), theirs = all.pass(l);
+            QVERIFY(std::equal(mine->choices.ids.begin(), mine->choices.ids.end(), theirs->choices.ids.begin(),
+                               theirs->choices.ids.end()));
+            QVERIFY(std::equal(mine->choices.valid.begin(), mine->choices.valid.end(), theirs->choices.valid.begin(),
+                               theirs->choices.valid.end()));
+            QCOMPARE(mine->choicesRecorded, theirs->choicesRecorded);
+            QCOMPARE(mine->hasLosses, theirs->hasLosses);
+            QCOMPARE(mine->meanProb, theirs->meanProb);
+            QCOMPARE(mine->routedCounts, theirs->routedCounts);
+            QCOMPARE(mine->invalidTokens, theirs->invalidTokens);
+            QVERIFY(some.layers->resident(l));
+            if (l > 0) { // the older pass made compact again, not dropped
+                QVERIFY(!some.layers->resident(l - 1));
+                QVERIFY(some.layers->inMemory(l - 1));
+            }
+        }
+        // Layer 0 made compact by the store itself: its figures came along.
+        QVERIFY(!some.layers->resident(0) && some.layers->inMemory(0));
+        const LayerPassPtr again = some.pass(0), theirs = all.pass(0);
+        QVERIFY(!theirs->meanProb.empty());
+        QCOMPARE(again->meanProb, theirs->meanProb);
+        QCOMPARE(again->hasLosses, theirs->hasLosses);
+        QCOMPARE(again->choicesRecorded, theirs->choicesRecorded);
+        QVERIFY(std::equal(again->choices.ids.begin(), again->choices.ids.end(), theirs->choices.ids.begin(),
+                           theirs->choices.ids.end()));
+    }
+
+    // keepCompact fills the budget and stops there: it never drops a layer to make room.
+    void keepingCompactStopsAtTheBudget()
+    {
+        test::TempDump file(test::uiFixture(500, 8, 2, 3));
+        const auto dump = std::make_shared<const RoutingDump>(file.path());
+        const std::size_t oneCompact = LayerStore::compactBytes(dump->info().layers[0], 500, 2, 8);
+        const DumpAnalysis some = analyzeDump(dump, {}, {}, {}, 2 * oneCompact);
+        QCOMPARE(some.layers->keepCompact(), std::size_t(2));
+        QVERIFY(some.layers->inMemory(0));
+        QVERIFY(some.layers->inMemory(1));
+        QVERIFY(!some.layers->inMemory(2));
+        std::atomic<bool> cancel{true};
+        QVERIFY_THROWS_EXCEPTION(Cancelled, some.layers->keepCompact(Progress({}, &cancel)));
     }
 
     // A window of positions: the same rows as the whole pass, whether the layer is in

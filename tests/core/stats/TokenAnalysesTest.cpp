@@ -4,6 +4,7 @@
 // choices with planted structure: repetition along sequences, ids planted to one expert.
 #include "stats/ExpertPairs.h"
 #include "stats/LabelShares.h"
+#include "stats/CompactChoices.h"
 #include "stats/TokenLocality.h"
 #include "stats/VocabularySpecialisation.h"
 
@@ -268,6 +269,34 @@ private slots:
         QVERIFY(got.topK.layer >= got.top1.layer);
         // The planted id is fully specialised, so expert 4's mean is above the layer's.
         QVERIFY(got.top1.perExpert[4] > got.top1.layer);
+    }
+
+    // Compact choices hold every id in 8 bits up to 256 experts, in 16 up to 65536,
+    // and give back the same rows; beyond that, or with gate probabilities, none.
+    void compactChoicesGiveBackTheRows()
+    {
+        for (const int E : {6, 256, 300, 65536}) {
+            LayerChoices c = planted(3000, E, 3, 0.1, 5u);
+            for (int t = 0; t < 3000; t += 7)
+                c.ids[std::size_t(t) * 3 + 2] = E - 1; // the largest id
+            const CompactChoices small = compactChoices(c);
+            QCOMPARE(small.idBytes, E <= 256 ? 1 : 2);
+            QCOMPARE(small.bytes(), std::size_t(3000) * (3 * std::size_t(small.idBytes) + 1));
+            const LayerChoices back = widenChoices(small);
+            QCOMPARE(back.numExperts, E);
+            QCOMPARE(back.topK, 3);
+            QVERIFY(std::equal(back.ids.begin(), back.ids.end(), c.ids.begin(), c.ids.end()));
+            QVERIFY(std::equal(back.valid.begin(), back.valid.end(), c.valid.begin(), c.valid.end()));
+            std::vector<std::int32_t> rows(2 * 3);
+            small.widenRows(1001, 2, rows.data());
+            QVERIFY(std::equal(rows.begin(), rows.end(), c.ids.begin() + 1001 * 3));
+            QCOMPARE(small.id(7, 2), E - 1);
+        }
+        LayerChoices wide = planted(10, 70000, 2, 0.0, 1u);
+        QCOMPARE(compactIdBytes(wide), 0);
+        LayerChoices withProbs = planted(10, 8, 2, 0.0, 1u);
+        withProbs.gateProbs.assign(20, 0.5f);
+        QCOMPARE(compactIdBytes(withProbs), 0);
     }
 
     void vocabularyTiesGoToTheLowerExpert()

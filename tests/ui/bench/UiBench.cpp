@@ -380,7 +380,7 @@ void searchCosts(const DumpSnapshot &snapshot, const QString &query)
     const std::size_t L = a.numLayers();
     std::vector<std::size_t> resident, absent;
     for (std::size_t l = 0; l < L; ++l)
-        (a.layers->resident(l) ? resident : absent).push_back(l);
+        (a.layers->inMemory(l) ? resident : absent).push_back(l);
     const std::span<const std::int64_t> positions = snapshot.tokenPositions().of(ids.front());
     std::int64_t rows = 0;
     const auto visit = [&rows](std::size_t, std::size_t n, const std::int32_t *, const std::uint8_t *) {
