@@ -99,7 +99,9 @@ void DumpLoader::keepLayers(const DumpSnapshotPtr &snapshot)
         [store](const Progress &progress) {
             // At idle priority: the views' first jobs and the GUI thread go first.
             QThread *thread = QThread::currentThread();
-            const QThread::Priority before = thread->priority();
+            // (A pool thread says InheritPriority, which cannot be set back: it runs at normal.)
+            const QThread::Priority before =
+                thread->priority() == QThread::InheritPriority ? QThread::NormalPriority : thread->priority();
             thread->setPriority(QThread::IdlePriority);
             struct Restore {
                 QThread *thread;

@@ -116,7 +116,7 @@ std::vector<std::size_t> LayerStore::residentFirst() const
     const std::lock_guard lock(m_mutex);
     std::vector<std::size_t> order(m_recent.begin(), m_recent.end());
     for (std::size_t l = 0; l < m_resident.size(); ++l)
-        if (!m_resident[l])
+        if (!m_resident[l] && !m_compact[l])
             order.push_back(l);
     return order;
 }

@@ -95,6 +95,9 @@ private slots:
         QVERIFY(!some.layers->inMemory(0));
         QCOMPARE(some.layers->keepCompact(), std::size_t(3));
         QCOMPARE(some.layers->keepCompact(), std::size_t(0)); // nothing left to read
+        std::vector<std::size_t> order = some.layers->residentFirst();
+        std::sort(order.begin(), order.end());
+        QCOMPARE(order, (std::vector<std::size_t>{0, 1, 2})); // each layer once, in either form
         for (std::size_t l = 0; l < 3; ++l) {
             QVERIFY(some.layers->inMemory(l));
             QVERIFY(!some.layers->resident(l));
@@ -149,6 +152,7 @@ private slots:
         QVERIFY(some.layers->inMemory(0));
         QVERIFY(some.layers->inMemory(1));
         QVERIFY(!some.layers->inMemory(2));
+        QCOMPARE(some.layers->residentFirst(), (std::vector<std::size_t>{0, 1, 2})); // in memory first, then the rest
         std::atomic<bool> cancel{true};
         QVERIFY_THROWS_EXCEPTION(Cancelled, some.layers->keepCompact(Progress({}, &cancel)));
     }
