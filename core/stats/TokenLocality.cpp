@@ -1,5 +1,7 @@
 #include "stats/TokenLocality.h"
 
+#include "common/ReusedBuffer.h"
+
 #include <algorithm>
 #include <limits>
 
@@ -153,15 +155,21 @@ TokenLocality tokenLocality(const LayerChoices &c, const std::vector<std::int64_
         return met;
     };
 
+    // Up to 64 experts, each row's set as a bit mask, made once for both kinds of pair
+    // (a row meets its neighbour and its partner half the dump away).
+    ReusedBuffer maskBuffer;
+    std::uint64_t *setMask = nullptr;
+    if (masks) {
+        setMask = static_cast<std::uint64_t *>(maskBuffer.reserve(std::size_t(T) * sizeof(std::uint64_t)));
+        masksOf(ids, k, 0, T, setMask);
+    }
+
     // Consecutive pairs never cross a sequence boundary.
     std::int64_t sameFirst = 0, meet = 0;
-    std::uint64_t block[kMaskBlock + 1];
     const std::vector<std::int64_t> bounds = segmentBounds(offsets, T);
     for (std::size_t s = 0; s + 1 < bounds.size(); ++s) {
         for (std::int64_t from = bounds[s], to = bounds[s + 1]; from + 1 < to; from += kMaskBlock) {
             const std::int64_t end = std::min(from + kMaskBlock, to - 1); // pairs (t, t + 1), t < end
-            if (masks)
-                masksOf(ids, k, from, end - from + 1, block);
             if (vector8) {
                 std::int64_t pairs = 0;
                 meetingRows8(ids, valid, from, end, 1, pairs, meet);
@@ -177,7 +185,7 @@ TokenLocality tokenLocality(const LayerChoices &c, const std::vector<std::int64_
                 ++r.pairs;
                 sameFirst += a[0] == b[0];
                 if (masks)
-                    meet += (block[t - from] & block[t - from + 1]) != 0;
+                    meet += (setMask[t] & setMask[t + 1]) != 0;
                 else if (r.hasAny)
                     meet += marksMeet(t, t + 1);
             }
@@ -203,14 +211,9 @@ TokenLocality tokenLocality(const LayerChoices &c, const std::vector<std::int64_
         // partners of a block of t are a block too, but for the one wrap around T.
         std::int64_t far = 0;
         const std::int64_t half = T / 2;
-        std::uint64_t other[kMaskBlock];
         for (std::int64_t from = 0, end = 0; from < T && half > 0; from = end) {
             const std::int64_t partner = from + half < T ? from + half : from + half - T;
             end = std::min({from + kMaskBlock, T, from + (T - partner)}); // stop at the wrap
-            if (masks) {
-                masksOf(ids, k, from, end - from, block);
-                masksOf(ids, k, partner, end - from, other);
-            }
             if (vector8) {
                 meetingRows8(ids, valid, from, end, partner - from, r.loadAwarePairs, far);
                 continue;
@@ -220,7 +223,7 @@ TokenLocality tokenLocality(const LayerChoices &c, const std::vector<std::int64_
                 if (!valid[t] || !valid[u])
                     continue;
                 ++r.loadAwarePairs;
-                far += masks ? (block[t - from] & other[t - from]) != 0 : marksMeet(t, u);
+                far += masks ? (setMask[t] & setMask[u]) != 0 : marksMeet(t, u);
             }
         }
         r.anyLoadAware = share(far, r.loadAwarePairs);
