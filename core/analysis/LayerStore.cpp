@@ -130,6 +130,7 @@ LayerPassPtr LayerStore::pass(std::size_t layer, const Progress &progress) const
     const CompactPassPtr compact = compactOf(layer);
     auto p = std::make_shared<const LayerPass>(compact ? widenPass(*compact)
                                                        : runLayerPass(*m_dump, layer, {}, progress));
+    compactOutsideTheLock(bytesOf(*p), layer);
     const std::lock_guard lock(m_mutex);
     keep(layer, p, nullptr);
     return p;
@@ -261,6 +262,7 @@ void LayerStore::rowsAt(std::size_t layer, std::span<const std::int64_t> positio
 void LayerStore::adopt(std::size_t layer, LayerPass pass) const
 {
     auto p = std::make_shared<const LayerPass>(std::move(pass));
+    compactOutsideTheLock(bytesOf(*p), layer);
     const std::lock_guard lock(m_mutex);
     keep(layer, std::move(p), nullptr);
 }
@@ -303,6 +305,43 @@ bool LayerStore::compactFor(std::size_t wanted, std::size_t keptLayer) const
     return m_bytes + wanted <= m_budget;
 }
 
+void LayerStore::compactOutsideTheLock(std::size_t wanted, std::size_t keptLayer) const
+{
+    // At 10 M tokens a pass takes 50 ms or more to make compact: done here, with the
+    // mutex free, rather than in compactFor, while the GUI thread may wait on it.
+    std::vector<std::pair<std::size_t, LayerPassPtr>> chosen;
+    {
+        const std::lock_guard lock(m_mutex);
+        std::size_t bytes = m_bytes + wanted;
+        if (keptLayer < m_resident.size()) // the layer's present form gives way to the new one
+            bytes -= (m_resident[keptLayer] ? bytesOf(*m_resident[keptLayer]) : 0) +
+                     (m_compact[keptLayer] ? bytesOf(*m_compact[keptLayer]) : 0);
+        for (auto it = m_recent.rbegin(); bytes > m_budget && it != m_recent.rend(); ++it) {
+            const LayerPassPtr &wide = m_resident[*it];
+            const int idBytes = wide ? compactIdBytes(wide->choices) : 0;
+            if (*it == keptLayer || idBytes == 0)
+                continue;
+            chosen.emplace_back(*it, wide);
+            bytes -= bytesOf(*wide) - (wide->choices.ids.size() * std::size_t(idBytes) + wide->choices.valid.size());
+        }
+    }
+    if (chosen.empty())
+        return;
+    std::vector<CompactPassPtr> made;
+    for (const auto &[l, wide] : chosen)
+        made.push_back(std::make_shared<const CompactPass>(compactPass(*wide)));
+    const std::lock_guard lock(m_mutex);
+    for (std::size_t i = 0; i < chosen.size(); ++i) {
+        const auto &[l, wide] = chosen[i];
+        if (m_resident[l] != wide)
+            continue; // replaced or dropped meanwhile
+        m_bytes += bytesOf(*made[i]);
+        m_bytes -= bytesOf(*wide);
+        m_compact[l] = made[i];
+        m_resident[l].reset();
+    }
+}
+
 void LayerStore::makeRoom(std::size_t keptLayer) const
 {
     // First the least recently used passes are made compact, then the least recently
@@ -334,9 +373,10 @@ std::size_t LayerStore::keepCompact(const Progress &progress) const
         const std::size_t bytes = compactBytes(li, info.numTokens, info.topK, info.numExperts);
         if (li.loadOnly() || inMemory(l) || bytes >= passBytes(li, info.numTokens, info.topK))
             continue;
+        compactOutsideTheLock(bytes, none);
         {
             const std::lock_guard lock(m_mutex);
-            if (!compactFor(bytes, none))
+            if (m_bytes + bytes > m_budget)
                 break;
         }
         LayerPass pass = runLayerPass(*m_dump, l, {}, progress.quiet());
@@ -347,7 +387,7 @@ std::size_t LayerStore::keepCompact(const Progress &progress) const
         const std::lock_guard lock(m_mutex);
         if (m_resident[l] || m_compact[l])
             continue; // a view read it meanwhile
-        if (!compactFor(bytesOf(*small), none))
+        if (!compactFor(bytesOf(*small), none)) // only when a view took the room meanwhile
             break;
         m_bytes += bytesOf(*small);
         m_compact[l] = std::move(small);

@@ -106,6 +106,9 @@ private:
     // Makes passes other than keptLayer compact, least recently used first, until
     // `wanted` more bytes fit the budget or none is left; whether they fit.
     bool compactFor(std::size_t wanted, std::size_t keptLayer) const;
+    // The same before taking the mutex for keep(): the passes are made compact with the
+    // mutex free, then swapped in where the layer still holds them.
+    void compactOutsideTheLock(std::size_t wanted, std::size_t keptLayer) const;
     void touch(std::size_t layer) const;        // most recently used now
     CompactPassPtr compactOf(std::size_t layer) const; // touches it when there
 
