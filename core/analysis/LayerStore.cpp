@@ -1,5 +1,7 @@
 #include "analysis/LayerStore.h"
 
+#include "analysis/LogitsChunks.h"
+
 #include <algorithm>
 #include <stdexcept>
 
@@ -362,6 +364,42 @@ void LayerStore::makeRoom(std::size_t keptLayer) const
     }
 }
 
+CompactPass LayerStore::readCompact(std::size_t layer, const Progress &progress) const
+{
+    const DumpInfo &info = m_dump->info();
+    const LayerInfo &li = info.layers.at(layer);
+    if (!li.hasTopkIds || li.hasLogits) { // routed, or scored for its losses: the whole pass
+        const LayerPass pass = runLayerPass(*m_dump, layer, {}, progress);
+        return compactIdBytes(pass.choices) > 0 ? compactPass(pass) : CompactPass{};
+    }
+    // Recorded choices alone, as runLayerPass reads them (every token valid,
+    // dump-format.md), narrowed a band at a time: at 10 M tokens the whole layer in
+    // 32 bits would be 320 MB more at the window's peak.
+    CompactPass small;
+    small.figures.choicesRecorded = true;
+    CompactChoices &c = small.choices;
+    c.numExperts = info.numExperts;
+    c.topK = info.topK;
+    c.idBytes = info.numExperts <= 256 ? 1 : 2;
+    const auto T = std::uint64_t(info.numTokens);
+    const auto k = std::size_t(info.topK);
+    c.ids.resize(T * k * std::size_t(c.idBytes)); // every element written below
+    c.valid.assign(T, 1);
+    const std::uint64_t bandRows = wholeChunks(std::uint64_t(1) << 20, li.topkIdsChunkRows);
+    std::vector<std::int32_t> band;
+    for (std::uint64_t begin = 0; begin < T; begin += bandRows) {
+        progress.checkCancelled();
+        const std::uint64_t rows = std::min(bandRows, T - begin);
+        band.resize(rows * k);
+        m_dump->readTopkIds(layer, begin, rows, band.data());
+        if (c.idBytes == 1)
+            narrowIds(band.data(), band.size(), c.ids.data() + begin * k);
+        else
+            narrowIds(band.data(), band.size(), reinterpret_cast<std::uint16_t *>(c.ids.data()) + begin * k);
+    }
+    return small;
+}
+
 std::size_t LayerStore::keepCompact(const Progress &progress) const
 {
     const DumpInfo &info = m_dump->info();
@@ -379,11 +417,9 @@ std::size_t LayerStore::keepCompact(const Progress &progress) const
             if (m_bytes + bytes > m_budget)
                 break;
         }
-        LayerPass pass = runLayerPass(*m_dump, l, {}, progress.quiet());
-        if (compactIdBytes(pass.choices) == 0)
+        auto small = std::make_shared<const CompactPass>(readCompact(l, progress.quiet()));
+        if (small->choices.idBytes == 0)
             continue;
-        auto small = std::make_shared<const CompactPass>(compactPass(pass));
-        pass = LayerPass(); // its 32-bit ids go before the next layer's are read
         const std::lock_guard lock(m_mutex);
         if (m_resident[l] || m_compact[l])
             continue; // a view read it meanwhile

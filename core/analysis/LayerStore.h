@@ -110,6 +110,8 @@ private:
     // mutex free, then swapped in where the layer still holds them.
     void compactOutsideTheLock(std::size_t wanted, std::size_t keptLayer) const;
     void touch(std::size_t layer) const;        // most recently used now
+    // A layer read from the dump compact (idBytes 0 when its choices cannot be).
+    CompactPass readCompact(std::size_t layer, const Progress &progress) const;
     CompactPassPtr compactOf(std::size_t layer) const; // touches it when there
 
     std::shared_ptr<const RoutingDump> m_dump;

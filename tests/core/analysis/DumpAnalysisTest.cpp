@@ -141,6 +141,42 @@ private slots:
                            theirs->choices.ids.end()));
     }
 
+    // Recorded choices alone are read compact a band at a time, 8 or 16 bits an id:
+    // the same rows and figures as the layer's pass.
+    void recordedLayersAreReadCompactAsThePassReadsThem()
+    {
+        for (const int E : {8, 300}) {
+            test::DumpFixture f = test::uiFixture(5000, E, 2, 2);
+            std::mt19937 rng{std::uint32_t(E)};
+            for (test::FixtureLayer &layer : f.layers) {
+                layer.logits.clear();
+                layer.topkIds.clear();
+                for (int t = 0; t < 5000; ++t) {
+                    const int a = int(rng() % std::uint32_t(E));
+                    layer.topkIds.push_back(a);
+                    layer.topkIds.push_back((a + 1 + int(rng() % std::uint32_t(E - 1))) % E);
+                }
+            }
+            test::TempDump file(f);
+            const auto dump = std::make_shared<const RoutingDump>(file.path());
+            const LayerStore store(dump, std::size_t(1) << 20);
+            QCOMPARE(store.keepCompact(), std::size_t(2));
+            for (std::size_t l = 0; l < 2; ++l) {
+                QVERIFY(store.inMemory(l) && !store.resident(l));
+                const LayerPass direct = runLayerPass(*dump, l, {});
+                const LayerPassPtr widened = store.pass(l);
+                QVERIFY(std::equal(widened->choices.ids.begin(), widened->choices.ids.end(),
+                                   direct.choices.ids.begin(), direct.choices.ids.end()));
+                QVERIFY(std::equal(widened->choices.valid.begin(), widened->choices.valid.end(),
+                                   direct.choices.valid.begin(), direct.choices.valid.end()));
+                QCOMPARE(widened->choicesRecorded, direct.choicesRecorded);
+                QCOMPARE(widened->hasLosses, direct.hasLosses);
+                QCOMPARE(widened->meanProb, direct.meanProb);
+                QCOMPARE(widened->choices.numExperts, E);
+            }
+        }
+    }
+
     // keepCompact fills the budget and stops there: it never drops a layer to make room.
     void keepingCompactStopsAtTheBudget()
     {
