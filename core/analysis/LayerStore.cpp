@@ -400,21 +400,29 @@ CompactPass LayerStore::readCompact(std::size_t layer, const Progress &progress)
     return small;
 }
 
+std::size_t LayerStore::roomLeftForPasses(std::size_t onePass) const
+{
+    std::size_t held = 0; // the views' passes take that room first
+    for (const LayerPassPtr &p : m_resident)
+        held += p ? bytesOf(*p) : 0;
+    const std::size_t reserve = 2 * onePass > held ? 2 * onePass - held : 0;
+    return m_bytes + reserve <= m_budget ? m_budget - m_bytes - reserve : 0;
+}
+
 std::size_t LayerStore::keepCompact(const Progress &progress) const
 {
     const DumpInfo &info = m_dump->info();
-    const std::size_t none = m_resident.size(); // no layer is "just kept"
     std::size_t kept = 0;
     for (std::size_t l = 0; l < info.layers.size(); ++l) {
         progress.checkCancelled();
         const LayerInfo &li = info.layers[l];
         const std::size_t bytes = compactBytes(li, info.numTokens, info.topK, info.numExperts);
-        if (li.loadOnly() || inMemory(l) || bytes >= passBytes(li, info.numTokens, info.topK))
+        const std::size_t onePass = passBytes(li, info.numTokens, info.topK);
+        if (li.loadOnly() || inMemory(l) || bytes >= onePass)
             continue;
-        compactOutsideTheLock(bytes, none);
         {
             const std::lock_guard lock(m_mutex);
-            if (m_bytes + bytes > m_budget)
+            if (roomLeftForPasses(onePass) < bytes)
                 break;
         }
         auto small = std::make_shared<const CompactPass>(readCompact(l, progress.quiet()));
@@ -423,8 +431,8 @@ std::size_t LayerStore::keepCompact(const Progress &progress) const
         const std::lock_guard lock(m_mutex);
         if (m_resident[l] || m_compact[l])
             continue; // a view read it meanwhile
-        if (!compactFor(bytesOf(*small), none)) // only when a view took the room meanwhile
-            break;
+        if (roomLeftForPasses(onePass) < bytesOf(*small))
+            break; // a view took the room meanwhile
         m_bytes += bytesOf(*small);
         m_compact[l] = std::move(small);
         m_recent.push_back(l); // the least recently used: the views' own layers stay ahead of it

@@ -85,11 +85,14 @@ public:
     void rowsAt(std::size_t layer, std::span<const std::int64_t> positions, const RowsVisitor &visit,
                 const Progress &progress = {}) const;
     // Reads each layer that is not in memory and keeps it compact, in layer order, while
-    // it fits the budget without dropping a layer (passes are made compact to make
-    // room); returns how many it kept. The window runs it in the background once a dump
-    // is shown, so the token search and the views find every layer in memory that fits
-    // (all of a million-token DeepSeek-V3 dump). Not during the first analysis: on a
-    // 2-core machine the 0.5 GB of fresh memory cost the overview a quarter of a second.
+    // it fits the budget beside room for two layers' passes (for the views, the pairs
+    // view holding two: a pass wanted later is made while the store still holds
+    // everything, so without that room the window's peak would pass the budget by a
+    // layer), never making a pass compact nor dropping a layer; returns how many it
+    // kept. The window runs it in the background once a dump is shown, so the token
+    // search and the views find every layer in memory that fits (all of a
+    // million-token DeepSeek-V3 dump; one or two of the 58 layers at 10 M tokens). Not during the first analysis: on a 2-core machine the
+    // 0.5 GB of fresh memory cost the overview a quarter of a second.
     // Throws what runLayerPass throws (DumpError, Cancelled).
     std::size_t keepCompact(const Progress &progress = {}) const;
     // Hands the store a pass computed elsewhere (the window's first analysis), as it is
@@ -110,6 +113,9 @@ private:
     // mutex free, then swapped in where the layer still holds them.
     void compactOutsideTheLock(std::size_t wanted, std::size_t keptLayer) const;
     void touch(std::size_t layer) const;        // most recently used now
+    // Under m_mutex: the bytes the budget has left once room for two passes of
+    // `onePass` bytes is kept (the passes held count towards it).
+    std::size_t roomLeftForPasses(std::size_t onePass) const;
     // A layer read from the dump compact (idBytes 0 when its choices cannot be).
     CompactPass readCompact(std::size_t layer, const Progress &progress) const;
     CompactPassPtr compactOf(std::size_t layer) const; // touches it when there

@@ -83,22 +83,22 @@ private slots:
     // made compact again.
     void layersThatFitOnlyCompactAreKeptCompact()
     {
-        test::TempDump file(test::uiFixture(500, 8, 2, 3));
+        test::TempDump file(test::uiFixture(500, 8, 2, 4));
         const auto dump = std::make_shared<const RoutingDump>(file.path());
         const DumpAnalysis all = analyzeDump(dump, {});
         const std::size_t oneLayer = LayerStore::passBytes(dump->info().layers[0], 500, 2);
         const std::size_t oneCompact = LayerStore::compactBytes(dump->info().layers[0], 500, 2, 8);
-        const std::size_t budget = oneLayer + 2 * oneCompact; // one pass and two compact layers, not two passes
+        const std::size_t budget = 2 * oneLayer + 4 * oneCompact; // room for two passes beside the four compact layers
         QVERIFY(!LayerStore::allFit(dump->info(), budget));
         QVERIFY(LayerStore::allFitCompact(dump->info(), budget));
         const DumpAnalysis some = analyzeDump(dump, {}, {}, {}, budget);
         QVERIFY(!some.layers->inMemory(0));
-        QCOMPARE(some.layers->keepCompact(), std::size_t(3));
+        QCOMPARE(some.layers->keepCompact(), std::size_t(4));
         QCOMPARE(some.layers->keepCompact(), std::size_t(0)); // nothing left to read
         std::vector<std::size_t> order = some.layers->residentFirst();
         std::sort(order.begin(), order.end());
-        QCOMPARE(order, (std::vector<std::size_t>{0, 1, 2})); // each layer once, in either form
-        for (std::size_t l = 0; l < 3; ++l) {
+        QCOMPARE(order, (std::vector<std::size_t>{0, 1, 2, 3})); // each layer once, in either form
+        for (std::size_t l = 0; l < 4; ++l) {
             QVERIFY(some.layers->inMemory(l));
             QVERIFY(!some.layers->resident(l));
             for (std::int64_t t : {0, 10, 499})
@@ -113,7 +113,7 @@ private slots:
                 for (std::size_t i = 0; i < 2; ++i)
                     QCOMPARE(rows[j * 2 + i], theirs.ids[std::size_t(positions[j]) * 2 + i]);
         }
-        for (std::size_t l = 0; l < 3; ++l) {
+        for (std::size_t l = 0; l < 4; ++l) {
             const LayerPassPtr mine = some.pass(l), theirs = all.pass(l);
             QVERIFY(std::equal(mine->choices.ids.begin(), mine->choices.ids.end(), theirs->choices.ids.begin(),
                                theirs->choices.ids.end()));
@@ -125,12 +125,11 @@ private slots:
             QCOMPARE(mine->routedCounts, theirs->routedCounts);
             QCOMPARE(mine->invalidTokens, theirs->invalidTokens);
             QVERIFY(some.layers->resident(l));
-            if (l > 0) { // the older pass made compact again, not dropped
-                QVERIFY(!some.layers->resident(l - 1));
-                QVERIFY(some.layers->inMemory(l - 1));
-            }
+            for (std::size_t m = 0; m < 4; ++m)
+                QVERIFY(some.layers->inMemory(m)); // passes made compact again, never dropped
         }
-        // Layer 0 made compact by the store itself: its figures came along.
+        // Three passes and a compact layer fill the budget: the fourth pass made the
+        // least recently used, layer 0, compact by the store itself; its figures came along.
         QVERIFY(!some.layers->resident(0) && some.layers->inMemory(0));
         const LayerPassPtr again = some.pass(0), theirs = all.pass(0);
         QVERIFY(!theirs->meanProb.empty());
@@ -177,13 +176,15 @@ private slots:
         }
     }
 
-    // keepCompact fills the budget and stops there: it never drops a layer to make room.
+    // keepCompact fills the budget, less room for two passes, and stops there: it never
+    // drops a layer to make room.
     void keepingCompactStopsAtTheBudget()
     {
         test::TempDump file(test::uiFixture(500, 8, 2, 3));
         const auto dump = std::make_shared<const RoutingDump>(file.path());
         const std::size_t oneCompact = LayerStore::compactBytes(dump->info().layers[0], 500, 2, 8);
-        const DumpAnalysis some = analyzeDump(dump, {}, {}, {}, 2 * oneCompact);
+        const std::size_t oneLayer = LayerStore::passBytes(dump->info().layers[0], 500, 2);
+        const DumpAnalysis some = analyzeDump(dump, {}, {}, {}, 2 * oneLayer + 2 * oneCompact); // two passes' room kept
         QCOMPARE(some.layers->keepCompact(), std::size_t(2));
         QVERIFY(some.layers->inMemory(0));
         QVERIFY(some.layers->inMemory(1));
