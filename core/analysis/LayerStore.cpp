@@ -368,6 +368,8 @@ CompactPass LayerStore::readCompact(std::size_t layer, const Progress &progress)
 {
     const DumpInfo &info = m_dump->info();
     const LayerInfo &li = info.layers.at(layer);
+    if (info.numExperts > 65536)
+        return {}; // no narrower ids to hold
     if (!li.hasTopkIds || li.hasLogits) { // routed, or scored for its losses: the whole pass
         const LayerPass pass = runLayerPass(*m_dump, layer, {}, progress);
         return compactIdBytes(pass.choices) > 0 ? compactPass(pass) : CompactPass{};
