@@ -7,7 +7,6 @@
 
 #include <QFileInfo>
 #include <QSettings>
-#include <QThread>
 
 namespace moescope::ui {
 
@@ -95,22 +94,12 @@ void DumpLoader::keepLayers(const DumpSnapshotPtr &snapshot)
     const std::shared_ptr<const LayerStore> store = snapshot ? snapshot->analysis.layers : nullptr;
     if (!store)
         return;
-    m_keep->start<std::size_t>(
-        [store](const Progress &progress) {
-            // At idle priority: the views' first jobs and the GUI thread go first.
-            QThread *thread = QThread::currentThread();
-            // (A pool thread says InheritPriority, which cannot be set back: it runs at normal.)
-            const QThread::Priority before =
-                thread->priority() == QThread::InheritPriority ? QThread::NormalPriority : thread->priority();
-            thread->setPriority(QThread::IdlePriority);
-            struct Restore {
-                QThread *thread;
-                QThread::Priority priority;
-                ~Restore() { thread->setPriority(priority); }
-            } restore{thread, before};
-            return store->keepCompact(progress);
-        },
-        [](std::size_t) {}, [](const QString &) {});
+    // At normal priority: a pool thread once set to QThread::IdlePriority stays at
+    // SCHED_IDLE (Qt sets the priority back within the thread's present policy, and
+    // Linux lets an unprivileged thread leave SCHED_IDLE only within RLIMIT_NICE), so
+    // the next job on it, a dump's analysis, starved on a busy machine.
+    m_keep->start<std::size_t>([store](const Progress &progress) { return store->keepCompact(progress); },
+                               [](std::size_t) {}, [](const QString &) {});
 }
 
 void DumpLoader::analyse(const QString &path, std::shared_ptr<const RoutingDump> dump)
