@@ -35,12 +35,12 @@ std::size_t LayerStore::passBytes(const LayerInfo &layer, std::int64_t numTokens
 
 std::size_t LayerStore::compactBytes(const LayerInfo &layer, std::int64_t numTokens, int topK, int numExperts)
 {
-    if (numExperts > 65536)
+    const int idBytes = compactIdBytes(numExperts);
+    if (idBytes == 0)
         return passBytes(layer, numTokens, topK);
     if (layer.loadOnly())
         return 0;
-    const std::size_t idBytes = numExperts <= 256 ? 1 : 2;
-    return std::size_t(std::max<std::int64_t>(0, numTokens)) * (std::size_t(std::max(0, topK)) * idBytes + 1);
+    return std::size_t(std::max<std::int64_t>(0, numTokens)) * (std::size_t(std::max(0, topK)) * std::size_t(idBytes) + 1);
 }
 
 bool LayerStore::allFit(const DumpInfo &info, std::size_t budgetBytes)
@@ -134,7 +134,7 @@ LayerPassPtr LayerStore::pass(std::size_t layer, const Progress &progress) const
                                                        : runLayerPass(*m_dump, layer, {}, progress));
     compactOutsideTheLock(bytesOf(*p), layer);
     const std::lock_guard lock(m_mutex);
-    keep(layer, p, nullptr);
+    keep(layer, p);
     return p;
 }
 
@@ -266,26 +266,18 @@ void LayerStore::adopt(std::size_t layer, LayerPass pass) const
     auto p = std::make_shared<const LayerPass>(std::move(pass));
     compactOutsideTheLock(bytesOf(*p), layer);
     const std::lock_guard lock(m_mutex);
-    keep(layer, std::move(p), nullptr);
+    keep(layer, std::move(p));
 }
 
-void LayerStore::adopt(std::size_t layer, CompactPass pass) const
-{
-    auto p = std::make_shared<const CompactPass>(std::move(pass));
-    const std::lock_guard lock(m_mutex);
-    keep(layer, nullptr, std::move(p));
-}
-
-void LayerStore::keep(std::size_t layer, LayerPassPtr pass, CompactPassPtr compact) const
+void LayerStore::keep(std::size_t layer, LayerPassPtr pass) const
 {
     if (const LayerPassPtr &old = m_resident.at(layer))
         m_bytes -= bytesOf(*old);
     if (const CompactPassPtr &old = m_compact.at(layer))
         m_bytes -= bytesOf(*old);
-    m_bytes += pass ? bytesOf(*pass) : 0;
-    m_bytes += compact ? bytesOf(*compact) : 0;
+    m_bytes += bytesOf(*pass);
     m_resident[layer] = std::move(pass);
-    m_compact[layer] = std::move(compact);
+    m_compact[layer].reset();
     touch(layer);
     makeRoom(layer);
 }
@@ -368,7 +360,7 @@ CompactPass LayerStore::readCompact(std::size_t layer, const Progress &progress)
 {
     const DumpInfo &info = m_dump->info();
     const LayerInfo &li = info.layers.at(layer);
-    if (info.numExperts > 65536)
+    if (compactIdBytes(info.numExperts) == 0)
         return {}; // no narrower ids to hold
     if (!li.hasTopkIds || li.hasLogits) { // routed, or scored for its losses: the whole pass
         const LayerPass pass = runLayerPass(*m_dump, layer, {}, progress);
@@ -382,7 +374,7 @@ CompactPass LayerStore::readCompact(std::size_t layer, const Progress &progress)
     CompactChoices &c = small.choices;
     c.numExperts = info.numExperts;
     c.topK = info.topK;
-    c.idBytes = info.numExperts <= 256 ? 1 : 2;
+    c.idBytes = compactIdBytes(info.numExperts);
     const auto T = std::uint64_t(info.numTokens);
     const auto k = std::size_t(info.topK);
     c.ids.resize(T * k * std::size_t(c.idBytes)); // every element written below

@@ -95,16 +95,13 @@ public:
     // 0.5 GB of fresh memory cost the overview a quarter of a second.
     // Throws what runLayerPass throws (DumpError, Cancelled).
     std::size_t keepCompact(const Progress &progress = {}) const;
-    // Hands the store a pass computed elsewhere (the window's first analysis), as it is
-    // or compact.
+    // Hands the store a pass computed elsewhere (the window's first analysis).
     void adopt(std::size_t layer, LayerPass pass) const;
-    void adopt(std::size_t layer, CompactPass pass) const;
 
 private:
     using CompactPassPtr = std::shared_ptr<const CompactPass>;
-    // Under m_mutex: holds the layer in one form (the other, null, is dropped), then
-    // makes room.
-    void keep(std::size_t layer, LayerPassPtr pass, CompactPassPtr compact) const;
+    // Under m_mutex: holds the layer as this pass (a compact copy goes), then makes room.
+    void keep(std::size_t layer, LayerPassPtr pass) const;
     void makeRoom(std::size_t keptLayer) const;
     // Makes passes other than keptLayer compact, least recently used first, until
     // `wanted` more bytes fit the budget or none is left; whether they fit.

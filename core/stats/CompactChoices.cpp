@@ -21,11 +21,16 @@ void widen(const CompactChoices &from, std::size_t first, std::size_t n, std::in
 }
 } // namespace
 
+int compactIdBytes(int numExperts)
+{
+    if (numExperts <= 0 || numExperts > 65536)
+        return 0;
+    return numExperts <= 256 ? 1 : 2;
+}
+
 int compactIdBytes(const LayerChoices &c)
 {
-    if (!c.gateProbs.empty() || c.numExperts <= 0 || c.numExperts > 65536)
-        return 0;
-    return c.numExperts <= 256 ? 1 : 2;
+    return c.gateProbs.empty() ? compactIdBytes(c.numExperts) : 0;
 }
 
 CompactChoices compactChoices(const LayerChoices &c)

@@ -45,6 +45,8 @@ void narrowIds(const std::int32_t *ids, std::size_t n, Id *out)
         out[i] = Id(ids[i]);
 }
 
+// The id width choices among `numExperts` experts are held in: 1, 2, or 0 above 65536.
+int compactIdBytes(int numExperts);
 // The id width `c` can be held in: 1, 2, or 0 when it cannot be made compact (more
 // than 65536 experts, or gate probabilities that would be lost).
 int compactIdBytes(const LayerChoices &c);
